@@ -1,0 +1,42 @@
+package dev.atsdispatch.cli;
+
+import java.util.Locale;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** Logging options every command takes; {@link #apply} configures logging for that command. */
+public final class GlobalOptions {
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec spec;
+
+  @Option(names = "--log-level", paramLabel = "LEVEL",
+      description = "trace, debug, info, warn or error (default: info; env ATS_DISPATCH_LOG_LEVEL)")
+  String logLevel;
+
+  @Option(names = "--log-format", paramLabel = "FORMAT",
+      description = "json or plain (default: json for long-running commands, plain otherwise; "
+          + "env ATS_DISPATCH_LOG_FORMAT)")
+  String logFormat;
+
+  /** Configures logging; a bad value is a usage error naming the option. */
+  public void apply(LogSetup.Format defaultFormat) {
+    String level = logLevel != null ? logLevel : System.getenv("ATS_DISPATCH_LOG_LEVEL");
+    String format = logFormat != null ? logFormat : System.getenv("ATS_DISPATCH_LOG_FORMAT");
+    LogSetup.Format f = defaultFormat;
+    if (format != null && !format.isBlank()) {
+      switch (format.trim().toLowerCase(Locale.ROOT)) {
+        case "json" -> f = LogSetup.Format.JSON;
+        case "plain" -> f = LogSetup.Format.PLAIN;
+        default -> throw new ParameterException(spec.commandLine(),
+            "--log-format must be json or plain; got: " + format);
+      }
+    }
+    try {
+      LogSetup.configure(f, LogSetup.level(level == null || level.isBlank() ? "info" : level));
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--log-level: " + e.getMessage());
+    }
+  }
+}

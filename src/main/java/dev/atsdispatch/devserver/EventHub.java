@@ -1,0 +1,44 @@
+package dev.atsdispatch.devserver;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * Fans committed task events out to WebSocket connections. {@link #accept} is called by the store
+ * under its lock, so every connection's queue receives events in commit order; each connection
+ * applies its own subscription filter and sends without blocking the caller.
+ */
+final class EventHub implements Consumer<TaskEvent> {
+  private final Set<WsConnection> connections = ConcurrentHashMap.newKeySet();
+  private final ObjectMapper mapper;
+
+  EventHub(ObjectMapper mapper) {
+    this.mapper = mapper;
+  }
+
+  void add(WsConnection c) {
+    connections.add(c);
+  }
+
+  void remove(WsConnection c) {
+    connections.remove(c);
+  }
+
+  int size() {
+    return connections.size();
+  }
+
+  @Override
+  public void accept(TaskEvent e) {
+    for (WsConnection c : connections) {
+      if (c.wants(e)) c.send(e.text(mapper));
+    }
+  }
+
+  void closeAll() {
+    for (WsConnection c : connections) c.close(1001, "server stopping");
+    connections.clear();
+  }
+}
