@@ -20,9 +20,10 @@ import org.slf4j.LoggerFactory;
  * {@code subscribe}, {@code unsubscribe} and {@code ping}, and delivers task events that match the
  * latest subscription; none before the first subscribe. Outgoing frames go through one queue with
  * at most one send in flight, so order is kept; a consumer that falls {@link #MAX_QUEUED} frames
- * behind is disconnected (it must reconnect and re-list). Lives from upgrade to close.
+ * behind is disconnected (it must reconnect and re-list). Lives from upgrade to close. Public only
+ * because Jetty reflects on its listener methods.
  */
-final class WsConnection implements Session.Listener.AutoDemanding {
+public final class WsConnection implements Session.Listener.AutoDemanding {
   static final int MAX_QUEUED = 50_000;
   private static final Logger log = LoggerFactory.getLogger(WsConnection.class);
 
