@@ -99,10 +99,18 @@ public final class Http {
     }
   }
 
+  /** Any value as JSON text. */
+  public static String json(Object value) {
+    try {
+      return JSON.writeValueAsString(value);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** Creates a task and returns its id; fails the test unless the server answers 201. */
   public long create(String title, String channel) {
-    Resp r = post("/tasks", "{\"title\":" + JSON.valueToTree(title) + ",\"channel\":"
-        + JSON.valueToTree(channel) + "}");
+    Resp r = post("/tasks", "{\"title\":" + json(title) + ",\"channel\":" + json(channel) + "}");
     if (r.status() != 201) throw new AssertionError("create failed: " + r);
     return r.task().path("id").asLong();
   }

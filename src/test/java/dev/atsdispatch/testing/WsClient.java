@@ -97,9 +97,9 @@ public final class WsClient implements AutoCloseable {
   /** Sends subscribe with the given filters (null leaves a filter out) and waits for subscribed. */
   public void subscribe(List<String> channels, List<String> taskTypes, List<String> eventTypes) {
     StringBuilder b = new StringBuilder("{\"type\":\"subscribe\",\"id\":\"cli-sub-1\"");
-    if (channels != null) b.append(",\"channels\":").append(Http.JSON.valueToTree(channels));
-    if (taskTypes != null) b.append(",\"task_types\":").append(Http.JSON.valueToTree(taskTypes));
-    if (eventTypes != null) b.append(",\"event_types\":").append(Http.JSON.valueToTree(eventTypes));
+    if (channels != null) b.append(",\"channels\":").append(Http.json(channels));
+    if (taskTypes != null) b.append(",\"task_types\":").append(Http.json(taskTypes));
+    if (eventTypes != null) b.append(",\"event_types\":").append(Http.json(eventTypes));
     send(b.append('}').toString());
     await(f -> f.type().equals("subscribed"), Duration.ofSeconds(5));
   }
