@@ -30,6 +30,7 @@ final class Database implements AutoCloseable {
   private final ObjectMapper mapper;
   private final Connection conn;
   private final String description;
+  private final java.util.Map<String, PreparedStatement> puts = new java.util.HashMap<>();
 
   private Database(Connection conn, ObjectMapper mapper, String description) {
     this.conn = conn;
@@ -122,6 +123,7 @@ final class Database implements AutoCloseable {
   @Override
   public void close() {
     try {
+      for (PreparedStatement p : puts.values()) p.close();
       conn.close();
     } catch (SQLException e) {
       // closing anyway
@@ -133,8 +135,13 @@ final class Database implements AutoCloseable {
     private boolean done;
 
     void put(String table, long id, long parent, JsonNode doc) {
-      try (PreparedStatement p = conn.prepareStatement(
-          "INSERT OR REPLACE INTO " + table + " (id, parent, doc) VALUES (?, ?, ?)")) {
+      try {
+        PreparedStatement p = puts.get(table);
+        if (p == null) {
+          p = conn.prepareStatement(
+              "INSERT OR REPLACE INTO " + table + " (id, parent, doc) VALUES (?, ?, ?)");
+          puts.put(table, p);
+        }
         p.setLong(1, id);
         p.setLong(2, parent);
         p.setString(3, mapper.writeValueAsString(doc));
