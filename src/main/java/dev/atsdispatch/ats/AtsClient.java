@@ -1,0 +1,37 @@
+package dev.atsdispatch.ats;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The seam between the service and ATS. Two transports implement it: {@code http} (REST through
+ * OkHttp) and {@code cli} (the {@code ats} binary). Every failure is an {@link AtsException} typed
+ * by kind, the same for both. Implementations are thread-safe.
+ */
+public interface AtsClient extends AutoCloseable {
+  String transport();
+
+  Task get(long id);
+
+  TaskPage list(TaskQuery query);
+
+  Task create(NewTask task);
+
+  /** Claims with an explicit lease; a re-claim by the same actor renews it. */
+  Task claim(long id, Duration lease);
+
+  /** Completes with outputs, always sent as an array. */
+  void complete(long id, List<JsonNode> outputs);
+
+  void fail(long id, String reason);
+
+  /** Adds a message with one or more parts ({@code {"type":"text","content":...}}). */
+  void addMessage(long id, List<JsonNode> parts);
+
+  /** Throws unless ATS answers its health check. */
+  void health();
+
+  @Override
+  void close();
+}

@@ -1,0 +1,191 @@
+package dev.atsdispatch.ats;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+
+/**
+ * The {@code http} transport: the ATS REST API through OkHttp (ats-protocol.md §2, §8). Sends the
+ * actor headers on every request, unwraps {@code {"task":…}} or a bare body, and maps statuses to
+ * {@link AtsException.Kind}. One instance per service; thread-safe; {@link #close()} releases the
+ * connection pool.
+ */
+public final class HttpAtsClient implements AtsClient {
+  private static final MediaType JSON = MediaType.get("application/json");
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  private final AtsSettings settings;
+  private final HttpUrl base;
+  private final OkHttpClient http;
+
+  public HttpAtsClient(AtsSettings settings, Duration callTimeout) {
+    this.settings = settings;
+    this.base = HttpUrl.parse(settings.baseUrl());
+    if (base == null) throw new IllegalArgumentException("ATS URL is not an http(s) URL: " + settings.url());
+    this.http = new OkHttpClient.Builder()
+        .connectTimeout(Duration.ofSeconds(10))
+        .readTimeout(callTimeout)
+        .callTimeout(callTimeout)
+        .retryOnConnectionFailure(false)
+        .followRedirects(false)
+        .build();
+  }
+
+  @Override
+  public String transport() {
+    return "http";
+  }
+
+  @Override
+  public Task get(long id) {
+    return task(call("GET", settings.tasksPath() + "/" + id, null, null));
+  }
+
+  @Override
+  public TaskPage list(TaskQuery q) {
+    List<String[]> params = new ArrayList<>();
+    if (q.statuses() != null) {
+      params.add(new String[] {"status",
+          q.statuses().stream().map(TaskStatus::wire).sorted().collect(Collectors.joining(","))});
+    }
+    if (q.channel() != null) params.add(new String[] {"channel", q.channel()});
+    if (q.limit() != null) params.add(new String[] {"limit", q.limit().toString()});
+    if (q.offset() != null) params.add(new String[] {"offset", q.offset().toString()});
+    JsonNode body = call("GET", settings.tasksPath(), params, null);
+    JsonNode arr = body.isArray() ? body : body.get("tasks");
+    if (arr == null || !arr.isArray()) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 200, "list answer has no tasks array");
+    }
+    List<Task> tasks = new ArrayList<>(arr.size());
+    for (JsonNode n : arr) tasks.add(parseTask(n));
+    int count = body.path("count").asInt(0);
+    return new TaskPage(tasks, count > 0 ? count : tasks.size());
+  }
+
+  @Override
+  public Task create(NewTask t) {
+    ObjectNode b = MAPPER.createObjectNode();
+    b.put("title", t.title());
+    b.put("type", t.type());
+    b.put("channel", t.channel());
+    b.put("priority", t.priority());
+    if (t.description() != null) b.put("description", t.description());
+    if (t.payload() != null) b.set("payload", t.payload());
+    return task(call("POST", settings.tasksPath(), null, b));
+  }
+
+  @Override
+  public Task claim(long id, Duration lease) {
+    ObjectNode b = MAPPER.createObjectNode();
+    b.put("lease_duration", lease.toMillis());
+    return task(call("POST", settings.tasksPath() + "/" + id + "/claim", null, b));
+  }
+
+  @Override
+  public void complete(long id, List<JsonNode> outputs) {
+    ObjectNode b = MAPPER.createObjectNode();
+    ArrayNode a = b.putArray("outputs");
+    outputs.forEach(a::add);
+    call("POST", settings.tasksPath() + "/" + id + "/complete", null, b);
+  }
+
+  @Override
+  public void fail(long id, String reason) {
+    ObjectNode b = MAPPER.createObjectNode();
+    if (reason != null) b.put("reason", reason);
+    call("POST", settings.tasksPath() + "/" + id + "/fail", null, b);
+  }
+
+  @Override
+  public void addMessage(long id, List<JsonNode> parts) {
+    ObjectNode b = MAPPER.createObjectNode();
+    ArrayNode a = b.putArray("parts");
+    parts.forEach(a::add);
+    call("POST", settings.tasksPath() + "/" + id + "/messages", null, b);
+  }
+
+  @Override
+  public void health() {
+    JsonNode n = call("GET", "/health", null, null);
+    String status = n.path("status").asText("");
+    if (!status.equals("ok")) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 200, "ATS health is " + status);
+    }
+  }
+
+  @Override
+  public void close() {
+    http.dispatcher().executorService().shutdown();
+    http.connectionPool().evictAll();
+  }
+
+  private Task task(JsonNode body) {
+    JsonNode t = body.has("task") && body.get("task").isObject() ? body.get("task") : body;
+    return parseTask(t);
+  }
+
+  private static Task parseTask(JsonNode n) {
+    try {
+      return Task.fromJson(n);
+    } catch (IllegalArgumentException e) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 200, "unusable task in answer: "
+          + e.getMessage());
+    }
+  }
+
+  private JsonNode call(String method, String path, List<String[]> params, JsonNode body) {
+    HttpUrl.Builder u = base.newBuilder();
+    for (String seg : path.substring(1).split("/")) u.addPathSegment(seg);
+    if (params != null) params.forEach(p -> u.addQueryParameter(p[0], p[1]));
+    RequestBody rb = body == null ? (method.equals("GET") ? null : RequestBody.create(new byte[0], JSON))
+        : RequestBody.create(body.toString().getBytes(StandardCharsets.UTF_8), JSON);
+    Request req = new Request.Builder().url(u.build()).method(method, rb)
+        .header("Content-Type", "application/json")
+        .header("X-Actor-Type", settings.actorType())
+        .header("X-Actor-ID", settings.actorId())
+        .header("X-Actor-Name", latin1(settings.actorName()))
+        .build();
+    String where = method + " " + path;
+    try (Response r = http.newCall(req).execute()) {
+      String text = r.body() == null ? "" : r.body().string();
+      JsonNode json = null;
+      if (!text.isBlank()) {
+        try {
+          json = MAPPER.readTree(text);
+        } catch (IOException e) {
+          if (r.isSuccessful()) {
+            throw new AtsException(AtsException.Kind.UNAVAILABLE, r.code(),
+                where + ": answer is not JSON");
+          }
+        }
+      }
+      if (r.isSuccessful()) return json == null ? MAPPER.createObjectNode() : json;
+      String msg = json == null ? null : json.path("error").asText(null);
+      if (msg == null && json != null) msg = json.path("message").asText(null);
+      if (msg == null) msg = "HTTP " + r.code();
+      throw new AtsException(AtsException.kindOf(r.code()), r.code(), msg);
+    } catch (IOException e) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, where + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** OkHttp only sends ASCII-safe header values; the CLI sends Latin-1, so encode like it. */
+  private static String latin1(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    for (char c : s.toCharArray()) b.append(c >= 0x20 && c < 0x7f ? c : '?');
+    return b.toString();
+  }
+}

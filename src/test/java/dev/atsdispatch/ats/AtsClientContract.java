@@ -1,0 +1,169 @@
+package dev.atsdispatch.ats;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atsdispatch.devserver.DevServer;
+import dev.atsdispatch.testing.Http;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every {@link AtsClient} transport must show against the real dev server. A
+ * subclass supplies the transport; the assertions are the same for all.
+ */
+abstract class AtsClientContract {
+  static final ObjectMapper M = new ObjectMapper();
+  DevServer server;
+  AtsClient client;
+  Http http;
+
+  abstract AtsClient newClient(AtsSettings settings);
+
+  AtsSettings settings(String url) {
+    return new AtsSettings(url, "default", "main", false, "agent", "ada-dispatch", "Ada Dispatch");
+  }
+
+  @BeforeEach
+  void start() {
+    server = DevServer.builder().port(0).inMemory().start();
+    client = newClient(settings(server.url()));
+    http = new Http(server.url());
+  }
+
+  @AfterEach
+  void stop() {
+    if (client != null) client.close();
+    if (server != null) server.close();
+  }
+
+  @Test
+  void createGetAndList() throws Exception {
+    Task t = client.create(new NewTask("hello", "desc", M.readTree("{\"a\":1}"), 7, "ch", null));
+    assertTrue(t.id() > 0);
+    assertEquals(TaskStatus.PENDING, t.status());
+    Task got = client.get(t.id());
+    assertEquals("hello", got.title());
+    assertEquals("desc", got.description());
+    assertEquals(7, got.priority());
+    assertEquals("ch", got.channel());
+    assertEquals("task", got.type());
+    assertEquals(1, got.payload().path("a").asInt());
+    client.create(new NewTask("other channel", null, null, 5, "elsewhere", null));
+    TaskPage page = client.list(TaskQuery.pending("ch"));
+    assertEquals(List.of(t.id()), page.tasks().stream().map(Task::id).toList());
+    assertEquals(1, page.count());
+  }
+
+  @Test
+  void listPagesThroughEverything() {
+    Set<Long> created = new HashSet<>();
+    for (int i = 0; i < 25; i++) created.add(client.create(new NewTask("t" + i, null, null, 5, "pg", null)).id());
+    Set<Long> seen = new HashSet<>();
+    TaskPage p1 = client.list(TaskQuery.pending("pg").page(10, 0));
+    assertEquals(25, p1.count());
+    assertEquals(10, p1.tasks().size());
+    for (int off = 0; off < 25; off += 10) {
+      client.list(TaskQuery.pending("pg").page(10, off)).tasks().forEach(t -> seen.add(t.id()));
+    }
+    assertEquals(created, seen);
+  }
+
+  @Test
+  void claimRenewCompleteAndConflicts() throws Exception {
+    long id = client.create(new NewTask("c", null, null, 5, "ch", null)).id();
+    Task claimed = client.claim(id, Duration.ofMinutes(30));
+    assertEquals(TaskStatus.IN_PROGRESS, claimed.status());
+    assertEquals("ada-dispatch", claimed.assigneeId());
+    assertNotNull(claimed.leaseExpires());
+    assertTrue(claimed.leaseExpires().isAfter(Instant.now().plus(Duration.ofMinutes(29))));
+    Task renewed = client.claim(id, Duration.ofMinutes(60));
+    assertTrue(renewed.leaseExpires().isAfter(claimed.leaseExpires()));
+
+    Http other = http.as("agent", "someone-else", "Someone");
+    assertEquals(409, other.post("/tasks/" + id + "/claim", "{}").status());
+
+    JsonNode out = M.readTree("{\"response\":\"done\",\"exit_code\":0}");
+    client.complete(id, List.of(out));
+    Task done = client.get(id);
+    assertEquals(TaskStatus.COMPLETED, done.status());
+    assertEquals(out, done.outputs().get(0));
+
+    AtsException e = assertThrows(AtsException.class, () -> client.claim(id, Duration.ofMinutes(1)));
+    assertEquals(AtsException.Kind.CONFLICT, e.kind());
+    assertTrue(e.getMessage().contains("completed status"), e.getMessage());
+  }
+
+  @Test
+  void failFromPendingStoresReason() {
+    long id = client.create(new NewTask("f", null, null, 5, "ch", null)).id();
+    client.fail(id, "poison: 3 attempts");
+    Task t = client.get(id);
+    assertEquals(TaskStatus.FAILED, t.status());
+    assertEquals("poison: 3 attempts", t.reason());
+  }
+
+  @Test
+  void messagesArePosted() {
+    long id = client.create(new NewTask("m", null, null, 5, "ch", null)).id();
+    client.addMessage(id, List.of(M.createObjectNode().put("type", "text").put("content", "Agent processing started")));
+    JsonNode msgs = http.get("/tasks/" + id + "/messages").body().path("messages");
+    assertEquals(1, msgs.size());
+    assertEquals("Agent processing started", msgs.get(0).path("parts").get(0).path("content").asText());
+    assertEquals("Ada Dispatch", msgs.get(0).path("actor_name").asText());
+  }
+
+  @Test
+  void largeOutputsTravelInTheBody() {
+    long id = client.create(new NewTask("big", null, null, 5, "ch", null)).id();
+    client.claim(id, Duration.ofMinutes(5));
+    String big = "x".repeat(300 * 1024);
+    client.complete(id, List.of(M.createObjectNode().put("response", big)));
+    assertEquals(big, client.get(id).outputs().get(0).path("response").asText());
+  }
+
+  @Test
+  void errorsAreTyped() {
+    AtsException nf = assertThrows(AtsException.class, () -> client.get(999_999));
+    assertEquals(AtsException.Kind.NOT_FOUND, nf.kind());
+    assertEquals("Task not found", nf.getMessage());
+    client.health();
+  }
+
+  @Test
+  void unreachableServerIsUnavailable() {
+    server.close();
+    AtsException e = assertThrows(AtsException.class, () -> client.get(1));
+    assertEquals(AtsException.Kind.UNAVAILABLE, e.kind());
+    assertTrue(e.retryable());
+    AtsException h = assertThrows(AtsException.class, client::health);
+    assertEquals(AtsException.Kind.UNAVAILABLE, h.kind());
+  }
+
+  @Test
+  void projectScopeUsesScopedRoutes() {
+    assertEquals(201, http.post("/orgs/default/projects", "{\"slug\":\"p2\"}").status());
+    AtsClient scoped = newClient(new AtsSettings(server.url(), "default", "p2", true, "agent",
+        "ada-dispatch", "Ada Dispatch"));
+    try {
+      long id = scoped.create(new NewTask("scoped", null, null, 5, "ch", null)).id();
+      long main = client.create(new NewTask("main", null, null, 5, "ch", null)).id();
+      assertEquals("scoped", scoped.get(id).title());
+      AtsException e = assertThrows(AtsException.class, () -> scoped.get(main));
+      assertEquals(AtsException.Kind.NOT_FOUND, e.kind());
+      assertEquals(List.of(id), scoped.list(TaskQuery.pending("ch")).tasks().stream().map(Task::id).toList());
+    } finally {
+      scoped.close();
+    }
+  }
+}
