@@ -1,0 +1,43 @@
+package dev.atsdispatch.exec;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * How to run one attempt of an agent. {@code command} is the argv (no shell); an argument that
+ * contains {@code {input}} has it replaced by the prompt, and then stdin is closed at once;
+ * otherwise the prompt goes to stdin, which is then closed. {@code env} is the whole environment
+ * (nothing is inherited). {@code noOutputTimeout} may be null (off).
+ */
+public record AgentSpec(
+    List<String> command,
+    String prompt,
+    Path workDir,
+    Map<String, String> env,
+    Path stdoutLog,
+    Path stderrLog,
+    Duration timeout,
+    Duration noOutputTimeout,
+    Duration grace,
+    int responseCapBytes,
+    int stderrTailBytes) {
+
+  public static final String INPUT = "{input}";
+
+  public AgentSpec {
+    if (command == null || command.isEmpty()) throw new IllegalArgumentException("agent command is empty");
+    command = List.copyOf(command);
+    env = Map.copyOf(env);
+  }
+
+  boolean templated() {
+    return command.stream().anyMatch(a -> a.contains(INPUT));
+  }
+
+  List<String> argv() {
+    if (!templated()) return command;
+    return command.stream().map(a -> a.replace(INPUT, prompt)).toList();
+  }
+}

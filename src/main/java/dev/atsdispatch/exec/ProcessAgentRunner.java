@@ -1,0 +1,269 @@
+package dev.atsdispatch.exec;
+
+import dev.atsdispatch.time.Clock;
+import java.io.File;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs agents as real processes, each in its own session and process group (through
+ * {@code setsid}), with a scrubbed environment and its own working directory. Per attempt: one
+ * watchdog thread (timeouts, stop requests, reaping) and two drain threads (stdout, stderr) plus a
+ * short-lived stdin writer. Every way an attempt ends goes through TERM to the group, a grace
+ * period, then KILL to the group and to every descendant seen while it ran, so nothing outlives
+ * it. Deadlines are read from the {@link Clock} seam; the watchdog polls it every {@code tick}.
+ */
+public final class ProcessAgentRunner implements AgentRunner {
+  private static final Logger log = LoggerFactory.getLogger(ProcessAgentRunner.class);
+  private static final String SETSID = Files.isExecutable(Path.of("/usr/bin/setsid"))
+      ? "/usr/bin/setsid" : "setsid";
+  private static final Duration DRAIN_WAIT = Duration.ofSeconds(5);
+
+  private final Clock clock;
+  private final Duration tick;
+
+  public ProcessAgentRunner(Clock clock, Duration tick) {
+    this.clock = clock;
+    this.tick = tick;
+  }
+
+  public ProcessAgentRunner() {
+    this(Clock.SYSTEM, Duration.ofMillis(100));
+  }
+
+  /**
+   * Finds {@code program} the way execvp would with the agent's PATH; returns the resolved file,
+   * or throws IOException naming what was searched.
+   */
+  public static Path resolve(String program, Map<String, String> env) throws IOException {
+    if (program.contains("/")) {
+      Path p = Path.of(program);
+      if (Files.isRegularFile(p) && Files.isExecutable(p)) return p;
+      throw new IOException("agent command not found or not executable: " + program);
+    }
+    String path = env.getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+    for (String dir : path.split(File.pathSeparator)) {
+      if (dir.isEmpty()) continue;
+      Path p = Path.of(dir, program);
+      if (Files.isRegularFile(p) && Files.isExecutable(p)) return p;
+    }
+    throw new IOException("agent command not found on PATH (" + path + "): " + program);
+  }
+
+  @Override
+  public RunningAgent start(AgentSpec spec) throws IOException {
+    List<String> argv = spec.argv();
+    resolve(argv.get(0), spec.env());
+    Files.createDirectories(spec.workDir());
+    Files.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
+    Files.createDirectories(spec.stderrLog().toAbsolutePath().getParent());
+    List<String> cmd = new java.util.ArrayList<>(argv.size() + 1);
+    cmd.add(SETSID);
+    cmd.addAll(argv);
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(spec.workDir().toFile());
+    Map<String, String> env = pb.environment();
+    env.clear();
+    env.putAll(spec.env());
+    Process process = pb.start();
+    Attempt a = new Attempt(spec, process);
+    a.begin();
+    return a;
+  }
+
+  /** One running attempt and its threads. */
+  private final class Attempt implements RunningAgent {
+    private final AgentSpec spec;
+    private final Process process;
+    private final long pgid;
+    private final long started;
+    private final AtomicLong lastOutput;
+    private final OutputDrain out;
+    private final OutputDrain err;
+    private final Thread outThread;
+    private final Thread errThread;
+    private final CompletableFuture<AgentResult> result = new CompletableFuture<>();
+    private final Map<Long, ProcessHandle> seen = new HashMap<>();
+    private volatile String stopReason;
+    private volatile Duration stopGrace;
+
+    Attempt(AgentSpec spec, Process process) {
+      this.spec = spec;
+      this.process = process;
+      this.pgid = process.pid(); // setsid execs in place: the agent leads its own group
+      this.started = clock.nanoTime();
+      this.lastOutput = new AtomicLong(started);
+      this.out = new OutputDrain(process.getInputStream(), spec.stdoutLog(),
+          spec.responseCapBytes(), 0, clock, lastOutput);
+      this.err = new OutputDrain(process.getErrorStream(), spec.stderrLog(), 0,
+          spec.stderrTailBytes(), clock, lastOutput);
+      this.outThread = daemon(out, "agent-" + pgid + "-stdout");
+      this.errThread = daemon(err, "agent-" + pgid + "-stderr");
+    }
+
+    void begin() {
+      outThread.start();
+      errThread.start();
+      if (spec.templated()) {
+        closeStdin();
+      } else {
+        daemon(this::writeStdin, "agent-" + pgid + "-stdin").start();
+      }
+      daemon(this::watch, "agent-" + pgid + "-watch").start();
+    }
+
+    private void writeStdin() {
+      try (OutputStream in = process.getOutputStream()) {
+        in.write(spec.prompt().getBytes(StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        // EPIPE: the agent does not read its stdin, or exited; not an error
+      }
+    }
+
+    private void closeStdin() {
+      try {
+        process.getOutputStream().close();
+      } catch (IOException e) {
+        // nothing to do
+      }
+    }
+
+    @Override
+    public long pid() {
+      return pgid;
+    }
+
+    @Override
+    public CompletableFuture<AgentResult> result() {
+      return result;
+    }
+
+    @Override
+    public void stop(String reason, Duration grace) {
+      synchronized (this) {
+        if (stopReason != null) return;
+        stopGrace = grace;
+        stopReason = reason;
+      }
+    }
+
+    private void watch() {
+      AgentResult.Outcome outcome = AgentResult.Outcome.EXITED;
+      String why = null;
+      long killAt = Long.MAX_VALUE;
+      boolean killed = false;
+      long nextScan = started;
+      long timeoutAt = started + spec.timeout().toNanos();
+      try {
+        while (process.isAlive()) {
+          long now = clock.nanoTime();
+          if (now - nextScan >= 0) {
+            track();
+            nextScan = now + Duration.ofSeconds(1).toNanos();
+          }
+          if (killAt == Long.MAX_VALUE) {
+            Duration grace = spec.grace();
+            if (stopReason != null) {
+              outcome = AgentResult.Outcome.STOPPED;
+              why = stopReason;
+              grace = stopGrace;
+            } else if (now - timeoutAt >= 0) {
+              outcome = AgentResult.Outcome.TIMED_OUT;
+            } else if (spec.noOutputTimeout() != null
+                && now - lastOutput.get() - spec.noOutputTimeout().toNanos() >= 0) {
+              outcome = AgentResult.Outcome.NO_OUTPUT;
+            }
+            if (outcome != AgentResult.Outcome.EXITED) {
+              track();
+              terminate("TERM");
+              killAt = now + grace.toNanos();
+            }
+          } else if (!killed && now - killAt >= 0) {
+            track();
+            terminate("KILL");
+            killed = true;
+          }
+          process.waitFor(tick.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        long ended = clock.nanoTime();
+        int exit = process.exitValue();
+        cleanUpLeftovers(killed);
+        joinDrains();
+        result.complete(new AgentResult(outcome, exit, (ended - started) / 1_000_000,
+            out.head().strip(), out.truncated(), out.total(), err.tail(), why));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        terminate("KILL");
+        result.completeExceptionally(e);
+      } catch (RuntimeException e) {
+        terminate("KILL");
+        result.completeExceptionally(e);
+      }
+    }
+
+    /** Remembers every descendant, so one that left the group is still killed at the end. */
+    private void track() {
+      process.descendants().forEach(h -> seen.putIfAbsent(h.pid(), h));
+    }
+
+    private void terminate(String signal) {
+      ProcessGroups.signal(pgid, signal);
+      for (ProcessHandle h : seen.values()) {
+        if (!h.isAlive()) continue;
+        if (signal.equals("KILL")) h.destroyForcibly(); else h.destroy();
+      }
+    }
+
+    /**
+     * The agent has exited; anything it left behind in its group (or that it spawned elsewhere)
+     * gets TERM, the grace period, then KILL, so that no descendant outlives the attempt.
+     */
+    private void cleanUpLeftovers(boolean alreadyKilled) throws InterruptedException {
+      if (!anyLeft()) return;
+      if (!alreadyKilled) {
+        terminate("TERM");
+        long deadline = clock.nanoTime() + spec.grace().toNanos();
+        while (anyLeft() && clock.nanoTime() - deadline < 0) {
+          Thread.sleep(Math.min(tick.toMillis(), 50));
+        }
+      }
+      if (anyLeft()) terminate("KILL");
+      long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (anyLeft() && System.nanoTime() < until) Thread.sleep(20);
+    }
+
+    private boolean anyLeft() {
+      if (!ProcessGroups.members(pgid).isEmpty()) return true;
+      return seen.values().stream().anyMatch(ProcessHandle::isAlive);
+    }
+
+    private void joinDrains() throws InterruptedException {
+      outThread.join(DRAIN_WAIT.toMillis());
+      errThread.join(DRAIN_WAIT.toMillis());
+      if (outThread.isAlive() || errThread.isAlive()) {
+        log.warn("agent {} output pipes still open after every known process ended", pgid);
+      }
+      if (out.logError() != null || err.logError() != null) {
+        log.error("agent {} log could not be written: {}", pgid,
+            out.logError() != null ? out.logError() : err.logError());
+      }
+    }
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+}

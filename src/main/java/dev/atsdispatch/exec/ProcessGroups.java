@@ -1,0 +1,60 @@
+package dev.atsdispatch.exec;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Linux process-group operations Java lacks: signal a whole group (through {@code kill -- -PGID},
+ * one atomic kill(2)), and list a group's live members from /proc.
+ */
+final class ProcessGroups {
+  private static final String KILL = Files.isExecutable(Path.of("/usr/bin/kill")) ? "/usr/bin/kill"
+      : Files.isExecutable(Path.of("/bin/kill")) ? "/bin/kill" : "kill";
+
+  private ProcessGroups() {}
+
+  /** Sends {@code signal} (TERM, KILL) to every process in group {@code pgid}; quiet if none. */
+  static void signal(long pgid, String signal) {
+    if (pgid <= 1) throw new IllegalArgumentException("refusing to signal process group " + pgid);
+    try {
+      Process p = new ProcessBuilder(KILL, "-s", signal, "--", "-" + pgid)
+          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      p.waitFor(5, TimeUnit.SECONDS);
+    } catch (IOException e) {
+      // cannot fork: the per-process fallback in the caller still runs
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Pids of live (non-zombie) processes whose process group is {@code pgid}. */
+  static Set<Long> members(long pgid) {
+    Set<Long> out = new HashSet<>();
+    try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"))) {
+      for (Path p : procs) {
+        String name = p.getFileName().toString();
+        if (name.isEmpty() || !Character.isDigit(name.charAt(0))) continue;
+        String stat;
+        try {
+          stat = Files.readString(p.resolve("stat"));
+        } catch (IOException e) {
+          continue; // gone meanwhile
+        }
+        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses
+        int close = stat.lastIndexOf(')');
+        if (close < 0) continue;
+        String[] f = stat.substring(close + 2).split(" ");
+        if (f.length < 3 || f[0].equals("Z") || f[0].equals("X")) continue;
+        if (Long.parseLong(f[2]) == pgid) out.add(Long.parseLong(name));
+      }
+    } catch (IOException e) {
+      // no /proc: callers fall back on the descendants they tracked
+    }
+    return out;
+  }
+}
