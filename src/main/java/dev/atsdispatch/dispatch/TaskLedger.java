@@ -27,8 +27,8 @@ public final class TaskLedger {
   private static final ObjectMapper M = new ObjectMapper();
 
   /** What the ledger says about the task now. */
-  public record Summary(int attempts, int strikes, boolean reported, String lastOutcome,
-      List<Long> agentGroups) {}
+  public record Summary(int attempts, int strikes, boolean reported, boolean resultPending,
+      String lastOutcome, List<long[]> agentGroups) {}
 
   private final Path file;
 
@@ -81,31 +81,39 @@ public final class TaskLedger {
     int attempts = 0;
     int strikes = 0;
     boolean reported = false;
+    boolean queued = false;
     String last = null;
-    List<Long> groups = new ArrayList<>();
+    List<long[]> groups = new ArrayList<>();
     for (JsonNode e : events()) {
       switch (e.path("event").asText()) {
         case "attempt_started" -> {
           attempts = Math.max(attempts, e.path("attempt").asInt());
           strikes++;
           reported = false;
+          queued = false;
         }
-        case "agent_started" -> groups.add(e.path("pgid").asLong());
+        case "agent_started" -> groups.add(new long[] {e.path("pgid").asLong(), e.path("start_ms").asLong(-1)});
         case "attempt_finished" -> {
           if (!e.path("strike").asBoolean(true)) strikes = Math.max(0, strikes - 1);
           last = e.path("outcome").asText(null);
-          groups.remove(Long.valueOf(e.path("pgid").asLong()));
+          long pgid = e.path("pgid").asLong();
+          groups.removeIf(g -> g[0] == pgid);
         }
-        case "reported" -> reported = true;
+        case "result_queued" -> queued = true;
+        case "reported", "report_refused" -> {
+          reported = true;
+          queued = false;
+        }
         case "reset" -> {
           strikes = 0;
           reported = false;
+          queued = false;
         }
         default -> {
           // other events are informational
         }
       }
     }
-    return new Summary(attempts, strikes, reported, last, groups);
+    return new Summary(attempts, strikes, reported, queued, last, groups);
   }
 }

@@ -62,6 +62,24 @@ public final class ProcessAgentRunner implements AgentRunner {
     throw new IOException("agent command not found on PATH (" + path + "): " + program);
   }
 
+  /** When the process {@code pid} started, in epoch ms, or -1 if it is not running. */
+  public static long startMillis(long pid) {
+    return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).map(i -> i.toEpochMilli())
+        .orElse(-1L);
+  }
+
+  /**
+   * Kills process group {@code pgid} left by an earlier incarnation of the service, but only if
+   * its leader is the same process that was recorded (same start time), never a reused pid.
+   * Returns whether it killed anything.
+   */
+  public static boolean killLeftover(long pgid, long recordedStartMillis) {
+    long now = startMillis(pgid);
+    if (now < 0 || recordedStartMillis < 0 || Math.abs(now - recordedStartMillis) > 1000) return false;
+    ProcessGroups.signal(pgid, "KILL");
+    return true;
+  }
+
   @Override
   public RunningAgent start(AgentSpec spec) throws IOException {
     List<String> argv = spec.argv();

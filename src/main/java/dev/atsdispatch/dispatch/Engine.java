@@ -1,0 +1,682 @@
+package dev.atsdispatch.dispatch;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atsdispatch.ats.AtsClient;
+import dev.atsdispatch.ats.AtsEvent;
+import dev.atsdispatch.ats.AtsException;
+import dev.atsdispatch.ats.Backoff;
+import dev.atsdispatch.ats.EventTypes;
+import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.ats.TaskPage;
+import dev.atsdispatch.ats.TaskQuery;
+import dev.atsdispatch.ats.TaskStatus;
+import dev.atsdispatch.exec.AgentResult;
+import dev.atsdispatch.exec.AgentRunner;
+import dev.atsdispatch.exec.AgentSpec;
+import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.exec.RunningAgent;
+import dev.atsdispatch.time.Clock;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The dispatch engine (design.md §1): takes tasks from events and reconcile listings, dedupes
+ * them, orders them by priority, claims them with a lease, runs the agent, keeps the lease alive,
+ * and reports through a durable outbox. One loop thread owns the queue and the table of known
+ * tasks; ATS calls and agent waits run on worker threads; timers run lease renewals, reconcile and
+ * outbox retries. Lifecycle: {@link #start()}, then events and {@link #reconcile()} calls, then
+ * {@link #shutdown()} (drain, then TERM/grace/KILL), once.
+ */
+public final class Engine {
+  private static final Logger log = LoggerFactory.getLogger(Engine.class);
+  private static final ObjectMapper M = new ObjectMapper();
+  private static final int PAGE = 500;
+
+  private enum State { QUEUED, RUNNING, DONE }
+
+  /** One task this process knows about; fields touched off the loop are volatile. */
+  private static final class Entry {
+    final long id;
+    volatile Task task;
+    State state = State.QUEUED;
+    Set<String> slots = Set.of();
+    volatile RunningAgent agent;
+    volatile boolean cancelled;
+    volatile String fenced;
+    volatile boolean interrupted;
+    final CountDownLatch wake = new CountDownLatch(1);
+
+    Entry(Task t) {
+      this.id = t.id();
+      this.task = t;
+    }
+  }
+
+  /** Counters for tests, status and metrics. */
+  public static final class Stats {
+    public final AtomicInteger completed = new AtomicInteger();
+    public final AtomicInteger failed = new AtomicInteger();
+    public final AtomicInteger attempts = new AtomicInteger();
+    public final AtomicInteger poisoned = new AtomicInteger();
+    public final AtomicInteger cancelled = new AtomicInteger();
+    public final AtomicInteger leaseRenewals = new AtomicInteger();
+    public final AtomicInteger leaseRenewalFailures = new AtomicInteger();
+    public final AtomicInteger leaseLost = new AtomicInteger();
+    public final AtomicInteger interrupted = new AtomicInteger();
+    public final AtomicInteger reconciles = new AtomicInteger();
+  }
+
+  private final ServiceConfig cfg;
+  private final AtsClient ats;
+  private final AgentRunner runner;
+  private final StateDir state;
+  private final Clock clock;
+  private final Map<String, String> serviceEnv;
+  private final Outbox results;
+  private final Stats stats = new Stats();
+
+  private final ExecutorService loop = Executors.newSingleThreadExecutor(named("dispatch-loop"));
+  private final ExecutorService workers = Executors.newCachedThreadPool(named("dispatch-worker"));
+  private final ScheduledExecutorService timers =
+      Executors.newScheduledThreadPool(2, named("dispatch-timer"));
+
+  // owned by the loop thread
+  private final Map<Long, Entry> known = new HashMap<>();
+  private final TreeSet<Entry> queue = new TreeSet<>(Comparator
+      .comparingInt((Entry e) -> -e.task.priority())
+      .thenComparing(e -> e.task.createdAt() == null ? java.time.Instant.EPOCH : e.task.createdAt())
+      .thenComparingLong(e -> e.id));
+  private final Map<String, Integer> slotsInUse = new HashMap<>();
+  private int running;
+
+  private final Set<String> delivering = ConcurrentHashMap.newKeySet();
+  private final Backoff deliveryBackoff = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(60));
+  private volatile long nextDeliveryNanos;
+  private volatile boolean accepting;
+  private volatile boolean reconciling;
+  private final List<ScheduledFuture<?>> periodic = new ArrayList<>();
+
+  public Engine(ServiceConfig cfg, AtsClient ats, AgentRunner runner, StateDir state, Clock clock,
+      Map<String, String> serviceEnv) {
+    this.cfg = cfg;
+    this.ats = ats;
+    this.runner = runner;
+    this.state = state;
+    this.clock = clock;
+    this.serviceEnv = Map.copyOf(serviceEnv);
+    this.results = state.outbox("results");
+  }
+
+  public Stats stats() {
+    return stats;
+  }
+
+  /** Kills agents a crashed earlier incarnation left behind, then starts the periodic work. */
+  public void start() {
+    recoverLeftovers();
+    accepting = true;
+    periodic.add(timers.scheduleWithFixedDelay(() -> workers.execute(this::reconcile),
+        cfg.reconcileEvery().toMillis(), cfg.reconcileEvery().toMillis(), TimeUnit.MILLISECONDS));
+    periodic.add(timers.scheduleWithFixedDelay(() -> workers.execute(this::deliverPending),
+        0, 500, TimeUnit.MILLISECONDS));
+  }
+
+  private void recoverLeftovers() {
+    for (long id : state.knownTasks()) {
+      TaskLedger ledger = state.ledger(id);
+      for (long[] g : ledger.summary().agentGroups()) {
+        boolean killed = ProcessAgentRunner.killLeftover(g[0], g[1]);
+        ObjectNode f = M.createObjectNode().put("pgid", g[0]).put("outcome", "crashed")
+            .put("strike", true).put("leftover_killed", killed);
+        ledger.append("attempt_finished", f, clock.now());
+        log.warn("task {}: an attempt was cut short by a crash of the service{}", id,
+            killed ? "; killed its leftover process group " + g[0] : "");
+      }
+    }
+  }
+
+  // ---- intake ------------------------------------------------------------------------------
+
+  /** Called on the WebSocket thread; hands the event to the loop. */
+  public void onEvent(AtsEvent e) {
+    loop.execute(() -> handle(e));
+  }
+
+  private void handle(AtsEvent e) {
+    Task t = e.task();
+    switch (e.type()) {
+      case EventTypes.CREATED, EventTypes.REOPENED, EventTypes.LEASE_EXPIRED -> offer(t, e.type());
+      case EventTypes.CANCELLED -> cancel(t.id());
+      default -> {
+        // task.completed / task.failed feed the dependency gate (a later issue)
+      }
+    }
+  }
+
+  /** Starts a reconcile on a worker thread (for callers that must not block). */
+  public void reconcileSoon() {
+    if (accepting) workers.execute(this::reconcile);
+  }
+
+  /** Lists every pending task of the channel, page by page, and offers those not known. */
+  public void reconcile() {
+    if (!accepting || reconciling) return;
+    reconciling = true;
+    try {
+      int offset = 0;
+      int seen = 0;
+      while (true) {
+        TaskPage page = ats.list(TaskQuery.pending(cfg.channel()).page(PAGE, offset));
+        List<Task> batch = page.tasks();
+        loop.execute(() -> {
+          for (Task t : batch) offer(t, "reconcile", false);
+          pump(); // a whole page is queued before any starts, so priority decides
+        });
+        seen += page.tasks().size();
+        offset += PAGE;
+        if (page.tasks().size() < PAGE || offset >= page.count()) break;
+      }
+      stats.reconciles.incrementAndGet();
+      log.debug("reconcile listed {} pending tasks", seen);
+    } catch (AtsException e) {
+      log.warn("reconcile failed: {}", e.getMessage());
+    } catch (RuntimeException e) {
+      log.error("reconcile failed", e);
+    } finally {
+      reconciling = false;
+    }
+  }
+
+  private void offer(Task t, String source) {
+    offer(t, source, true);
+  }
+
+  private void offer(Task t, String source, boolean pumpNow) {
+    if (!accepting || t.status() != TaskStatus.PENDING || !cfg.channel().equals(t.channel())) return;
+    Entry known = this.known.get(t.id());
+    if (known != null && known.state != State.DONE) return; // queued or running here
+    TaskLedger ledger = state.ledger(t.id());
+    TaskLedger.Summary sum = ledger.summary();
+    if (sum.resultPending()) return; // our result is in the outbox; it will be delivered
+    if (known != null || sum.reported()) {
+      if (!source.equals(EventTypes.REOPENED)) {
+        workers.execute(() -> confirmReopened(t.id()));
+        return;
+      }
+      ledger.append("reset", M.createObjectNode().put("why", "reopened"), clock.now());
+      this.known.remove(t.id());
+      sum = ledger.summary();
+    }
+    Entry e = new Entry(t);
+    this.known.put(t.id(), e);
+    if (sum.strikes() >= cfg.maxAttempts()) {
+      e.state = State.DONE;
+      int strikes = sum.strikes();
+      workers.execute(() -> poison(e, strikes));
+      return;
+    }
+    e.slots = slotsFor(t);
+    queue.add(e);
+    if (pumpNow) pump();
+  }
+
+  /** A task we finished shows up pending: only a fresh read can tell a reopen from a stale list. */
+  private void confirmReopened(long id) {
+    try {
+      Task fresh = ats.get(id);
+      if (fresh.status() == TaskStatus.PENDING) {
+        loop.execute(() -> offer(fresh, EventTypes.REOPENED));
+      }
+    } catch (AtsException e) {
+      log.debug("task {}: cannot re-read: {}", id, e.getMessage());
+    }
+  }
+
+  private Set<String> slotsFor(Task t) {
+    Set<String> need = new HashSet<>();
+    for (String slot : cfg.slots().keySet()) {
+      if (t.payload().path(slot).asBoolean(false) && t.payload().path(slot).isBoolean()) need.add(slot);
+    }
+    return need;
+  }
+
+  private void cancel(long id) {
+    Entry e = known.get(id);
+    if (e == null) return;
+    if (e.state == State.QUEUED) {
+      queue.remove(e);
+      known.remove(id);
+      return;
+    }
+    if (e.state == State.RUNNING) {
+      e.cancelled = true;
+      e.wake.countDown();
+      RunningAgent a = e.agent;
+      if (a != null) a.stop("task cancelled", shortGrace());
+      log.info("task {}: cancelled in ATS; stopping its agent", id);
+    }
+  }
+
+  private Duration shortGrace() {
+    return cfg.grace().compareTo(Duration.ofSeconds(1)) < 0 ? cfg.grace() : Duration.ofSeconds(1);
+  }
+
+  private void pump() {
+    if (!accepting) return;
+    for (var it = queue.iterator(); it.hasNext() && running < cfg.concurrency(); ) {
+      Entry e = it.next();
+      if (!slotsFree(e.slots)) continue;
+      it.remove();
+      e.slots.forEach(s -> slotsInUse.merge(s, 1, Integer::sum));
+      e.state = State.RUNNING;
+      running++;
+      workers.execute(() -> run(e));
+    }
+  }
+
+  private boolean slotsFree(Set<String> need) {
+    for (String s : need) {
+      if (slotsInUse.getOrDefault(s, 0) >= cfg.slots().get(s)) return false;
+    }
+    return true;
+  }
+
+  /** Back on the loop after a run: free the slots; DONE stays known so stale events are ignored. */
+  private void release(Entry e, boolean done) {
+    e.slots.forEach(s -> slotsInUse.merge(s, -1, Integer::sum));
+    running--;
+    if (done) {
+      e.state = State.DONE;
+    } else {
+      known.remove(e.id);
+    }
+    pump();
+  }
+
+  // ---- one task ------------------------------------------------------------------------------
+
+  private void run(Entry e) {
+    MDC.put("task_id", Long.toString(e.id));
+    boolean done = true;
+    ScheduledFuture<?> keeper = null;
+    try {
+      try {
+        e.task = ats.claim(e.id, cfg.lease());
+      } catch (AtsException x) {
+        done = false;
+        if (x.kind() == AtsException.Kind.CONFLICT || x.kind() == AtsException.Kind.NOT_FOUND) {
+          log.info("task {}: not claimed: {}", e.id, x.getMessage());
+        } else {
+          log.warn("task {}: claim failed: {}; reconcile will offer it again", e.id, x.getMessage());
+        }
+        return;
+      }
+      long every = Math.max(1000, cfg.lease().toMillis() / 3);
+      keeper = timers.scheduleWithFixedDelay(() -> workers.execute(() -> renew(e)), every, every,
+          TimeUnit.MILLISECONDS);
+      done = attempts(e);
+    } catch (RuntimeException x) {
+      log.error("task {}: unexpected failure", e.id, x);
+    } finally {
+      if (keeper != null) keeper.cancel(false);
+      boolean finalDone = done;
+      loop.execute(() -> release(e, finalDone));
+      MDC.remove("task_id");
+    }
+  }
+
+  /** Runs attempts inside one claim; returns whether the task is finished here. */
+  private boolean attempts(Entry e) {
+    TaskLedger ledger = state.ledger(e.id);
+    int retriesLeft = cfg.retries();
+    while (true) {
+      TaskLedger.Summary sum = ledger.summary();
+      if (sum.strikes() >= cfg.maxAttempts()) {
+        stats.poisoned.incrementAndGet();
+        report(e, sum.attempts(), null, "poison: " + sum.strikes() + " attempts");
+        return true;
+      }
+      int n = sum.attempts() + 1;
+      ledger.append("attempt_started", M.createObjectNode().put("attempt", n), clock.now());
+      stats.attempts.incrementAndGet();
+      if (cfg.progressMessages()) progress(e, n, n == 1 ? "Agent processing started" : "Agent retry started");
+      AgentResult r;
+      String startError = null;
+      long pgid = -1;
+      try {
+        RunningAgent agent = runner.start(spec(e, n));
+        pgid = agent.pid();
+        ledger.append("agent_started", M.createObjectNode().put("attempt", n).put("pgid", pgid)
+            .put("start_ms", ProcessAgentRunner.startMillis(pgid)), clock.now());
+        e.agent = agent;
+        if (e.cancelled) agent.stop("task cancelled", shortGrace());
+        if (e.fenced != null) agent.stop(e.fenced, cfg.grace());
+        if (e.interrupted) agent.stop("service shutting down", cfg.grace());
+        r = agent.result().join();
+      } catch (IOException x) {
+        startError = x.getMessage();
+        r = null;
+      } finally {
+        e.agent = null;
+      }
+      String outcome = outcome(e, r, startError);
+      boolean strike = !(outcome.equals("completed") || outcome.equals("cancelled")
+          || outcome.equals("lease_lost") || outcome.equals("interrupted"));
+      ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", outcome).put("strike", strike)
+          .put("pgid", pgid);
+      if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
+      ledger.append("attempt_finished", fin, clock.now());
+      log.info("task {} attempt {}: {}{}", e.id, n, outcome, r == null ? "" : " in " + r.durationMs() + " ms");
+      switch (outcome) {
+        case "completed" -> {
+          report(e, n, outputs(r, n), null);
+          return true;
+        }
+        case "cancelled" -> {
+          stats.cancelled.incrementAndGet();
+          return true;
+        }
+        case "lease_lost" -> {
+          stats.leaseLost.incrementAndGet();
+          log.warn("task {}: {}; nothing reported", e.id, e.fenced);
+          return false;
+        }
+        case "interrupted" -> {
+          stats.interrupted.incrementAndGet();
+          return false;
+        }
+        default -> {
+          String reason = reason(outcome, r, startError);
+          if (retriesLeft > 0 && ledger.summary().strikes() < cfg.maxAttempts() && accepting) {
+            retriesLeft--;
+            log.info("task {}: attempt {} failed ({}); retrying in {} s", e.id, n, reason,
+                cfg.retryBackoff().toSeconds());
+            if (waitOrWake(e, cfg.retryBackoff())) continue;
+            return e.fenced == null && !e.interrupted;
+          }
+          report(e, n, null, reason);
+          return true;
+        }
+      }
+    }
+  }
+
+  /** Sleeps for the retry backoff unless cancelled, fenced or shut down; true if it slept fully. */
+  private boolean waitOrWake(Entry e, Duration d) {
+    try {
+      e.wake.await(d.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException x) {
+      Thread.currentThread().interrupt();
+    }
+    return !e.cancelled && e.fenced == null && !e.interrupted && accepting;
+  }
+
+  private String outcome(Entry e, AgentResult r, String startError) {
+    if (e.cancelled) return "cancelled";
+    if (e.fenced != null) return "lease_lost";
+    if (e.interrupted && (r == null || !r.succeeded())) return "interrupted";
+    if (startError != null) return "start_failed";
+    return switch (r.outcome()) {
+      case EXITED -> r.exitCode() != null && r.exitCode() == 0 ? "completed" : "exited";
+      case TIMED_OUT -> "timed_out";
+      case NO_OUTPUT -> "no_output";
+      case STOPPED -> "interrupted";
+    };
+  }
+
+  private String reason(String outcome, AgentResult r, String startError) {
+    return switch (outcome) {
+      case "start_failed" -> "Agent could not start: " + startError;
+      case "timed_out" -> "Agent timed out after " + human(cfg.agentTimeout()) + " (killed)";
+      case "no_output" -> "Agent produced no output for " + human(cfg.noOutputTimeout()) + " (killed)";
+      default -> {
+        String tail = r.stderrTail().strip();
+        if (tail.length() > 1000) tail = "..." + tail.substring(tail.length() - 1000);
+        yield "Agent exited with code " + r.exitCode() + (tail.isEmpty() ? "" : ": " + tail);
+      }
+    };
+  }
+
+  private static String human(Duration d) {
+    if (d == null) return "?";
+    long s = d.toSeconds();
+    if (s % 3600 == 0 && s > 0) return s / 3600 + "h";
+    if (s % 60 == 0 && s > 0) return s / 60 + "m";
+    return d.toMillis() % 1000 == 0 ? s + "s" : d.toMillis() + "ms";
+  }
+
+  private ObjectNode outputs(AgentResult r, int attempt) {
+    ObjectNode o = M.createObjectNode();
+    o.put("response", r.response());
+    if (r.responseTruncated()) {
+      o.put("response_truncated", true);
+      o.put("response_bytes", r.stdoutBytes());
+    }
+    o.put("exit_code", r.exitCode());
+    o.put("duration_ms", r.durationMs());
+    o.put("attempt", attempt);
+    o.put("stderr_tail", r.stderrTail());
+    return o;
+  }
+
+  private AgentSpec spec(Entry e, int attempt) {
+    Task t = e.task;
+    String prompt = Prompts.build(cfg.promptIntro(), t.title(), t.description(), t.payload());
+    Map<String, String> env = new LinkedHashMap<>();
+    for (String k : cfg.envAllowlist()) {
+      String v = serviceEnv.get(k);
+      if (v != null) env.put(k, v);
+    }
+    env.putAll(cfg.extraEnv());
+    env.put("ATS_TASK_ID", Long.toString(t.id()));
+    env.put("ATS_TASK_TITLE", t.title() == null ? "" : t.title());
+    env.put("ATS_CHANNEL", cfg.channel());
+    env.put("ATS_ATTEMPT", Integer.toString(attempt));
+    return new AgentSpec(cfg.agentCommand(), prompt, state.workDir(t.id()), env,
+        state.stdoutLog(t.id(), attempt), state.stderrLog(t.id(), attempt), cfg.agentTimeout(),
+        cfg.noOutputTimeout(), cfg.grace(), cfg.responseCapBytes(), cfg.stderrTailBytes());
+  }
+
+  private void progress(Entry e, int attempt, String text) {
+    try {
+      ats.addMessage(e.id, List.of(
+          M.createObjectNode().put("type", "text").put("content", text + " (attempt " + attempt + ")"),
+          M.createObjectNode().put("type", "data").set("content",
+              M.createObjectNode().set("ats_dispatch", M.createObjectNode().put("attempt", attempt)))));
+    } catch (AtsException x) {
+      log.debug("task {}: progress message not posted: {}", e.id, x.getMessage());
+    }
+  }
+
+  private void renew(Entry e) {
+    if (e.fenced != null || e.cancelled) return;
+    try {
+      ats.claim(e.id, cfg.lease());
+      stats.leaseRenewals.incrementAndGet();
+    } catch (AtsException x) {
+      stats.leaseRenewalFailures.incrementAndGet();
+      if (x.retryable()) {
+        log.warn("task {}: lease renewal failed ({}); will retry", e.id, x.getMessage());
+        return;
+      }
+      e.fenced = "lease lost: " + x.getMessage();
+      e.wake.countDown();
+      RunningAgent a = e.agent;
+      if (a != null) a.stop(e.fenced, cfg.grace());
+      log.warn("task {}: {}; stopping its agent", e.id, e.fenced);
+    }
+  }
+
+  private void poison(Entry e, int strikes) {
+    try {
+      ats.claim(e.id, cfg.lease());
+    } catch (AtsException x) {
+      log.info("task {}: not claimed for the poison verdict: {}", e.id, x.getMessage());
+      loop.execute(() -> known.remove(e.id));
+      return;
+    }
+    stats.poisoned.incrementAndGet();
+    report(e, state.ledger(e.id).summary().attempts(), null, "poison: " + strikes + " attempts");
+  }
+
+  // ---- reporting -----------------------------------------------------------------------------
+
+  /** Queues the result durably, then tries to deliver it at once. Exactly one of the two. */
+  private void report(Entry e, int attempt, ObjectNode outputs, String reason) {
+    ObjectNode body = M.createObjectNode();
+    body.put("task_id", e.id);
+    body.put("attempt", attempt);
+    if (outputs != null) {
+      body.put("action", "complete");
+      body.set("outputs", outputs);
+      stats.completed.incrementAndGet();
+    } else {
+      body.put("action", "fail");
+      body.put("reason", reason);
+      stats.failed.incrementAndGet();
+    }
+    Outbox.Entry entry = results.put("task-" + e.id + "-attempt-" + attempt, body);
+    state.ledger(e.id).append("result_queued", M.createObjectNode().put("attempt", attempt)
+        .put("action", body.path("action").asText()), clock.now());
+    deliver(entry);
+  }
+
+  /** Delivers what the outbox holds; backs off while ATS is unreachable. */
+  private void deliverPending() {
+    if (clock.nanoTime() - nextDeliveryNanos < 0) return;
+    for (Outbox.Entry entry : results.pending()) {
+      if (!deliver(entry)) return;
+    }
+  }
+
+  /** Returns false when ATS is unreachable (the entry stays for a later try). */
+  private boolean deliver(Outbox.Entry entry) {
+    if (!delivering.add(entry.key())) return true;
+    long id = entry.body().path("task_id").asLong();
+    try {
+      if (entry.body().path("action").asText().equals("complete")) {
+        ats.complete(id, List.of(entry.body().path("outputs")));
+      } else {
+        ats.fail(id, entry.body().path("reason").asText());
+      }
+      results.remove(entry);
+      state.ledger(id).append("reported", M.createObjectNode().put("attempt", entry.body().path("attempt").asInt()),
+          clock.now());
+      deliveryBackoff.reset();
+      return true;
+    } catch (AtsException x) {
+      if (x.retryable()) {
+        Duration wait = deliveryBackoff.next();
+        nextDeliveryNanos = clock.nanoTime() + wait.toNanos();
+        log.warn("task {}: result not delivered ({}); kept in the outbox, next try in {} ms", id,
+            x.getMessage(), wait.toMillis());
+        return false;
+      }
+      log.warn("task {}: ATS refused the result ({}); dropping it", id, x.getMessage());
+      results.remove(entry);
+      state.ledger(id).append("report_refused", M.createObjectNode().put("error", x.getMessage()), clock.now());
+      return true;
+    } finally {
+      delivering.remove(entry.key());
+    }
+  }
+
+  public int outboxDepth() {
+    return results.size();
+  }
+
+  // ---- shutdown ------------------------------------------------------------------------------
+
+  /**
+   * Stops taking work at once; lets running agents finish for up to the drain limit while their
+   * leases are still renewed; then stops the rest (TERM, grace, KILL). Interrupted attempts get no
+   * strike and nothing is reported for them. Returns when every agent is gone.
+   */
+  public void shutdown() {
+    accepting = false;
+    periodic.forEach(f -> f.cancel(false));
+    long drainEnd = clock.nanoTime() + cfg.drain().toNanos();
+    while (runningNow() > 0 && clock.nanoTime() - drainEnd < 0) sleep(50);
+    List<Entry> left = call(() -> known.values().stream().filter(x -> x.state == State.RUNNING).toList());
+    for (Entry e : left) {
+      e.interrupted = true;
+      e.wake.countDown();
+      RunningAgent a = e.agent;
+      if (a != null) a.stop("service shutting down", cfg.grace());
+    }
+    if (!left.isEmpty()) log.info("stopping {} running agent(s)", left.size());
+    long stopEnd = System.nanoTime() + cfg.grace().plusSeconds(4).toNanos();
+    while (runningNow() > 0 && System.nanoTime() < stopEnd) sleep(50);
+    deliverPending();
+    timers.shutdownNow();
+    loop.shutdown();
+    workers.shutdown();
+    try {
+      workers.awaitTermination(2, TimeUnit.SECONDS);
+    } catch (InterruptedException x) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Running tasks, as the loop sees them. */
+  public int runningNow() {
+    Integer n = call(() -> running);
+    return n == null ? 0 : n;
+  }
+
+  /** Tasks waiting for a slot. */
+  public int queuedNow() {
+    Integer n = call(queue::size);
+    return n == null ? 0 : n;
+  }
+
+  private <T> T call(java.util.concurrent.Callable<T> c) {
+    try {
+      return loop.submit(c).get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException x) {
+      return null;
+    } catch (Exception x) {
+      throw new IllegalStateException(x);
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException x) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static ThreadFactory named(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

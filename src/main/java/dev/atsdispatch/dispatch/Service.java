@@ -1,0 +1,86 @@
+package dev.atsdispatch.dispatch;
+
+import dev.atsdispatch.ats.AtsClient;
+import dev.atsdispatch.ats.AtsEvent;
+import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.ats.EventTypes;
+import dev.atsdispatch.ats.EventWatcher;
+import dev.atsdispatch.exec.AgentRunner;
+import dev.atsdispatch.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running executor: the state-directory lock, the engine, and the WebSocket watcher that feeds
+ * it (every confirmed subscription triggers a reconcile). {@link #start()} once, {@link #close()}
+ * once: close is the graceful shutdown (drain, then stop agents).
+ */
+public final class Service implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Service.class);
+  public static final List<String> EVENTS = List.of(EventTypes.CREATED, EventTypes.REOPENED,
+      EventTypes.LEASE_EXPIRED, EventTypes.CANCELLED, EventTypes.COMPLETED, EventTypes.FAILED);
+
+  private final ServiceConfig cfg;
+  private final AtsClient client;
+  private final StateDir state;
+  private final Engine engine;
+  private final EventWatcher watcher;
+  private final ScheduledExecutorService watcherTimers =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ats-watcher");
+        t.setDaemon(true);
+        return t;
+      });
+  private boolean closed;
+
+  public Service(ServiceConfig cfg, AtsSettings settings, AtsClient client, AgentRunner runner,
+      Clock clock, Map<String, String> env, EventWatcher.Timing timing) {
+    this.cfg = cfg;
+    this.client = client;
+    this.state = new StateDir(cfg.stateDir());
+    this.engine = new Engine(cfg, client, runner, state, clock, env);
+    this.watcher = new EventWatcher(settings, cfg.channel(), EVENTS, new EventWatcher.Listener() {
+      @Override
+      public void onSubscribed() {
+        engine.reconcileSoon();
+      }
+
+      @Override
+      public void onEvent(AtsEvent e) {
+        engine.onEvent(e);
+      }
+    }, clock, watcherTimers, timing);
+  }
+
+  public Engine engine() {
+    return engine;
+  }
+
+  public EventWatcher watcher() {
+    return watcher;
+  }
+
+  public void start() {
+    state.lock();
+    engine.start();
+    watcher.start();
+    log.info("ats-dispatch watching channel {} with {} transport (concurrency {}, lease {} s)",
+        cfg.channel(), client.transport(), cfg.concurrency(), cfg.lease().toSeconds());
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) return;
+    closed = true;
+    watcher.close();
+    watcherTimers.shutdownNow();
+    engine.shutdown();
+    client.close();
+    state.close();
+    log.info("ats-dispatch stopped");
+  }
+}

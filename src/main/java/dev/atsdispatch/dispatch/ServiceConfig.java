@@ -1,0 +1,131 @@
+package dev.atsdispatch.dispatch;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The service's own settings, built once at start-up and never changed (config file, environment
+ * and flags are merged by the CLI before this is made). Defaults are the documented ones.
+ */
+public record ServiceConfig(
+    String channel,
+    Duration lease,
+    int concurrency,
+    Map<String, Integer> slots,
+    List<String> agentCommand,
+    Duration agentTimeout,
+    Duration noOutputTimeout,
+    Duration grace,
+    int responseCapBytes,
+    int stderrTailBytes,
+    int maxAttempts,
+    int retries,
+    Duration retryBackoff,
+    Duration drain,
+    Duration reconcileEvery,
+    boolean progressMessages,
+    List<String> envAllowlist,
+    Map<String, String> extraEnv,
+    Path stateDir,
+    Path keysDir,
+    String promptIntro) {
+
+  public static final List<String> DEFAULT_ENV_ALLOWLIST = List.of("PATH", "HOME", "LANG", "LC_ALL",
+      "LC_CTYPE", "TZ", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR");
+
+  public static final String DEFAULT_PROMPT_INTRO =
+      "You are Ada, processing a task from the ada-dispatch channel. Execute the task described below.";
+
+  public ServiceConfig {
+    slots = Map.copyOf(slots);
+    agentCommand = List.copyOf(agentCommand);
+    envAllowlist = List.copyOf(envAllowlist);
+    extraEnv = Map.copyOf(extraEnv);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.channel = channel;
+    b.lease = lease;
+    b.concurrency = concurrency;
+    b.slots = slots;
+    b.agentCommand = agentCommand;
+    b.agentTimeout = agentTimeout;
+    b.noOutputTimeout = noOutputTimeout;
+    b.grace = grace;
+    b.responseCapBytes = responseCapBytes;
+    b.stderrTailBytes = stderrTailBytes;
+    b.maxAttempts = maxAttempts;
+    b.retries = retries;
+    b.retryBackoff = retryBackoff;
+    b.drain = drain;
+    b.reconcileEvery = reconcileEvery;
+    b.progressMessages = progressMessages;
+    b.envAllowlist = envAllowlist;
+    b.extraEnv = extraEnv;
+    b.stateDir = stateDir;
+    b.keysDir = keysDir;
+    b.promptIntro = promptIntro;
+    return b;
+  }
+
+  /** Mutable companion for building a config; {@link #build()} checks the values. */
+  public static final class Builder {
+    public String channel = "ada-dispatch";
+    public Duration lease = Duration.ofMinutes(30);
+    public int concurrency = 4;
+    public Map<String, Integer> slots = Map.of("gpu", 1);
+    public List<String> agentCommand = List.of("claude", "-p");
+    public Duration agentTimeout = Duration.ofMinutes(60);
+    public Duration noOutputTimeout = null;
+    public Duration grace = Duration.ofSeconds(10);
+    public int responseCapBytes = 64 * 1024;
+    public int stderrTailBytes = 2048;
+    public int maxAttempts = 3;
+    public int retries = 0;
+    public Duration retryBackoff = Duration.ofSeconds(30);
+    public Duration drain = Duration.ofSeconds(30);
+    public Duration reconcileEvery = Duration.ofSeconds(60);
+    public boolean progressMessages = true;
+    public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
+    public Map<String, String> extraEnv = Map.of();
+    public Path stateDir = Path.of("state");
+    public Path keysDir = Path.of("keys");
+    public String promptIntro = DEFAULT_PROMPT_INTRO;
+
+    /** Checks every value; the message names the offending key. */
+    public ServiceConfig build() {
+      require(channel != null && !channel.isBlank(), "channel", "must not be empty");
+      require(lease.compareTo(Duration.ofSeconds(3)) >= 0 && lease.compareTo(Duration.ofHours(24)) <= 0,
+          "lease", "must be from 3s to 24h");
+      require(concurrency >= 1 && concurrency <= 1024, "concurrency", "must be from 1 to 1024");
+      slots.forEach((k, v) -> require(v != null && v >= 1, "slots." + k, "must be at least 1"));
+      require(!agentCommand.isEmpty() && !agentCommand.get(0).isBlank(), "agent.command", "must not be empty");
+      require(!agentTimeout.isNegative() && !agentTimeout.isZero(), "agent.timeout", "must be positive");
+      require(noOutputTimeout == null || !(noOutputTimeout.isNegative() || noOutputTimeout.isZero()),
+          "agent.no_output_timeout", "must be positive (or unset)");
+      require(!grace.isNegative(), "agent.grace", "must not be negative");
+      require(responseCapBytes >= 1024, "agent.response_cap_bytes", "must be at least 1024");
+      require(stderrTailBytes >= 0 && stderrTailBytes <= 1 << 20, "agent.stderr_tail_bytes", "must be from 0 to 1048576");
+      require(maxAttempts >= 1, "max_attempts", "must be at least 1");
+      require(retries >= 0 && retries < maxAttempts, "retries", "must be from 0 to max_attempts - 1");
+      require(!retryBackoff.isNegative(), "retry_backoff", "must not be negative");
+      require(!drain.isNegative(), "drain", "must not be negative");
+      require(reconcileEvery.compareTo(Duration.ofSeconds(1)) >= 0, "reconcile_every", "must be at least 1s");
+      return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,
+          noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
+          retryBackoff, drain, reconcileEvery, progressMessages, envAllowlist, extraEnv, stateDir,
+          keysDir, promptIntro);
+    }
+
+    private static void require(boolean ok, String key, String what) {
+      if (!ok) throw new IllegalArgumentException(key + " " + what);
+    }
+  }
+}

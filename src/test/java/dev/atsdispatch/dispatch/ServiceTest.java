@@ -1,0 +1,281 @@
+package dev.atsdispatch.dispatch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.atsdispatch.ats.AtsEvent;
+import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.ats.EventWatcher;
+import dev.atsdispatch.ats.HttpAtsClient;
+import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.devserver.DevServer;
+import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.testing.Http;
+import dev.atsdispatch.time.Clock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The service end to end: dev server, WebSocket, http transport, real agent processes. */
+@Timeout(90)
+final class ServiceTest {
+  static final EventWatcher.Timing FAST = new EventWatcher.Timing(Duration.ofSeconds(1),
+      Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofMillis(500));
+  static final String CH = "ada-dispatch";
+
+  @TempDir Path dir;
+  DevServer server;
+  Http http;
+  final List<Service> services = new ArrayList<>();
+
+  @BeforeEach
+  void startServer() {
+    server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
+    http = new Http(server.url(), "human", "tester", "Tester");
+  }
+
+  @AfterEach
+  void stopAll() {
+    services.forEach(Service::close);
+    if (server != null) server.close();
+  }
+
+  Path agent(String name, String body) throws Exception {
+    Path p = dir.resolve(name);
+    Files.writeString(p, "#!/bin/sh\n" + body + "\n");
+    Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx------"));
+    return p;
+  }
+
+  ServiceConfig.Builder config(Path agent) {
+    ServiceConfig.Builder b = ServiceConfig.builder();
+    b.channel = CH;
+    b.agentCommand = List.of(agent.toString());
+    b.stateDir = dir.resolve("state");
+    b.keysDir = dir.resolve("keys");
+    b.grace = Duration.ofMillis(500);
+    b.drain = Duration.ofSeconds(2);
+    return b;
+  }
+
+  Service start(ServiceConfig cfg, String actorId) {
+    AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", actorId, actorId);
+    Service svc = new Service(cfg, s, new HttpAtsClient(s, Duration.ofSeconds(10)),
+        new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(50)), Clock.SYSTEM,
+        Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString(), "SECRET_TOKEN", "must-not-leak"), FAST);
+    services.add(svc);
+    svc.start();
+    return svc;
+  }
+
+  long create(String title, int priority, String payload) {
+    Http.Resp r = http.post("/tasks", "{\"title\":" + Http.json(title) + ",\"channel\":\"" + CH
+        + "\",\"priority\":" + priority + (payload == null ? "" : ",\"payload\":" + payload) + "}");
+    assertEquals(201, r.status(), r.text());
+    return r.task().path("id").asLong();
+  }
+
+  JsonNode task(long id) {
+    return http.get("/tasks/" + id).task();
+  }
+
+  static void await(String what, Duration d, BooleanSupplier cond) throws InterruptedException {
+    long end = System.nanoTime() + d.toNanos();
+    while (!cond.getAsBoolean()) {
+      if (System.nanoTime() > end) throw new AssertionError("timed out waiting for " + what);
+      Thread.sleep(20);
+    }
+  }
+
+  void awaitStatus(long id, String status) throws InterruptedException {
+    await("task " + id + " to be " + status, Duration.ofSeconds(30),
+        () -> task(id).path("status").asText().equals(status));
+  }
+
+  @Test
+  void runsATaskAndReportsItsOutputs() throws Exception {
+    Path a = agent("echo.sh", "cat; echo; echo \"id=$ATS_TASK_ID ch=$ATS_CHANNEL secret=${SECRET_TOKEN:-none}\"; pwd >&2");
+    Service svc = start(config(a).build(), "ada-1");
+    long id = create("Say hello", 5, "{\"x\":1,\"callback_url\":\"http://example.invalid\"}");
+    awaitStatus(id, "completed");
+    JsonNode out = task(id).path("outputs").get(0);
+    String response = out.path("response").asText();
+    assertTrue(response.startsWith(ServiceConfig.DEFAULT_PROMPT_INTRO), response);
+    assertTrue(response.contains("<task-title>\nSay hello\n</task-title>"), response);
+    assertTrue(response.contains("<task-context>\n{\n  \"x\": 1\n}\n</task-context>"), response);
+    assertFalse(response.contains("callback_url"), "internal fields are stripped");
+    assertTrue(response.endsWith("id=" + id + " ch=" + CH + " secret=none"), response);
+    assertEquals(0, out.path("exit_code").asInt());
+    assertEquals(1, out.path("attempt").asInt());
+    assertTrue(out.has("duration_ms"));
+    Path work = dir.resolve("state/tasks/" + id + "/work").toRealPath();
+    assertEquals(work.toString(), out.path("stderr_tail").asText().strip(), "agent ran in its own directory");
+    JsonNode msgs = task(id).path("messages");
+    assertTrue(msgs.get(0).path("parts").get(0).path("content").asText().startsWith("Agent processing started"));
+    assertTrue(Files.exists(dir.resolve("state/tasks/" + id + "/attempt-1.stdout.log")));
+    assertEquals(1, svc.engine().stats().attempts.get());
+  }
+
+  @Test
+  void nonZeroExitFailsWithExitCodeAndStderrTail() throws Exception {
+    start(config(agent("fail.sh", "echo 'boom: missing file' >&2; exit 3")).build(), "ada-1");
+    long id = create("Fails", 5, null);
+    awaitStatus(id, "failed");
+    assertEquals("Agent exited with code 3: boom: missing file", task(id).path("reason").asText());
+  }
+
+  @Test
+  void duplicateEventsRunATaskOnce() throws Exception {
+    Path runs = dir.resolve("runs");
+    Path a = agent("slow.sh", "echo run >> " + runs + "; sleep 1; echo ok");
+    Service svc = start(config(a).build(), "ada-1");
+    long id = create("Once", 5, null);
+    Task t = new HttpAtsClient(new AtsSettings(server.url(), "default", "main", false, "agent", "x", "x"),
+        Duration.ofSeconds(5)).get(id);
+    for (int i = 0; i < 20; i++) {
+      svc.engine().onEvent(new AtsEvent("task.created", t));
+      svc.engine().onEvent(new AtsEvent("task.lease_expired", t));
+      svc.engine().reconcileSoon();
+    }
+    awaitStatus(id, "completed");
+    Thread.sleep(500);
+    for (int i = 0; i < 5; i++) svc.engine().onEvent(new AtsEvent("task.created", t)); // stale
+    Thread.sleep(500);
+    assertEquals(1, Files.readAllLines(runs).size());
+  }
+
+  @Test
+  void cancelKillsTheAgentAndReportsNothing() throws Exception {
+    Path started = dir.resolve("started");
+    start(config(agent("hang.sh", "touch " + started + "; trap '' TERM; sleep 60")).build(), "ada-1");
+    long id = create("Hang", 5, null);
+    await("agent start", Duration.ofSeconds(20), () -> Files.exists(started));
+    long t0 = System.nanoTime();
+    assertEquals(200, http.post("/tasks/" + id + "/cancel", (String) null).status());
+    await("agent gone", Duration.ofSeconds(5), () -> {
+      try (var s = Files.list(dir.resolve("state/tasks/" + id))) {
+        return Files.readString(dir.resolve("state/tasks/" + id + "/events.jsonl")).contains("\"outcome\":\"cancelled\"");
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(3).toNanos());
+    Thread.sleep(300);
+    assertEquals("cancelled", task(id).path("status").asText());
+    assertTrue(task(id).path("outputs").isEmpty());
+  }
+
+  @Test
+  void poisonedTaskIsFailedWithoutRunning() throws Exception {
+    Path runs = dir.resolve("runs");
+    long id = create("Crashes the service", 5, null);
+    StateDir pre = new StateDir(dir.resolve("state"));
+    for (int n = 1; n <= 3; n++) {
+      pre.ledger(id).append("attempt_started", new com.fasterxml.jackson.databind.ObjectMapper()
+          .createObjectNode().put("attempt", n), Instant.now());
+    }
+    start(config(agent("never.sh", "echo run >> " + runs)).build(), "ada-1");
+    awaitStatus(id, "failed");
+    assertEquals("poison: 3 attempts", task(id).path("reason").asText());
+    assertFalse(Files.exists(runs));
+  }
+
+  @Test
+  void priorityOrderAndConcurrencyLimit() throws Exception {
+    Path order = dir.resolve("order");
+    long low = create("low", 1, null);
+    long high = create("high", 9, null);
+    long mid = create("mid", 5, null);
+    ServiceConfig.Builder b = config(agent("order.sh", "echo $ATS_TASK_ID >> " + order + "; sleep 0.2"));
+    b.concurrency = 1;
+    start(b.build(), "ada-1");
+    awaitStatus(low, "completed");
+    awaitStatus(mid, "completed");
+    assertEquals(List.of(Long.toString(high), Long.toString(mid), Long.toString(low)), Files.readAllLines(order));
+  }
+
+  @Test
+  void leaseIsRenewedWhileTheAgentRuns() throws Exception {
+    ServiceConfig.Builder b = config(agent("long.sh", "sleep 5; echo done"));
+    b.lease = Duration.ofSeconds(3);
+    Service svc = start(b.build(), "ada-1");
+    long id = create("Longer than the lease", 5, null);
+    awaitStatus(id, "completed");
+    assertTrue(svc.engine().stats().leaseRenewals.get() >= 3, "renewals: " + svc.engine().stats().leaseRenewals.get());
+    String ledger = Files.readString(dir.resolve("state/tasks/" + id + "/events.jsonl"));
+    assertFalse(ledger.contains("lease_lost"));
+    assertEquals(1, svc.engine().stats().attempts.get());
+  }
+
+  @Test
+  void lostLeaseStopsTheAgentAndReportsNothing() throws Exception {
+    Path started = dir.resolve("started");
+    ServiceConfig.Builder b = config(agent("hang.sh", "touch " + started + "; sleep 60"));
+    b.lease = Duration.ofSeconds(3);
+    Service svc = start(b.build(), "ada-1");
+    long id = create("Stolen", 5, null);
+    await("agent start", Duration.ofSeconds(20), () -> Files.exists(started));
+    // An operator hands the task to someone else.
+    assertEquals(200, http.patch("/tasks/" + id, "{\"status\":\"pending\"}").status());
+    Http thief = http.as("agent", "other-executor", "Other");
+    assertEquals(200, thief.post("/tasks/" + id + "/claim", "{\"lease_duration\":600000}").status());
+    await("fencing", Duration.ofSeconds(10), () -> svc.engine().stats().leaseLost.get() == 1);
+    JsonNode t = task(id);
+    assertEquals("in_progress", t.path("status").asText());
+    assertEquals("other-executor", t.path("assignee_id").asText());
+    assertTrue(t.path("outputs").isEmpty());
+  }
+
+  @Test
+  void resultWaitsInTheOutboxWhileAtsIsDown() throws Exception {
+    Path started = dir.resolve("started");
+    start(config(agent("slow.sh", "touch " + started + "; sleep 2; echo finished")).build(), "ada-1");
+    long id = create("Outlives ATS", 5, null);
+    await("agent start", Duration.ofSeconds(20), () -> Files.exists(started));
+    int port = server.port();
+    server.close();
+    Path outbox = dir.resolve("state/outbox/results");
+    await("result queued", Duration.ofSeconds(15), () -> {
+      try (var s = Files.list(outbox)) {
+        return s.count() == 1;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    server = DevServer.builder().port(port).database(dir.resolve("ats.sqlite")).start();
+    http = new Http(server.url(), "human", "tester", "Tester");
+    awaitStatus(id, "completed");
+    assertEquals("finished", task(id).path("outputs").get(0).path("response").asText());
+  }
+
+  @Test
+  void gracefulShutdownDrainsOrInterruptsWithoutAStrike() throws Exception {
+    Path started = dir.resolve("started");
+    ServiceConfig.Builder b = config(agent("hang.sh", "touch " + started + "; sleep 60"));
+    b.drain = Duration.ofMillis(500);
+    Service svc = start(b.build(), "ada-1");
+    long id = create("Interrupted", 5, null);
+    await("agent start", Duration.ofSeconds(20), () -> Files.exists(started));
+    long t0 = System.nanoTime();
+    svc.close();
+    assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(8).toNanos());
+    JsonNode t = task(id);
+    assertEquals("in_progress", t.path("status").asText(), "not failed: the lease brings it back");
+    TaskLedger.Summary s = new StateDir(dir.resolve("state")).ledger(id).summary();
+    assertEquals(0, s.strikes());
+    assertEquals(1, s.attempts());
+  }
+}
