@@ -1,0 +1,167 @@
+package dev.atsdispatch.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atsdispatch.ats.AtsClient;
+import dev.atsdispatch.ats.AtsException;
+import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.ats.EventWatcher;
+import dev.atsdispatch.ats.HttpAtsClient;
+import dev.atsdispatch.ats.NewTask;
+import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.devserver.DevServer;
+import dev.atsdispatch.dispatch.Service;
+import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.time.Clock;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ats-dispatch run}: the long-running executor. Loads settings, optionally starts the dev
+ * server in-process ({@code --embedded}), runs the preflight checks, then serves until SIGTERM or
+ * SIGINT, when it drains and stops its agents.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true, versionProvider = Version.class,
+    description = "Watch an ATS channel and run each new task through the agent command.")
+public final class RunCommand implements Callable<Integer> {
+  @Mixin GlobalOptions global;
+  @Mixin SettingsOptions options;
+
+  @Option(names = "--embedded", description = "start the local ATS dev server in this process and use it "
+      + "(http transport unless --transport is given)")
+  boolean embedded;
+
+  @Option(names = "--demo", description = "with --embedded: create one demo task, print its result, and exit")
+  boolean demo;
+
+  @Override
+  public Integer call() {
+    global.apply(LogSetup.Format.JSON);
+    Settings s;
+    try {
+      s = options.load();
+    } catch (Settings.InvalidSetting e) {
+      System.err.println("ats-dispatch: invalid setting " + e.getMessage());
+      return 2;
+    }
+    if (demo && !embedded) {
+      System.err.println("ats-dispatch: --demo needs --embedded");
+      return 2;
+    }
+    DevServer server = null;
+    AtsSettings ats = s.ats();
+    String transport = s.transport();
+    if (embedded) {
+      try {
+        server = DevServer.builder().port(s.embeddedPort())
+            .database(s.service().stateDir().resolve("embedded-ats.sqlite")).start();
+      } catch (RuntimeException e) {
+        System.err.println("ats-dispatch: cannot start the embedded dev server: " + e.getMessage());
+        return 1;
+      }
+      ats = new AtsSettings(server.url(), ats.org(), ats.project(), false, ats.actorType(), ats.actorId(),
+          ats.actorName());
+      if (s.sources().get("transport").equals("default")) transport = "http";
+    }
+    AtsClient client;
+    try {
+      client = Transports.open(transport, ats, s.atsBin(), s.atsTimeout(), System.getenv());
+      preflight(s, client);
+    } catch (PreflightException | IllegalArgumentException e) {
+      System.err.println("ats-dispatch: preflight failed: " + e.getMessage());
+      if (server != null) server.close();
+      return 1;
+    }
+    Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(), Clock.SYSTEM,
+        System.getenv(), EventWatcher.Timing.DEFAULT);
+    try {
+      svc.start();
+    } catch (RuntimeException e) {
+      System.err.println("ats-dispatch: " + e.getMessage());
+      client.close();
+      if (server != null) server.close();
+      return 1;
+    }
+    DevServer srv = server;
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      svc.close();
+      if (srv != null) srv.close();
+      stopped.countDown();
+    }, "ats-dispatch-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    if (server != null && !demo) {
+      System.out.println("ats-dispatch: embedded ATS at " + server.url() + " (export ATS_URL="
+          + server.url() + "); watching channel " + s.service().channel());
+    }
+    if (demo) return runDemo(s, client, svc, hook, srv);
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return 0;
+  }
+
+  private int runDemo(Settings s, AtsClient client, Service svc, Thread hook, DevServer srv) {
+    int rc = 1;
+    try {
+      Task t = client.create(new NewTask("Say hello", "This demo task was created by "
+          + "`ats-dispatch run --embedded --demo`. Reply with a short greeting.",
+          new ObjectMapper().createObjectNode().put("demo", true), 5, s.service().channel(), null));
+      System.out.println("demo: created task #" + t.id() + " on channel " + s.service().channel());
+      long end = System.nanoTime() + s.service().agentTimeout().plusSeconds(30).toNanos();
+      while (System.nanoTime() < end) {
+        Task now = client.get(t.id());
+        if (now.status().isTerminal()) {
+          System.out.println("demo: task #" + t.id() + " " + now.status().wire()
+              + (now.reason() == null ? "" : ": " + now.reason()));
+          System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter()
+              .writeValueAsString(now.outputs()));
+          rc = now.status().wire().equals("completed") ? 0 : 1;
+          break;
+        }
+        Thread.sleep(100);
+      }
+    } catch (AtsException | IOException e) {
+      System.err.println("ats-dispatch: demo failed: " + e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      Runtime.getRuntime().removeShutdownHook(hook);
+      svc.close();
+      srv.close();
+    }
+    return rc;
+  }
+
+  /** A start-up check that failed; its message is the one line the user sees. */
+  static final class PreflightException extends RuntimeException {
+    PreflightException(String message) {
+      super(message);
+    }
+  }
+
+  static void preflight(Settings s, AtsClient client) {
+    Map<String, String> env = System.getenv();
+    try {
+      ProcessAgentRunner.resolve(s.service().agentCommand().get(0), env);
+    } catch (IOException e) {
+      throw new PreflightException(e.getMessage() + " (set agent.command)");
+    }
+    try {
+      client.health();
+    } catch (AtsException e) {
+      throw new PreflightException("ATS is not reachable through the " + client.transport()
+          + " transport: " + e.getMessage());
+    }
+  }
+
+
+}

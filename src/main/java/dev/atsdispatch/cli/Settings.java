@@ -1,0 +1,330 @@
+package dev.atsdispatch.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.dispatch.ServiceConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The service's effective settings: every documented key, resolved as flag &gt; environment
+ * ({@code ATS_DISPATCH_<KEY>}) &gt; TOML file &gt; default, plus the ATS connection resolved the way
+ * the {@code ats} CLI resolves it. Built once at start-up; an invalid value throws
+ * {@link InvalidSetting} naming the key. The key table is also what {@code config show} and the
+ * README document.
+ */
+public final class Settings {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** One documented key. */
+  public record Key(String name, String defaultValue, String description, boolean secret,
+      BiConsumer<Settings, String> apply) {
+    public String env() {
+      return "ATS_DISPATCH_" + name.toUpperCase(Locale.ROOT).replace('.', '_');
+    }
+  }
+
+  /** A bad value, with the key it belongs to. */
+  public static final class InvalidSetting extends RuntimeException {
+    public InvalidSetting(String key, String message) {
+      super(key + ": " + message);
+    }
+  }
+
+  public static final List<Key> KEYS = List.of(
+      key("channel", "ada-dispatch", "ATS channel to watch and take tasks from",
+          (s, v) -> s.b.channel = v),
+      key("transport", "cli", "how to call ATS: cli (the ats binary) or http (REST, faster)",
+          (s, v) -> s.transport = oneOf(v, "cli", "http")),
+      key("ats_bin", "ats", "the ats CLI binary (cli transport)", (s, v) -> s.atsBin = v),
+      key("ats_timeout", "30s", "timeout of one ATS call", (s, v) -> s.atsTimeout = duration(v)),
+      key("lease", "30m", "lease taken on claim; renewed every lease/3 while the agent runs",
+          (s, v) -> s.b.lease = duration(v)),
+      key("concurrency", "4", "agents running at once", (s, v) -> s.b.concurrency = integer(v)),
+      key("max_attempts", "3", "poison guard: attempts (strikes) before a task is failed for good",
+          (s, v) -> s.b.maxAttempts = integer(v)),
+      key("retries", "0", "retries of a failed attempt inside the same claim (each a strike)",
+          (s, v) -> s.b.retries = integer(v)),
+      key("retry_backoff", "30s", "wait before such a retry", (s, v) -> s.b.retryBackoff = duration(v)),
+      key("drain", "30s", "on SIGTERM, how long running agents may finish before they are stopped",
+          (s, v) -> s.b.drain = duration(v)),
+      key("reconcile_every", "60s", "how often pending tasks are listed as a safety net for lost events",
+          (s, v) -> s.b.reconcileEvery = duration(v)),
+      key("progress_messages", "true", "post progress messages to the task thread",
+          (s, v) -> s.b.progressMessages = bool(v)),
+      key("state_dir", "state", "state directory: ledgers, attempt logs, work dirs, outbox",
+          (s, v) -> s.b.stateDir = Path.of(v)),
+      key("keys_dir", "keys", "key files (never visible to agents)", (s, v) -> s.b.keysDir = Path.of(v)),
+      key("agent.command", "[\"claude\", \"-p\"]",
+          "agent argv (no shell); an argument containing {input} gets the prompt, else the prompt goes to stdin",
+          (s, v) -> s.b.agentCommand = list(v)),
+      key("agent.timeout", "60m", "wall-clock limit of one attempt", (s, v) -> s.b.agentTimeout = duration(v)),
+      key("agent.no_output_timeout", "", "stop an agent silent this long (empty: off)",
+          (s, v) -> s.b.noOutputTimeout = v.isBlank() ? null : duration(v)),
+      key("agent.grace", "10s", "after TERM, how long before KILL", (s, v) -> s.b.grace = duration(v)),
+      key("agent.response_cap_bytes", "65536", "largest response put in ATS outputs (the log keeps all)",
+          (s, v) -> s.b.responseCapBytes = integer(v)),
+      key("agent.stderr_tail_bytes", "2048", "stderr tail kept for outputs and fail reasons",
+          (s, v) -> s.b.stderrTailBytes = integer(v)),
+      key("agent.env_allowlist", String.join(",", ServiceConfig.DEFAULT_ENV_ALLOWLIST),
+          "service environment variables passed to agents (all others are scrubbed)",
+          (s, v) -> s.b.envAllowlist = list(v)),
+      key("agent.env", "{}", "extra variables set for agents (TOML table)", (s, v) -> s.b.extraEnv = stringMap(v)),
+      key("slots", "{gpu = 1}", "named resource slots; a task whose payload has <name> = true takes one",
+          (s, v) -> s.b.slots = intMap(v)),
+      key("embedded.port", "7878", "port of the dev server started by run --embedded (0: any)",
+          (s, v) -> s.embeddedPort = integer(v)));
+
+  private static Key key(String name, String def, String description, BiConsumer<Settings, String> apply) {
+    return new Key(name, def, description, false, apply);
+  }
+
+  final ServiceConfig.Builder b = ServiceConfig.builder();
+  String transport;
+  String atsBin;
+  Duration atsTimeout;
+  int embeddedPort;
+  private ServiceConfig service;
+  private AtsSettings ats;
+  private final Map<String, String> values = new LinkedHashMap<>();
+  private final Map<String, String> sources = new LinkedHashMap<>();
+
+  public ServiceConfig service() {
+    return service;
+  }
+
+  public AtsSettings ats() {
+    return ats;
+  }
+
+  public String transport() {
+    return transport;
+  }
+
+  public String atsBin() {
+    return atsBin;
+  }
+
+  public Duration atsTimeout() {
+    return atsTimeout;
+  }
+
+  public int embeddedPort() {
+    return embeddedPort;
+  }
+
+  /** The effective raw value of every key, and where it came from. */
+  public Map<String, String> values() {
+    return values;
+  }
+
+  public Map<String, String> sources() {
+    return sources;
+  }
+
+  /**
+   * Resolves everything. {@code file} may be null (then {@code ./ats-dispatch.toml} is read if it
+   * exists); {@code flags} maps key names to flag values.
+   */
+  public static Settings load(Path file, Map<String, String> flags, Map<String, String> env,
+      AtsSettings.Flags atsFlags, Path cwd, Path home) {
+    Settings s = new Settings();
+    Map<String, String> fromFile = new LinkedHashMap<>();
+    Path f = file;
+    if (f == null && cwd != null && Files.isRegularFile(cwd.resolve("ats-dispatch.toml"))) {
+      f = cwd.resolve("ats-dispatch.toml");
+    }
+    if (f != null) fromFile = readToml(f);
+    for (Key k : KEYS) {
+      String v = k.defaultValue();
+      String src = "default";
+      if (fromFile.containsKey(k.name())) {
+        v = fromFile.get(k.name());
+        src = f.toString();
+      }
+      if (env.containsKey(k.env())) {
+        v = env.get(k.env());
+        src = "env " + k.env();
+      }
+      if (flags.containsKey(k.name())) {
+        v = flags.get(k.name());
+        src = "flag";
+      }
+      try {
+        k.apply().accept(s, v);
+      } catch (InvalidSetting e) {
+        throw e;
+      } catch (RuntimeException e) {
+        throw new InvalidSetting(k.name(), e.getMessage() + " (from " + src + ")");
+      }
+      s.values.put(k.name(), v);
+      s.sources.put(k.name(), src);
+    }
+    try {
+      s.service = s.b.build();
+    } catch (IllegalArgumentException e) {
+      String msg = e.getMessage();
+      int sp = msg.indexOf(' ');
+      throw new InvalidSetting(msg.substring(0, sp), msg.substring(sp + 1));
+    }
+    Path state = s.service.stateDir().toAbsolutePath().normalize();
+    Path keys = s.service.keysDir().toAbsolutePath().normalize();
+    if (state.startsWith(keys) || keys.startsWith(state)) {
+      throw new InvalidSetting("state_dir", "must not contain or be inside keys_dir (" + keys
+          + "): agents work under the state directory and must never see the keys");
+    }
+    s.ats = AtsSettings.resolve(atsFlags, env, cwd, home);
+    return s;
+  }
+
+  private static Map<String, String> readToml(Path f) {
+    JsonNode root;
+    try {
+      root = new TomlMapper().readTree(Files.readAllBytes(f));
+    } catch (IOException e) {
+      throw new InvalidSetting("config", "cannot read " + f + ": " + e.getMessage());
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    flatten("", root, out);
+    for (String k : out.keySet()) {
+      if (KEYS.stream().noneMatch(key -> key.name().equals(k))) {
+        throw new InvalidSetting(k, "unknown key in " + f + " (see ats-dispatch config show)");
+      }
+    }
+    return out;
+  }
+
+  private static final List<String> TABLE_KEYS = List.of("agent.env", "slots");
+
+  private static void flatten(String prefix, JsonNode n, Map<String, String> out) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+      var e = it.next();
+      String name = prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey();
+      JsonNode v = e.getValue();
+      if (v.isObject() && !TABLE_KEYS.contains(name)) {
+        flatten(name, v, out);
+      } else if (v.isContainerNode()) {
+        out.put(name, v.toString());
+      } else {
+        out.put(name, v.asText());
+      }
+    }
+  }
+
+  // ---- value parsers ------------------------------------------------------------------------
+
+  private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+
+  /** "500ms", "10s", "30m", "4h", "1d", combinations like "1h30m", or ISO-8601 ("PT30M"). */
+  public static Duration duration(String v) {
+    String t = v.trim().toLowerCase(Locale.ROOT);
+    if (t.startsWith("p")) {
+      try {
+        return Duration.parse(t.toUpperCase(Locale.ROOT));
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("not a duration: " + v);
+      }
+    }
+    Matcher m = DURATION.matcher(t);
+    Duration d = Duration.ZERO;
+    int at = 0;
+    while (m.find() && m.start() == at) {
+      long n = Long.parseLong(m.group(1));
+      d = d.plus(switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        default -> Duration.ofDays(n);
+      });
+      at = m.end();
+    }
+    if (at == 0 || at != t.length()) {
+      throw new IllegalArgumentException("not a duration (use e.g. 500ms, 10s, 30m, 4h): " + v);
+    }
+    return d;
+  }
+
+  static int integer(String v) {
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not an integer: " + v);
+    }
+  }
+
+  static boolean bool(String v) {
+    return switch (v.trim().toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "1", "on" -> true;
+      case "false", "no", "0", "off" -> false;
+      default -> throw new IllegalArgumentException("not a boolean (true/false): " + v);
+    };
+  }
+
+  static String oneOf(String v, String... allowed) {
+    for (String a : allowed) if (a.equals(v.trim())) return a;
+    throw new IllegalArgumentException("must be one of " + String.join(", ", allowed) + "; got: " + v);
+  }
+
+  /** A JSON/TOML array, or a comma- or space-separated list. */
+  static List<String> list(String v) {
+    String t = v.trim();
+    if (t.startsWith("[")) {
+      try {
+        List<String> out = new ArrayList<>();
+        for (JsonNode n : JSON.readTree(t)) {
+          if (!n.isTextual()) throw new IllegalArgumentException("list items must be strings: " + v);
+          out.add(n.asText());
+        }
+        return out;
+      } catch (IOException e) {
+        throw new IllegalArgumentException("not a JSON array: " + v);
+      }
+    }
+    List<String> out = new ArrayList<>();
+    for (String p : t.split(t.contains(",") ? "\\s*,\\s*" : "\\s+")) if (!p.isEmpty()) out.add(p);
+    return out;
+  }
+
+  /** A table: TOML/JSON object text, or "a=1,b=2". */
+  static Map<String, String> stringMap(String v) {
+    Map<String, String> out = new LinkedHashMap<>();
+    String t = v.trim();
+    if (t.isEmpty()) return out;
+    if (t.startsWith("{")) {
+      try {
+        JSON.readTree(t).fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
+        return out;
+      } catch (IOException e) {
+        // not JSON: the TOML inline-table form below
+        t = t.substring(1, t.length() - 1);
+      }
+    }
+    for (String p : t.split(",")) {
+      if (p.isBlank()) continue;
+      int eq = p.indexOf('=');
+      if (eq < 1) throw new IllegalArgumentException("expected name=value pairs: " + v);
+      out.put(p.substring(0, eq).trim(), p.substring(eq + 1).trim().replaceAll("^\"|\"$", ""));
+    }
+    return out;
+  }
+
+  static Map<String, Integer> intMap(String v) {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    stringMap(v).forEach((k, x) -> out.put(k, integer(x)));
+    return out;
+  }
+}
