@@ -155,6 +155,14 @@ public final class RunCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new PreflightException(e.getMessage() + " (set agent.command)");
     }
+    if (client.transport().equals("cli")) {
+      try {
+        ProcessAgentRunner.resolve(s.atsBin(), env);
+      } catch (IOException e) {
+        throw new PreflightException("the ats CLI is needed by the cli transport: " + e.getMessage()
+            + " (set ats_bin, or transport = \"http\")");
+      }
+    }
     try {
       client.health();
     } catch (AtsException e) {

@@ -2,6 +2,7 @@ package dev.atsdispatch.cli;
 
 import dev.atsdispatch.ats.AtsClient;
 import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.ats.CliAtsClient;
 import dev.atsdispatch.ats.HttpAtsClient;
 import java.time.Duration;
 import java.util.Map;
@@ -14,7 +15,8 @@ final class Transports {
       Map<String, String> env) {
     return switch (transport) {
       case "http" -> new HttpAtsClient(ats, timeout);
-      default -> throw new IllegalArgumentException("transport " + transport + " is not available yet");
+      case "cli" -> new CliAtsClient(ats, atsBin, timeout, env);
+      default -> throw new IllegalArgumentException("unknown transport: " + transport);
     };
   }
 }

@@ -30,6 +30,9 @@ abstract class AtsClientContract {
 
   abstract AtsClient newClient(AtsSettings settings);
 
+  /** Whether the transport carries a 300 KiB response whole. */
+  abstract boolean fullLargeResponses();
+
   AtsSettings settings(String url) {
     return new AtsSettings(url, "default", "main", false, "agent", "ada-dispatch", "Ada Dispatch");
   }
@@ -128,8 +131,17 @@ abstract class AtsClientContract {
     long id = client.create(new NewTask("big", null, null, 5, "ch", null)).id();
     client.claim(id, Duration.ofMinutes(5));
     String big = "x".repeat(300 * 1024);
-    client.complete(id, List.of(M.createObjectNode().put("response", big)));
-    assertEquals(big, client.get(id).outputs().get(0).path("response").asText());
+    client.complete(id, List.of(M.createObjectNode().put("response", big).put("exit_code", 0)));
+    JsonNode out = client.get(id).outputs().get(0);
+    assertEquals(TaskStatus.COMPLETED, client.get(id).status(), "a large result never fails the report");
+    assertEquals(0, out.path("exit_code").asInt());
+    String got = out.path("response").asText();
+    if (!got.equals(big)) {
+      // a transport that must shorten says so, and keeps as much as it can
+      assertTrue(out.path("response_truncated").asBoolean(), "shortened without response_truncated");
+      assertTrue(big.startsWith(got) && got.length() > 90_000, "kept " + got.length() + " chars");
+    }
+    assertEquals(big.length() == got.length(), fullLargeResponses());
   }
 
   @Test

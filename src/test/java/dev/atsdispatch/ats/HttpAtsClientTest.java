@@ -8,4 +8,9 @@ final class HttpAtsClientTest extends AtsClientContract {
   AtsClient newClient(AtsSettings settings) {
     return new HttpAtsClient(settings, Duration.ofSeconds(30));
   }
+
+  @Override
+  boolean fullLargeResponses() {
+    return true;
+  }
 }

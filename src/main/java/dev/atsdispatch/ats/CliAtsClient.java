@@ -1,0 +1,309 @@
+package dev.atsdispatch.ats;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * The {@code cli} transport: runs the {@code ats} binary with the actor flags (and an explicit
+ * {@code --url}) and parses its exact output (ats-protocol.md §5): pure JSON for {@code get},
+ * JSON followed by a count line for {@code list}, a {@code ✓} line then JSON for {@code create},
+ * text for the actions, {@code Error: ...} on stderr with exit 1 for failures. No single argument
+ * exceeds {@link #MAX_ARG_BYTES}: an oversized response is shortened (and marked truncated; the
+ * attempt log keeps it all) rather than failing a successful run. Thread-safe: each call is its
+ * own process.
+ */
+public final class CliAtsClient implements AtsClient {
+  public static final int MAX_ARG_BYTES = 100 * 1024;
+  private static final ObjectMapper M = new ObjectMapper();
+  private static final Pattern COUNT = Pattern.compile("(?m)^(\\d+) task\\(s\\) found");
+
+  private final AtsSettings settings;
+  private final String bin;
+  private final Duration timeout;
+  private final Map<String, String> env;
+
+  public CliAtsClient(AtsSettings settings, String bin, Duration timeout, Map<String, String> env) {
+    this.settings = settings;
+    this.bin = bin;
+    this.timeout = timeout;
+    this.env = Map.copyOf(env);
+  }
+
+  @Override
+  public String transport() {
+    return "cli";
+  }
+
+  @Override
+  public Task get(long id) {
+    return parseTask(firstJson(run("get", Long.toString(id), "-f", "json").stdout, "get"));
+  }
+
+  @Override
+  public TaskPage list(TaskQuery q) {
+    List<String> args = new ArrayList<>(List.of("list"));
+    if (q.channel() != null) args.addAll(flag("channel", q.channel()));
+    if (q.statuses() == null) {
+      args.add("--all");
+    } else {
+      args.addAll(flag("status", q.statuses().stream().map(TaskStatus::wire).sorted()
+          .collect(Collectors.joining(","))));
+    }
+    if (q.limit() != null) args.addAll(flag("limit", q.limit().toString()));
+    if (q.offset() != null) args.addAll(flag("offset", q.offset().toString()));
+    args.addAll(List.of("-f", "json"));
+    String out = run(args.toArray(String[]::new)).stdout;
+    String trimmed = out.strip();
+    if (trimmed.startsWith("No pending tasks") || trimmed.startsWith("No tasks found")) {
+      return new TaskPage(List.of(), 0);
+    }
+    JsonNode arr = firstJson(out, "list");
+    if (!arr.isArray()) throw unparseable("list", out);
+    List<Task> tasks = new ArrayList<>();
+    for (JsonNode n : arr) tasks.add(parseTask(n));
+    Matcher m = COUNT.matcher(out);
+    int count = m.find() ? Integer.parseInt(m.group(1)) : tasks.size();
+    return new TaskPage(tasks, Math.max(count, tasks.size()));
+  }
+
+  @Override
+  public Task create(NewTask t) {
+    List<String> args = new ArrayList<>(List.of("create", positional("title", t.title())));
+    args.addAll(flag("channel", t.channel()));
+    args.addAll(flag("type", t.type()));
+    args.addAll(flag("priority", Integer.toString(t.priority())));
+    if (t.description() != null && !t.description().isEmpty()) args.addAll(flag("description", t.description()));
+    if (t.payload() != null) args.addAll(flag("payload", t.payload().toString()));
+    args.addAll(List.of("-f", "json"));
+    String out = run(args.toArray(String[]::new)).stdout;
+    return parseTask(firstJson(out, "create"));
+  }
+
+  @Override
+  public Task claim(long id, Duration lease) {
+    run("claim", Long.toString(id), "--lease", Long.toString(lease.toMillis()));
+    // claim prints text only; read the task back for its lease and assignee
+    return get(id);
+  }
+
+  @Override
+  public void complete(long id, List<JsonNode> outputs) {
+    JsonNode payload = outputs.size() == 1 ? outputs.get(0) : M.valueToTree(outputs);
+    String json = fitted(payload);
+    run("complete", Long.toString(id), "--outputs", json);
+  }
+
+  @Override
+  public void fail(long id, String reason) {
+    List<String> args = new ArrayList<>(List.of("fail", Long.toString(id)));
+    if (reason != null && !reason.isEmpty()) args.addAll(flag("reason", shorten(reason)));
+    run(args.toArray(String[]::new));
+  }
+
+  @Override
+  public void addMessage(long id, List<JsonNode> parts) {
+    // The CLI sends one part per message; only text parts can be expressed faithfully.
+    for (JsonNode p : parts) {
+      if (!p.path("type").asText().equals("text")) continue;
+      String text = p.path("content").asText();
+      if (text.isEmpty()) continue;
+      run("message", "add", Long.toString(id), positional("message", shorten(text)));
+    }
+  }
+
+  @Override
+  public void health() {
+    String out = run("health").stdout;
+    if (!out.contains("Service is ok")) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, "ats health: " + out.strip());
+    }
+  }
+
+  @Override
+  public void close() {}
+
+  // ---- arguments ------------------------------------------------------------------------------
+
+  /**
+   * {@code --name value}; a value starting with '-' must be {@code --name=value} (§1.5), which
+   * cannot carry a second '='.
+   */
+  static List<String> flag(String name, String value) {
+    checkSize(name, value);
+    if (value.isEmpty()) {
+      throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, "--" + name
+          + " cannot be empty through the ats CLI; use the http transport");
+    }
+    if (!value.startsWith("-")) return List.of("--" + name, value);
+    if (value.indexOf('=') >= 0) {
+      throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, "--" + name
+          + " starts with '-' and contains '=': the ats CLI cannot pass it; use the http transport");
+    }
+    return List.of("--" + name + "=" + value);
+  }
+
+  static String positional(String what, String value) {
+    checkSize(what, value);
+    if (value.startsWith("-") || value.isEmpty()) {
+      throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, "the " + what
+          + " is empty or starts with '-', which the ats CLI cannot take; use the http transport");
+    }
+    return value;
+  }
+
+  private static void checkSize(String what, String value) {
+    int bytes = value.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > MAX_ARG_BYTES) {
+      throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, what + " is " + bytes
+          + " bytes, more than the ats CLI can take in one argument (" + MAX_ARG_BYTES
+          + "); use the http transport");
+    }
+  }
+
+  private static String shorten(String text) {
+    byte[] b = text.getBytes(StandardCharsets.UTF_8);
+    if (b.length <= MAX_ARG_BYTES) return text;
+    return new String(b, 0, MAX_ARG_BYTES - 1024, StandardCharsets.UTF_8).replaceAll("\uFFFD$", "")
+        + "\n[truncated]";
+  }
+
+  /** Outputs as JSON no longer than one argument may be: the response is cut if it must be. */
+  static String fitted(JsonNode outputs) {
+    String json = outputs.toString();
+    if (json.getBytes(StandardCharsets.UTF_8).length <= MAX_ARG_BYTES) return json;
+    if (!(outputs instanceof ObjectNode o) || !o.path("response").isTextual()) {
+      throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, "outputs are "
+          + json.getBytes(StandardCharsets.UTF_8).length + " bytes, more than the ats CLI can take in "
+          + "one argument; use the http transport");
+    }
+    String response = o.path("response").asText();
+    int lo = 0;
+    int hi = response.length();
+    String best = null;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      int cut = mid > 0 && Character.isHighSurrogate(response.charAt(mid - 1)) ? mid - 1 : mid;
+      ObjectNode copy = o.deepCopy();
+      copy.put("response", response.substring(0, cut));
+      copy.put("response_truncated", true);
+      String candidate = copy.toString();
+      if (candidate.getBytes(StandardCharsets.UTF_8).length <= MAX_ARG_BYTES) {
+        best = candidate;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (best == null) throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, "outputs too large for the ats CLI");
+    return best;
+  }
+
+  // ---- running the binary -----------------------------------------------------------------------
+
+  private record Result(String stdout, String stderr) {}
+
+  private Result run(String... args) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(bin);
+    cmd.addAll(List.of("--url", settings.baseUrl()));
+    if (settings.scoped()) cmd.addAll(List.of("--org", settings.org(), "--project", settings.project()));
+    cmd.addAll(List.of("--actor-type", settings.actorType(), "--actor-id", settings.actorId(),
+        "--actor-name", settings.actorName()));
+    cmd.addAll(List.of(args));
+    String what = args.length == 0 ? "ats" : "ats " + args[0];
+    Process p;
+    try {
+      ProcessBuilder pb = new ProcessBuilder(cmd);
+      pb.environment().clear();
+      pb.environment().putAll(env);
+      p = pb.start();
+    } catch (IOException e) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, "cannot run " + bin + ": " + e.getMessage(), e);
+    }
+    try {
+      p.getOutputStream().close();
+    } catch (IOException e) {
+      // nothing to send anyway
+    }
+    CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+    String out = read(p.getInputStream());
+    try {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, what + " timed out after " + timeout.toSeconds() + " s");
+      }
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, what + " interrupted");
+    }
+    String stderr = err.join();
+    if (p.exitValue() != 0) {
+      String msg = errorLine(stderr, out);
+      throw new AtsException(AtsException.kindOfText(msg), 0, msg);
+    }
+    return new Result(out, stderr);
+  }
+
+  private static String errorLine(String stderr, String stdout) {
+    for (String line : stderr.split("\n")) {
+      if (line.startsWith("Error: ")) return line.substring(7).strip();
+    }
+    String s = stderr.strip();
+    if (s.isEmpty()) s = stdout.strip();
+    return s.isEmpty() ? "ats exited with an error and no message" : s.lines().findFirst().orElse(s);
+  }
+
+  private static String read(InputStream in) {
+    try (in) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /** The first JSON value in the output, ignoring a leading ✓ line and any trailing text. */
+  private static JsonNode firstJson(String out, String what) {
+    int i = 0;
+    while (i < out.length() && out.charAt(i) != '{' && out.charAt(i) != '[') {
+      int nl = out.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl + 1;
+    }
+    if (i >= out.length()) throw unparseable(what, out);
+    try (JsonParser p = M.getFactory().createParser(out.substring(i))) {
+      JsonNode n = M.readTree(p);
+      if (n == null) throw unparseable(what, out);
+      return n;
+    } catch (IOException e) {
+      throw unparseable(what, out);
+    }
+  }
+
+  private static AtsException unparseable(String what, String out) {
+    String head = out.length() > 200 ? out.substring(0, 200) + "..." : out;
+    return new AtsException(AtsException.Kind.UNAVAILABLE, 0, "cannot parse the output of ats " + what + ": " + head.strip());
+  }
+
+  private static Task parseTask(JsonNode n) {
+    try {
+      return Task.fromJson(n);
+    } catch (IllegalArgumentException e) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, "unusable task in ats output: " + e.getMessage());
+    }
+  }
+}
