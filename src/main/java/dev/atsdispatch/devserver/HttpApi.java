@@ -38,6 +38,8 @@ final class HttpApi extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
   private static final Set<String> PATCH_FIELDS =
       Set.of("title", "description", "priority", "status", "type", "channel", "payload");
+  private static final Set<String> ACTIONS =
+      Set.of("claim", "complete", "fail", "cancel", "reject", "reopen");
 
   private final TaskStore store;
   private final ObjectMapper mapper;
@@ -274,6 +276,7 @@ final class HttpApi extends Handler.Abstract {
       allow(c, "POST");
       return created("message", store.addMessage(scope, id, parts(c.body()), c.actor).toJson());
     }
+    if (!ACTIONS.contains(action)) throw ApiException.notFound("Not found");
     allow(c, "POST");
     return switch (action) {
       case "claim" -> ok("task", store.claim(scope, id, lease(c.body()), c.actor).toJson());
