@@ -56,6 +56,7 @@ public final class DevServer implements AutoCloseable {
       threads.setName("ats-dev-http");
       threads.setDaemon(true);
       jetty = new Server(threads);
+      jetty.setErrorHandler(new JsonErrorHandler());
       HttpConfiguration http = new HttpConfiguration();
       http.setSendServerVersion(false);
       // The CLI joins base URL and path without normalising: tolerate "//tasks".

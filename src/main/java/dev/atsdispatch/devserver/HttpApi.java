@@ -2,7 +2,9 @@ package dev.atsdispatch.devserver;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.ats.TaskStatus;
@@ -36,15 +38,20 @@ final class HttpApi extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
   private static final Set<String> PATCH_FIELDS =
       Set.of("title", "description", "priority", "status", "type", "channel", "payload");
+  private static final Set<String> ACTIONS =
+      Set.of("claim", "complete", "fail", "cancel", "reject", "reopen");
 
   private final TaskStore store;
   private final ObjectMapper mapper;
+  /** Reads request bodies; anything after the first JSON value makes the body malformed. */
+  private final ObjectReader bodyReader;
   private final int maxBodyBytes;
   private final boolean testReset;
 
   HttpApi(TaskStore store, ObjectMapper mapper, int maxBodyBytes, boolean testReset) {
     this.store = store;
     this.mapper = mapper;
+    this.bodyReader = mapper.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     this.maxBodyBytes = maxBodyBytes;
     this.testReset = testReset;
   }
@@ -74,7 +81,7 @@ final class HttpApi extends Handler.Abstract {
       }
       JsonNode n;
       try {
-        n = mapper.readTree(bytes);
+        n = bodyReader.readTree(bytes);
       } catch (JsonProcessingException e) {
         throw ApiException.badRequest("Invalid JSON: " + e.getOriginalMessage());
       } catch (IOException e) {
@@ -269,6 +276,7 @@ final class HttpApi extends Handler.Abstract {
       allow(c, "POST");
       return created("message", store.addMessage(scope, id, parts(c.body()), c.actor).toJson());
     }
+    if (!ACTIONS.contains(action)) throw ApiException.notFound("Not found");
     allow(c, "POST");
     return switch (action) {
       case "claim" -> ok("task", store.claim(scope, id, lease(c.body()), c.actor).toJson());
