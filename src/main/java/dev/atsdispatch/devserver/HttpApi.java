@@ -249,7 +249,8 @@ final class HttpApi extends Handler.Abstract {
       allow(c, "POST");
       return created("task", store.create(scope, newTask(c.body()), c.actor).toJson());
     }
-    if (p.get(0).equals("stats") && p.size() == 1) {
+    if (p.get(0).equals("stats")) {
+      if (p.size() > 1) throw ApiException.notFound("Not found");
       allow(c, "GET");
       return ok("stats", store.stats(scope));
     }
