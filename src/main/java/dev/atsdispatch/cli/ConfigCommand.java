@@ -71,6 +71,6 @@ public final class ConfigCommand implements Runnable {
   }
 
   static String mask(String v) {
-    return v == null || v.isEmpty() ? v : "****";
+    return Settings.mask(v);
   }
 }

@@ -82,7 +82,8 @@ public final class Settings {
       key("agent.env_allowlist", String.join(",", ServiceConfig.DEFAULT_ENV_ALLOWLIST),
           "service environment variables passed to agents (all others are scrubbed)",
           (s, v) -> s.b.envAllowlist = list(v)),
-      key("agent.env", "{}", "extra variables set for agents (TOML table)", (s, v) -> s.b.extraEnv = stringMap(v)),
+      new Key("agent.env", "{}", "extra variables set for agents (TOML table); values are masked by config show",
+          true, (s, v) -> s.b.extraEnv = stringMap(v)),
       key("slots", "{gpu = 1}", "named resource slots; a task whose payload has <name> = true takes one",
           (s, v) -> s.b.slots = intMap(v)),
       key("embedded.port", "7878", "port of the dev server started by run --embedded (0: any)",
@@ -320,6 +321,21 @@ public final class Settings {
       out.put(p.substring(0, eq).trim(), p.substring(eq + 1).trim().replaceAll("^\"|\"$", ""));
     }
     return out;
+  }
+
+  /** A value as config show prints a secret: tables keep their names, every value is masked. */
+  public static String mask(String v) {
+    if (v == null || v.isEmpty()) return v;
+    Map<String, String> m;
+    try {
+      m = stringMap(v);
+    } catch (RuntimeException e) {
+      return "****";
+    }
+    if (m.isEmpty()) return v.trim().startsWith("{") ? "{}" : "****";
+    StringBuilder b = new StringBuilder("{");
+    m.keySet().forEach(k -> b.append(b.length() > 1 ? ", " : "").append(k).append(" = \"****\""));
+    return b.append('}').toString();
   }
 
   static Map<String, Integer> intMap(String v) {

@@ -33,6 +33,8 @@ public final class StateDir implements AutoCloseable {
   public synchronized void lock() {
     try {
       Files.createDirectories(root);
+      // agent output and results live here: owner only
+      Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
       lockChannel = FileChannel.open(root.resolve("service.lock"), StandardOpenOption.CREATE,
           StandardOpenOption.WRITE);
       try {

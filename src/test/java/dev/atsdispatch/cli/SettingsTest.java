@@ -1,0 +1,96 @@
+package dev.atsdispatch.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.atsdispatch.ats.AtsSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+final class SettingsTest {
+  @TempDir Path dir;
+
+  Settings load(Path file, Map<String, String> flags, Map<String, String> env) {
+    return Settings.load(file, flags, env, AtsSettings.Flags.NONE, dir, dir);
+  }
+
+  @Test
+  void defaultsAreTheDocumentedOnes() {
+    Settings s = load(null, Map.of(), Map.of());
+    assertEquals("ada-dispatch", s.service().channel());
+    assertEquals("cli", s.transport());
+    assertEquals(Duration.ofMinutes(30), s.service().lease());
+    assertEquals(4, s.service().concurrency());
+    assertEquals(List.of("claude", "-p"), s.service().agentCommand());
+    assertEquals(Duration.ofMinutes(60), s.service().agentTimeout());
+    assertNull(s.service().noOutputTimeout());
+    assertEquals(Map.of("gpu", 1), s.service().slots());
+    assertEquals("default", s.sources().get("lease"));
+  }
+
+  @Test
+  void flagBeatsEnvBeatsFile() throws Exception {
+    Path f = dir.resolve("a.toml");
+    Files.writeString(f, "concurrency = 2\nlease = \"10m\"\nchannel = \"from-file\"\n"
+        + "[agent]\ncommand = [\"my-agent\", \"--flag\", \"{input}\"]\nno_output_timeout = \"5m\"\n"
+        + "[agent.env]\nAPI_KEY = \"s3cret\"\n[slots]\ngpu = 2\nfpga = 1\n");
+    Settings s = load(f, Map.of("concurrency", "8"), Map.of("ATS_DISPATCH_LEASE", "1h", "ATS_DISPATCH_CONCURRENCY", "5"));
+    assertEquals(8, s.service().concurrency());
+    assertEquals("flag", s.sources().get("concurrency"));
+    assertEquals(Duration.ofHours(1), s.service().lease());
+    assertEquals("env ATS_DISPATCH_LEASE", s.sources().get("lease"));
+    assertEquals("from-file", s.service().channel());
+    assertEquals(List.of("my-agent", "--flag", "{input}"), s.service().agentCommand());
+    assertEquals(Duration.ofMinutes(5), s.service().noOutputTimeout());
+    assertEquals(Map.of("API_KEY", "s3cret"), s.service().extraEnv());
+    assertEquals(Map.of("gpu", 2, "fpga", 1), s.service().slots());
+    String shown = Settings.mask(s.values().get("agent.env"));
+    assertFalse(shown.contains("s3cret"), shown);
+    assertTrue(shown.contains("API_KEY"), shown);
+  }
+
+  @Test
+  void badValuesNameTheirKey() throws Exception {
+    assertEquals("concurrency: must be from 1 to 1024",
+        assertThrows(Settings.InvalidSetting.class, () -> load(null, Map.of("concurrency", "0"), Map.of())).getMessage());
+    String lease = assertThrows(Settings.InvalidSetting.class,
+        () -> load(null, Map.of(), Map.of("ATS_DISPATCH_LEASE", "forever"))).getMessage();
+    assertTrue(lease.startsWith("lease: not a duration") && lease.contains("env ATS_DISPATCH_LEASE"), lease);
+    assertTrue(assertThrows(Settings.InvalidSetting.class,
+        () -> load(null, Map.of("transport", "grpc"), Map.of())).getMessage().startsWith("transport: must be one of cli, http"));
+    Path f = dir.resolve("bad.toml");
+    Files.writeString(f, "concurency = 3\n");
+    assertTrue(assertThrows(Settings.InvalidSetting.class, () -> load(f, Map.of(), Map.of()))
+        .getMessage().startsWith("concurency: unknown key"));
+    Files.writeString(f, "concurrency = [\n");
+    assertTrue(assertThrows(Settings.InvalidSetting.class, () -> load(f, Map.of(), Map.of()))
+        .getMessage().startsWith("config: cannot read"));
+    assertTrue(assertThrows(Settings.InvalidSetting.class, () -> load(null,
+        Map.of("state_dir", dir.resolve("keys/state").toString(), "keys_dir", dir.resolve("keys").toString()), Map.of()))
+        .getMessage().startsWith("state_dir: must not contain or be inside keys_dir"));
+  }
+
+  @Test
+  void durations() {
+    assertEquals(Duration.ofMillis(500), Settings.duration("500ms"));
+    assertEquals(Duration.ofMinutes(90), Settings.duration("1h30m"));
+    assertEquals(Duration.ofMinutes(30), Settings.duration("PT30M"));
+    assertThrows(IllegalArgumentException.class, () -> Settings.duration("30"));
+    assertThrows(IllegalArgumentException.class, () -> Settings.duration("10 s"));
+  }
+
+  @Test
+  void agentCommandFromAFlagIsWordsOrJson() {
+    assertEquals(List.of("claude", "-p"), load(null, Map.of("agent.command", "claude -p"), Map.of()).service().agentCommand());
+    assertEquals(List.of("sh", "-c", "echo a b"),
+        load(null, Map.of("agent.command", "[\"sh\",\"-c\",\"echo a b\"]"), Map.of()).service().agentCommand());
+  }
+}
