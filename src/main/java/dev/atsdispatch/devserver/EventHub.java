@@ -32,9 +32,8 @@ final class EventHub implements Consumer<TaskEvent> {
 
   @Override
   public void accept(TaskEvent e) {
-    for (WsConnection c : connections) {
-      if (c.wants(e)) c.send(e.text(mapper));
-    }
+    String text = e.text(mapper);
+    for (WsConnection c : connections) c.offer(e, text);
   }
 
   void closeAll() {

@@ -54,6 +54,30 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
         && (f.eventTypes == null || f.eventTypes.contains(e.type()));
   }
 
+  /** Queues the event if the current subscription wants it (atomically with subscribe). */
+  void offer(TaskEvent e, String text) {
+    Runnable then;
+    synchronized (this) {
+      if (!wants(e)) return;
+      then = enqueue(text);
+    }
+    then.run();
+  }
+
+  /**
+   * Installs a new filter and queues its reply in one step with respect to {@link #offer}: the
+   * filter is in place before the reply can reach the client (so an event committed after the
+   * client saw the reply is delivered), and the reply is queued before any event that matches it.
+   */
+  private void replaceFilter(Filter f, String reply) {
+    Runnable then;
+    synchronized (this) {
+      filter = f;
+      then = enqueue(reply);
+    }
+    then.run();
+  }
+
   @Override
   public void onWebSocketOpen(Session s) {
     this.session = s;
@@ -86,11 +110,10 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
       case "ping" -> send("{\"type\":\"pong\"}");
       case "subscribe" -> subscribe(msg);
       case "unsubscribe" -> {
-        filter = null;
         ObjectNode reply = mapper.createObjectNode();
         reply.put("type", "unsubscribed");
         if (msg.has("id")) reply.set("id", msg.get("id"));
-        send(reply.toString());
+        replaceFilter(null, reply.toString());
       }
       default -> sendError("unknown message type: " + (type.isEmpty() ? "(none)" : type));
     }
@@ -114,11 +137,7 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
     reply.set("channels", msg.has("channels") ? msg.get("channels") : null);
     reply.set("task_types", msg.has("task_types") ? msg.get("task_types") : null);
     reply.set("event_types", msg.has("event_types") ? msg.get("event_types") : null);
-    // The reply is queued before any event that matches the new filter.
-    synchronized (this) {
-      send(reply.toString());
-      filter = new Filter(channels, taskTypes, eventTypes);
-    }
+    replaceFilter(new Filter(channels, taskTypes, eventTypes), reply.toString());
   }
 
   private static Set<String> strings(JsonNode msg, String field) {
@@ -167,23 +186,27 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
 
   /** Queues one text frame; never blocks. */
   void send(String text) {
-    synchronized (this) {
-      if (closed) return;
-      if (queue.size() >= MAX_QUEUED) {
-        log.warn("websocket client {} is {} events behind; disconnecting it", clientId, MAX_QUEUED);
-        closed = true;
-        queue.clear();
-      } else {
-        queue.add(text);
-        if (sending) return;
-        sending = true;
-      }
+    enqueue(text).run();
+  }
+
+  private static final Runnable NOTHING = () -> {};
+
+  /**
+   * Adds a frame to the queue; returns what to do once the monitor is released (start pumping,
+   * drop a consumer that is too far behind, or nothing), so no Jetty call is made under it.
+   */
+  private synchronized Runnable enqueue(String text) {
+    if (closed) return NOTHING;
+    if (queue.size() >= MAX_QUEUED) {
+      log.warn("websocket client {} is {} events behind; disconnecting it", clientId, MAX_QUEUED);
+      closed = true;
+      queue.clear();
+      return () -> close(1008, "too far behind");
     }
-    if (closed) {
-      close(1008, "too far behind");
-      return;
-    }
-    pump();
+    queue.add(text);
+    if (sending) return NOTHING;
+    sending = true;
+    return this::pump;
   }
 
   /**

@@ -68,9 +68,20 @@ public final class WsClient implements AutoCloseable {
 
   /** Connects with the actor query string, as {@code ats watch} does (§4.1). */
   public static WsClient connect(String httpBase, String actorType, String actorId, String actorName) {
-    String ws = httpBase.replaceFirst("http", "ws") + "/ws?actor_type=" + enc(actorType)
-        + "&actor_id=" + enc(actorId) + "&actor_name=" + enc(actorName);
+    return connectTo(httpBase, "/ws?actor_type=" + enc(actorType) + "&actor_id=" + enc(actorId)
+        + "&actor_name=" + enc(actorName), true);
+  }
+
+  /**
+   * Connects to {@code pathAndQuery} (sent exactly as given) on the server at {@code httpBase}.
+   * With {@code keepAlivePings} false the client never sends WebSocket ping frames, like the
+   * ats CLI's Node client, so only the application-level {@code ping} messages a test sends
+   * keep the connection busy; Java-WebSocket otherwise pings every 60 s on its own.
+   */
+  public static WsClient connectTo(String httpBase, String pathAndQuery, boolean keepAlivePings) {
+    String ws = httpBase.replaceFirst("http", "ws") + pathAndQuery;
     WsClient c = new WsClient(URI.create(ws));
+    if (!keepAlivePings) c.client.setConnectionLostTimeout(0);
     try {
       if (!c.client.connectBlocking(10, TimeUnit.SECONDS)) {
         throw new AssertionError("WebSocket did not connect to " + ws);
@@ -132,6 +143,21 @@ public final class WsClient implements AutoCloseable {
   /** The next task event (skipping connected/subscribed/pong), or fails. */
   public Frame nextEvent(Duration timeout) {
     return await(f -> f.type().startsWith("task."), timeout);
+  }
+
+  /** The next {@code n} task events in arrival order (skipping other frames), or fails. */
+  public List<Frame> nextEvents(int n, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    List<Frame> out = new ArrayList<>(n);
+    while (out.size() < n) {
+      long left = deadline - System.nanoTime();
+      Frame f = left <= 0 ? null : poll(Duration.ofNanos(left));
+      if (f == null) {
+        throw new AssertionError("only " + out.size() + " of " + n + " events within " + timeout);
+      }
+      if (f.type().startsWith("task.")) out.add(f);
+    }
+    return out;
   }
 
   /** Asserts that no task event arrives within {@code d}; returns what else arrived. */
