@@ -61,6 +61,7 @@ final class ServerRestartTest {
         "cat >/dev/null; echo \"$ATS_TASK_ID\" >> " + ran + "; sleep 0.05; echo ok");
     ServiceConfig.Builder b = Fixture.config(agent, dir.resolve("state"), dir.resolve("keys"));
     b.lease = Duration.ofSeconds(3);
+    b.concurrency = 8;
     service = Fixture.start(url, b.build(), "survivor", dir);
 
     List<Long> ids = new ArrayList<>(createBatch(http, "before"));
@@ -72,10 +73,15 @@ final class ServerRestartTest {
     int doneBeforeKill = Fixture.lines(ran).size();
     assertTrue(doneBeforeKill < BATCH, "the kill came after the whole batch ran: " + doneBeforeKill);
 
+    // While ATS is down, the agents that were running finish and their results wait in the outbox.
+    Fixture.await("results queued while ATS is down", Duration.ofSeconds(20),
+        () -> service.engine().runningNow() == 0 && service.engine().outboxDepth() > 0);
+
     assertEquals(port, startDevServer(port, 2));
     ids.addAll(createBatch(http, "after"));
 
-    Fixture.await("all " + 2 * BATCH + " tasks completed", Duration.ofSeconds(60),
+    // ATS is back and answering: nothing may wait for a long backoff or the periodic reconcile.
+    Fixture.await("all " + 2 * BATCH + " tasks completed", Duration.ofSeconds(20),
         () -> Fixture.count(http, "completed") == 2 * BATCH);
     assertEquals(0, Fixture.count(http, "failed"));
 
