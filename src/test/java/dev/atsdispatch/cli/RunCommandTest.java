@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.testing.Http;
-import dev.atsdispatch.testing.Jvm;
+import dev.atsdispatch.testing.ChildJvm;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,28 +29,28 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(60)
 final class RunCommandTest {
   @TempDir Path dir;
-  final List<Jvm> jvms = new ArrayList<>();
+  final List<ChildJvm> jvms = new ArrayList<>();
   final List<Long> groups = new ArrayList<>();
   DevServer server;
 
   @AfterEach
   void stopAll() {
-    jvms.forEach(Jvm::close);
-    groups.forEach(Jvm::killGroup);
+    jvms.forEach(ChildJvm::close);
+    groups.forEach(ChildJvm::killGroup);
     if (server != null) server.close();
   }
 
-  Jvm start(Map<String, String> env, String... args) {
+  ChildJvm start(Map<String, String> env, String... args) {
     Map<String, String> e = new HashMap<>(env);
     e.putIfAbsent("HOME", dir.toString());
-    Jvm j = Jvm.start(dir, "run-" + jvms.size(), e, List.of(args));
+    ChildJvm j = ChildJvm.start(dir, "run-" + jvms.size(), e, List.of(args));
     jvms.add(j);
     return j;
   }
 
   /** Runs to completion; returns the process for its exit code and output. */
-  Jvm run(Map<String, String> env, String... args) throws InterruptedException {
-    Jvm j = start(env, args);
+  ChildJvm run(Map<String, String> env, String... args) throws InterruptedException {
+    ChildJvm j = start(env, args);
     j.waitFor(Duration.ofSeconds(30));
     return j;
   }
@@ -68,7 +68,7 @@ final class RunCommandTest {
 
   @Test
   void embeddedDemoRunsOneTaskAndExitsZero() throws Exception {
-    Jvm j = run(Map.of("ATS_DISPATCH_EMBEDDED_PORT", "0"),
+    ChildJvm j = run(Map.of("ATS_DISPATCH_EMBEDDED_PORT", "0"),
         "run", "--embedded", "--agent", "cat", "--demo", "--state-dir", state());
     assertEquals(0, j.process().exitValue(), j.stderr());
     Matcher m = Pattern.compile("(?m)^demo: task #(\\d+) completed$").matcher(j.stdout());
@@ -89,14 +89,14 @@ final class RunCommandTest {
         new Case(Map.of("ATS_DISPATCH_LEASE", "1s"), List.of(), "lease"),
         new Case(Map.of(), List.of("--config", toml.toString()), "bogus_key"),
         new Case(Map.of(), List.of("--transport", "carrier-pigeon"), "transport"));
-    List<Jvm> runs = new ArrayList<>();
+    List<ChildJvm> runs = new ArrayList<>();
     for (Case c : cases) {
       List<String> args = new ArrayList<>(List.of("run", "--agent", "cat", "--state-dir", state()));
       args.addAll(c.args());
       runs.add(start(c.env(), args.toArray(String[]::new)));
     }
     for (int i = 0; i < cases.size(); i++) {
-      Jvm j = runs.get(i);
+      ChildJvm j = runs.get(i);
       Case c = cases.get(i);
       assertEquals(2, j.waitFor(Duration.ofSeconds(30)), c + ": " + j.stderr());
       List<String> err = j.stderrLines();
@@ -118,14 +118,14 @@ final class RunCommandTest {
             List.of("not reachable", "127.0.0.1:1")),
         new Case(List.of("--agent", "cat", "--transport", "cli", "--ats-bin", dir.resolve("no-such-ats").toString(),
             "--url", server.url()), List.of("no-such-ats", "ats_bin")));
-    List<Jvm> runs = new ArrayList<>();
+    List<ChildJvm> runs = new ArrayList<>();
     for (Case c : cases) {
       List<String> args = new ArrayList<>(List.of("run", "--state-dir", state()));
       args.addAll(c.args());
       runs.add(start(Map.of(), args.toArray(String[]::new)));
     }
     for (int i = 0; i < cases.size(); i++) {
-      Jvm j = runs.get(i);
+      ChildJvm j = runs.get(i);
       Case c = cases.get(i);
       assertEquals(1, j.waitFor(Duration.ofSeconds(30)), c + ": " + j.stderr());
       List<String> err = j.stderrLines();
@@ -146,7 +146,7 @@ final class RunCommandTest {
     Path pid = dir.resolve("agent.pid");
     Path agent = script("stubborn.sh",
         "trap '' TERM\nsleep 600 &\necho \"$$ $!\" > " + pid + ".tmp\nmv " + pid + ".tmp " + pid + "\nwait");
-    Jvm j = start(Map.of("ATS_DISPATCH_DRAIN", "1s", "ATS_DISPATCH_AGENT_GRACE", "1s"),
+    ChildJvm j = start(Map.of("ATS_DISPATCH_DRAIN", "1s", "ATS_DISPATCH_AGENT_GRACE", "1s"),
         "run", "--transport", "http", "--url", server.url(), "--agent", agent.toString(),
         "--state-dir", state(), "--actor-id", "sigterm-test");
     long id = http.create("Ignores TERM", "ada-dispatch");
@@ -160,7 +160,7 @@ final class RunCommandTest {
     long pgid = Long.parseLong(pids[0]);
     long child = Long.parseLong(pids[1]);
     groups.add(pgid);
-    assertTrue(Jvm.alive(pgid) && Jvm.alive(child));
+    assertTrue(ChildJvm.alive(pgid) && ChildJvm.alive(child));
 
     long t0 = System.nanoTime();
     j.process().destroy(); // SIGTERM
@@ -168,8 +168,8 @@ final class RunCommandTest {
     long tookMs = (System.nanoTime() - t0) / 1_000_000;
     assertTrue(tookMs < 7000, "took " + tookMs + " ms");
     assertTrue(tookMs >= 1000, "the drain was skipped: " + tookMs + " ms");
-    assertEquals(List.of(), Jvm.groupMembers(pgid), "the agent's process group is gone");
-    assertFalse(Jvm.alive(child));
+    assertEquals(List.of(), ChildJvm.groupMembers(pgid), "the agent's process group is gone");
+    assertFalse(ChildJvm.alive(child));
 
     JsonNode t = http.get("/tasks/" + id).task();
     assertEquals("in_progress", t.path("status").asText(), "interrupted, not failed: " + t);
@@ -186,7 +186,7 @@ final class RunCommandTest {
   void configShowPrintsEveryKeyWithItsSourceAndEnvBeatsFile() throws Exception {
     Path toml = dir.resolve("dispatch.toml");
     Files.writeString(toml, "concurrency = 7\nlease = \"10m\"\n\n[agent]\ntimeout = \"5m\"\n");
-    Jvm j = run(Map.of("ATS_DISPATCH_LEASE", "20m"), "config", "show", "--config", toml.toString(),
+    ChildJvm j = run(Map.of("ATS_DISPATCH_LEASE", "20m"), "config", "show", "--config", toml.toString(),
         "--channel", "from-flag");
     assertEquals(0, j.process().exitValue(), j.stderr());
     Map<String, String[]> shown = new LinkedHashMap<>();

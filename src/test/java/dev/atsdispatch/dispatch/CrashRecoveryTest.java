@@ -1,16 +1,16 @@
 package dev.atsdispatch.dispatch;
 
-import static dev.atsdispatch.dispatch.Fixture.CH;
-import static dev.atsdispatch.dispatch.Fixture.await;
-import static dev.atsdispatch.dispatch.Fixture.ledger;
-import static dev.atsdispatch.dispatch.Fixture.lines;
+import static dev.atsdispatch.dispatch.DispatchFixture.CH;
+import static dev.atsdispatch.dispatch.DispatchFixture.await;
+import static dev.atsdispatch.dispatch.DispatchFixture.ledger;
+import static dev.atsdispatch.dispatch.DispatchFixture.lines;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.testing.Http;
-import dev.atsdispatch.testing.Jvm;
+import dev.atsdispatch.testing.ChildJvm;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,7 +34,7 @@ final class CrashRecoveryTest {
   @TempDir Path dir;
   DevServer server;
   Http http;
-  Jvm service;
+  ChildJvm service;
   final List<Long> agentPids = new ArrayList<>();
 
   @BeforeEach
@@ -47,14 +47,14 @@ final class CrashRecoveryTest {
   void stopAll() {
     if (service != null) service.close();
     for (long pid : agentPids) {
-      Jvm.killGroup(pid);
+      ChildJvm.killGroup(pid);
       ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
     }
     if (server != null) server.close();
   }
 
-  Jvm startService(Path agent, int incarnation) {
-    return Jvm.start(dir, "service-" + incarnation,
+  ChildJvm startService(Path agent, int incarnation) {
+    return ChildJvm.start(dir, "service-" + incarnation,
         Map.of("HOME", dir.toString(), "ATS_DISPATCH_AGENT_GRACE", "500ms"),
         List.of("run", "--transport", "http", "--url", server.url(), "--channel", CH,
             "--agent", agent.toString(), "--state-dir", dir.resolve("state").toString(),
@@ -66,11 +66,11 @@ final class CrashRecoveryTest {
   void crashedAttemptsAreStrikesAndTheThirdPoisonsTheTask() throws Exception {
     Path starts = dir.resolve("starts");
     // "<attempt> <shell pid = process group> <child pid> <start epoch ms>", then wait for ever
-    Path agent = Fixture.agent(dir, "hang.sh",
+    Path agent = DispatchFixture.agent(dir, "hang.sh",
         "sleep 600 &\necho \"$ATS_ATTEMPT $$ $! $(date +%s%3N)\" >> " + starts + "\nwait");
     Path state = dir.resolve("state");
     service = startService(agent, 1);
-    long id = Fixture.create(http, "Crashes its service", 5, null);
+    long id = DispatchFixture.create(http, "Crashes its service", 5, null);
 
     Instant previousLeaseEnd = null;
     for (int n = 1; n <= 3; n++) {
@@ -90,15 +90,15 @@ final class CrashRecoveryTest {
           () -> ledger(state, id, "agent_started").stream().anyMatch(e -> e.path("pgid").asLong() == shell));
 
       service.kill();
-      assertTrue(Jvm.alive(shell) && Jvm.alive(child), "the agent group outlives a kill -9 of its service");
-      JsonNode t = Fixture.task(http, id);
+      assertTrue(ChildJvm.alive(shell) && ChildJvm.alive(child), "the agent group outlives a kill -9 of its service");
+      JsonNode t = DispatchFixture.task(http, id);
       assertEquals("in_progress", t.path("status").asText());
       assertEquals("crash-svc", t.path("assignee_id").asText());
       Instant leaseEnd = Instant.parse(t.path("lease_expires").asText());
 
       service = startService(agent, n + 1);
       await("the restarted service to kill the leftover agent group " + shell, Duration.ofSeconds(15),
-          () -> !Jvm.alive(shell) && !Jvm.alive(child) && Jvm.groupMembers(shell).isEmpty());
+          () -> !ChildJvm.alive(shell) && !ChildJvm.alive(child) && ChildJvm.groupMembers(shell).isEmpty());
       await("the crashed attempt to be recorded", Duration.ofSeconds(5),
           () -> ledger(state, id, "attempt_finished").stream().anyMatch(e -> e.path("pgid").asLong() == shell));
       JsonNode crashed = ledger(state, id, "attempt_finished").stream()
@@ -111,7 +111,7 @@ final class CrashRecoveryTest {
 
       // Until the old lease ends the task stays in_progress under it, and nothing runs it.
       while (Instant.now().isBefore(leaseEnd.minusMillis(150))) {
-        JsonNode now = Fixture.task(http, id);
+        JsonNode now = DispatchFixture.task(http, id);
         assertEquals("in_progress", now.path("status").asText());
         assertEquals(leaseEnd, Instant.parse(now.path("lease_expires").asText()));
         assertEquals(n, lines(starts).size(), "a new attempt started before the lease expired");
@@ -120,8 +120,8 @@ final class CrashRecoveryTest {
       previousLeaseEnd = leaseEnd;
     }
 
-    Fixture.awaitStatus(http, id, "failed", Duration.ofSeconds(20));
-    assertEquals("poison: 3 attempts", Fixture.task(http, id).path("reason").asText());
+    DispatchFixture.awaitStatus(http, id, "failed", Duration.ofSeconds(20));
+    assertEquals("poison: 3 attempts", DispatchFixture.task(http, id).path("reason").asText());
     assertEquals(3, lines(starts).size(), "the agent must not start a fourth time");
     assertTrue(ledger(state, id, "attempt_started").stream().noneMatch(e -> e.path("attempt").asInt() > 3));
     assertEquals(3, new StateDir(state).ledger(id).summary().strikes());

@@ -1,6 +1,6 @@
 package dev.atsdispatch.dispatch;
 
-import static dev.atsdispatch.dispatch.Fixture.lines;
+import static dev.atsdispatch.dispatch.DispatchFixture.lines;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,21 +43,21 @@ final class RetriesAndSlotsTest {
   }
 
   ServiceConfig.Builder config(Path agent) {
-    return Fixture.config(agent, dir.resolve("state"), dir.resolve("keys"));
+    return DispatchFixture.config(agent, dir.resolve("state"), dir.resolve("keys"));
   }
 
   void start(ServiceConfig cfg) {
-    service = Fixture.start(server.url(), cfg, "ada-1", dir);
+    service = DispatchFixture.start(server.url(), cfg, "ada-1", dir);
   }
 
   List<JsonNode> ledger(long id, String event) {
-    return Fixture.ledger(dir.resolve("state"), id, event);
+    return DispatchFixture.ledger(dir.resolve("state"), id, event);
   }
 
   @Test
   void aFailingAgentIsRetriedOnceInTheSameClaimThenFailed() throws Exception {
     Path runs = dir.resolve("runs");
-    ServiceConfig.Builder b = config(Fixture.agent(dir, "fail.sh",
+    ServiceConfig.Builder b = config(DispatchFixture.agent(dir, "fail.sh",
         "echo \"$ATS_ATTEMPT $(date +%s%3N)\" >> " + runs + "; echo 'no luck' >&2; exit 4"));
     b.retries = 1;
     b.retryBackoff = Duration.ofMillis(300);
@@ -65,8 +65,8 @@ final class RetriesAndSlotsTest {
     List<String> events = new ArrayList<>();
     long id;
     try (WsClient ws = WsClient.connect(server.url(), "human", "observer", "Observer")) {
-      ws.subscribe(List.of(Fixture.CH), null, null);
-      id = Fixture.create(http, "Always fails", 5, null);
+      ws.subscribe(List.of(DispatchFixture.CH), null, null);
+      id = DispatchFixture.create(http, "Always fails", 5, null);
       long tid = id;
       while (!events.contains("task.failed")) {
         WsClient.Frame f = ws.await(x -> x.taskId() == tid, Duration.ofSeconds(20));
@@ -77,7 +77,7 @@ final class RetriesAndSlotsTest {
         "both attempts inside one claim: " + events);
     assertFalse(events.contains("task.lease_expired") || events.contains("task.updated"), events.toString());
 
-    assertEquals("Agent exited with code 4: no luck", Fixture.task(http, id).path("reason").asText());
+    assertEquals("Agent exited with code 4: no luck", DispatchFixture.task(http, id).path("reason").asText());
     List<String> r = lines(runs);
     assertEquals(2, r.size(), "runs: " + r);
     assertEquals("1", r.get(0).split(" ")[0]);
@@ -99,16 +99,16 @@ final class RetriesAndSlotsTest {
   @Test
   void anAgentThatFailsOnceCompletesOnTheRetry() throws Exception {
     Path marker = dir.resolve("failed-once");
-    ServiceConfig.Builder b = config(Fixture.agent(dir, "flaky.sh",
+    ServiceConfig.Builder b = config(DispatchFixture.agent(dir, "flaky.sh",
         "cat >/dev/null\nif [ -e " + marker + " ]; then echo \"second time lucky $ATS_ATTEMPT\"; "
             + "else touch " + marker + "; echo 'transient' >&2; exit 1; fi"));
     b.retries = 1;
     b.retryBackoff = Duration.ofMillis(100);
     start(b.build());
-    long id = Fixture.create(http, "Flaky", 5, null);
-    Fixture.awaitStatus(http, id, "completed", Duration.ofSeconds(20));
+    long id = DispatchFixture.create(http, "Flaky", 5, null);
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(20));
 
-    JsonNode out = Fixture.task(http, id).path("outputs").get(0);
+    JsonNode out = DispatchFixture.task(http, id).path("outputs").get(0);
     assertEquals("second time lucky 2", out.path("response").asText());
     assertEquals(2, out.path("attempt").asInt());
     List<JsonNode> finished = ledger(id, "attempt_finished");
@@ -121,18 +121,18 @@ final class RetriesAndSlotsTest {
   @Test
   void gpuTasksNeverOverlapWhileOthersRunAlongside() throws Exception {
     Path log = dir.resolve("log");
-    ServiceConfig.Builder b = config(Fixture.agent(dir, "work.sh",
+    ServiceConfig.Builder b = config(DispatchFixture.agent(dir, "work.sh",
         "cat >/dev/null\necho \"start $ATS_TASK_ID $(date +%s%3N)\" >> " + log
             + "\nsleep 0.6\necho \"end $ATS_TASK_ID $(date +%s%3N)\" >> " + log + "\necho ok"));
     b.concurrency = 4;
     b.slots = Map.of("gpu", 1);
     List<Long> gpu = new ArrayList<>();
     List<Long> plain = new ArrayList<>();
-    for (int i = 0; i < 3; i++) gpu.add(Fixture.create(http, "gpu " + i, 5, "{\"gpu\":true}"));
-    for (int i = 0; i < 3; i++) plain.add(Fixture.create(http, "plain " + i, 5, i == 0 ? "{\"gpu\":false}" : null));
+    for (int i = 0; i < 3; i++) gpu.add(DispatchFixture.create(http, "gpu " + i, 5, "{\"gpu\":true}"));
+    for (int i = 0; i < 3; i++) plain.add(DispatchFixture.create(http, "plain " + i, 5, i == 0 ? "{\"gpu\":false}" : null));
     start(b.build());
-    for (long id : gpu) Fixture.awaitStatus(http, id, "completed", Duration.ofSeconds(30));
-    for (long id : plain) Fixture.awaitStatus(http, id, "completed", Duration.ofSeconds(30));
+    for (long id : gpu) DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(30));
+    for (long id : plain) DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(30));
 
     Map<Long, long[]> span = new HashMap<>();
     for (String l : lines(log)) {

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atsdispatch.testing.Http;
-import dev.atsdispatch.testing.Jvm;
+import dev.atsdispatch.testing.ChildJvm;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,7 +29,7 @@ final class ServerRestartTest {
   static final int BATCH = 100;
 
   @TempDir Path dir;
-  Jvm devServer;
+  ChildJvm devServer;
   Service service;
 
   @AfterEach
@@ -39,7 +39,7 @@ final class ServerRestartTest {
   }
 
   int startDevServer(int port, int incarnation) throws InterruptedException {
-    devServer = Jvm.start(dir, "dev-server-" + incarnation, Map.of("HOME", dir.toString()),
+    devServer = ChildJvm.start(dir, "dev-server-" + incarnation, Map.of("HOME", dir.toString()),
         List.of("dev-server", "--port", Integer.toString(port), "--db", dir.resolve("ats.sqlite").toString()));
     return Integer.parseInt(devServer.awaitStdout("ATS dev server ready at http://127\\.0\\.0\\.1:(\\d+)",
         Duration.ofSeconds(30)).group(1));
@@ -47,7 +47,7 @@ final class ServerRestartTest {
 
   List<Long> createBatch(Http http, String prefix) {
     List<Long> ids = new ArrayList<>();
-    for (int i = 0; i < BATCH; i++) ids.add(Fixture.create(http, prefix + " " + i, 5, null));
+    for (int i = 0; i < BATCH; i++) ids.add(DispatchFixture.create(http, prefix + " " + i, 5, null));
     return ids;
   }
 
@@ -57,35 +57,35 @@ final class ServerRestartTest {
     String url = "http://127.0.0.1:" + port;
     Http http = new Http(url, "human", "tester", "Tester");
     Path ran = dir.resolve("ran");
-    Path agent = Fixture.agent(dir, "quick.sh",
+    Path agent = DispatchFixture.agent(dir, "quick.sh",
         "cat >/dev/null; echo \"$ATS_TASK_ID\" >> " + ran + "; sleep 0.05; echo ok");
-    ServiceConfig.Builder b = Fixture.config(agent, dir.resolve("state"), dir.resolve("keys"));
+    ServiceConfig.Builder b = DispatchFixture.config(agent, dir.resolve("state"), dir.resolve("keys"));
     b.lease = Duration.ofSeconds(3);
     b.concurrency = 8;
-    service = Fixture.start(url, b.build(), "survivor", dir);
+    service = DispatchFixture.start(url, b.build(), "survivor", dir);
 
     List<Long> ids = new ArrayList<>(createBatch(http, "before"));
-    Fixture.await("the first batch to be under way", Duration.ofSeconds(30),
-        () -> Fixture.count(http, "completed") >= BATCH / 4);
+    DispatchFixture.await("the first batch to be under way", Duration.ofSeconds(30),
+        () -> DispatchFixture.count(http, "completed") >= BATCH / 4);
     int runningAtKill = service.engine().runningNow();
     devServer.kill();
     assertTrue(runningAtKill > 0, "no agent was running when the server died");
-    int doneBeforeKill = Fixture.lines(ran).size();
+    int doneBeforeKill = DispatchFixture.lines(ran).size();
     assertTrue(doneBeforeKill < BATCH, "the kill came after the whole batch ran: " + doneBeforeKill);
 
     // While ATS is down, the agents that were running finish and their results wait in the outbox.
-    Fixture.await("results queued while ATS is down", Duration.ofSeconds(20),
+    DispatchFixture.await("results queued while ATS is down", Duration.ofSeconds(20),
         () -> service.engine().runningNow() == 0 && service.engine().outboxDepth() > 0);
 
     assertEquals(port, startDevServer(port, 2));
     ids.addAll(createBatch(http, "after"));
 
     // ATS is back and answering: nothing may wait for a long backoff or the periodic reconcile.
-    Fixture.await("all " + 2 * BATCH + " tasks completed", Duration.ofSeconds(20),
-        () -> Fixture.count(http, "completed") == 2 * BATCH);
-    assertEquals(0, Fixture.count(http, "failed"));
+    DispatchFixture.await("all " + 2 * BATCH + " tasks completed", Duration.ofSeconds(20),
+        () -> DispatchFixture.count(http, "completed") == 2 * BATCH);
+    assertEquals(0, DispatchFixture.count(http, "failed"));
 
-    List<String> lines = Fixture.lines(ran);
+    List<String> lines = DispatchFixture.lines(ran);
     Map<String, Long> twice = new HashMap<>(lines.stream().collect(Collectors.groupingBy(s -> s, Collectors.counting())));
     twice.values().removeIf(n -> n == 1);
     assertEquals(Map.of(), twice, "tasks whose agent ran more than once");

@@ -1,6 +1,6 @@
 package dev.atsdispatch.dispatch;
 
-import static dev.atsdispatch.dispatch.Fixture.CH;
+import static dev.atsdispatch.dispatch.DispatchFixture.CH;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,11 +50,11 @@ final class TwoServicesTest {
   @Test
   void everyTaskRunsExactlyOnceAcrossTwoServices() throws Exception {
     Path ran = dir.resolve("ran");
-    Path agent = Fixture.agent(dir, "fast.sh", "cat >/dev/null; echo \"$ATS_TASK_ID\" >> " + ran + "; echo ok");
+    Path agent = DispatchFixture.agent(dir, "fast.sh", "cat >/dev/null; echo \"$ATS_TASK_ID\" >> " + ran + "; echo ok");
     for (String name : List.of("a", "b")) {
-      ServiceConfig.Builder b = Fixture.config(agent, dir.resolve("state-" + name), dir.resolve("keys"));
+      ServiceConfig.Builder b = DispatchFixture.config(agent, dir.resolve("state-" + name), dir.resolve("keys"));
       b.concurrency = 8;
-      services.add(Fixture.start(server.url(), b.build(), "executor-" + name, dir));
+      services.add(DispatchFixture.start(server.url(), b.build(), "executor-" + name, dir));
     }
 
     Set<Long> ids = ConcurrentHashMap.newKeySet();
@@ -64,7 +64,7 @@ final class TwoServicesTest {
       for (int c = 0; c < 4; c++) {
         int from = c;
         fs.add(creators.submit(() -> {
-          for (int i = from; i < TASKS; i += 4) ids.add(Fixture.create(http, "task " + i, 1 + i % 10, null));
+          for (int i = from; i < TASKS; i += 4) ids.add(DispatchFixture.create(http, "task " + i, 1 + i % 10, null));
         }));
       }
       for (Future<?> f : fs) f.get();
@@ -73,13 +73,13 @@ final class TwoServicesTest {
     }
     assertEquals(TASKS, ids.size());
 
-    Fixture.await(TASKS + " tasks completed", Duration.ofSeconds(90),
-        () -> Fixture.count(http, "completed") == TASKS);
-    assertEquals(0, Fixture.count(http, "pending"));
-    assertEquals(0, Fixture.count(http, "in_progress"));
-    assertEquals(0, Fixture.count(http, "failed"));
+    DispatchFixture.await(TASKS + " tasks completed", Duration.ofSeconds(90),
+        () -> DispatchFixture.count(http, "completed") == TASKS);
+    assertEquals(0, DispatchFixture.count(http, "pending"));
+    assertEquals(0, DispatchFixture.count(http, "in_progress"));
+    assertEquals(0, DispatchFixture.count(http, "failed"));
 
-    List<String> lines = Fixture.lines(ran);
+    List<String> lines = DispatchFixture.lines(ran);
     Map<String, Long> runs = lines.stream().collect(Collectors.groupingBy(s -> s, Collectors.counting()));
     Map<String, Long> twice = new HashMap<>(runs);
     twice.values().removeIf(n -> n == 1);

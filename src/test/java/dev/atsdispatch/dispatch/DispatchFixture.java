@@ -21,12 +21,12 @@ import java.util.Map;
 import java.util.function.BooleanSupplier;
 
 /** Shared helpers for the dispatch tests: agents in a temp dir, services, tasks, waiting. */
-final class Fixture {
+final class DispatchFixture {
   static final EventWatcher.Timing FAST = new EventWatcher.Timing(Duration.ofSeconds(1),
       Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofMillis(500));
   static final String CH = "ada-dispatch";
 
-  private Fixture() {}
+  private DispatchFixture() {}
 
   /** Writes an executable /bin/sh script {@code dir/name}. */
   static Path agent(Path dir, String name, String body) {

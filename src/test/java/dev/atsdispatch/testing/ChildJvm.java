@@ -19,12 +19,12 @@ import java.util.regex.Pattern;
  * classpath, its stdout and stderr going to files (so a chatty child never blocks on a full pipe).
  * Tests must {@link #kill()} (or close) every one they start.
  */
-public final class Jvm implements AutoCloseable {
+public final class ChildJvm implements AutoCloseable {
   private final Process process;
   private final Path stdout;
   private final Path stderr;
 
-  private Jvm(Process process, Path stdout, Path stderr) {
+  private ChildJvm(Process process, Path stdout, Path stderr) {
     this.process = process;
     this.stdout = stdout;
     this.stderr = stderr;
@@ -48,7 +48,7 @@ public final class Jvm implements AutoCloseable {
    * Starts {@code Main args} with the current environment plus {@code env} (a null value removes
    * a variable), in {@code dir}, logging to {@code dir/<name>.stdout|stderr}.
    */
-  public static Jvm start(Path dir, String name, Map<String, String> env, List<String> args) {
+  public static ChildJvm start(Path dir, String name, Map<String, String> env, List<String> args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xshare:auto");
@@ -68,7 +68,7 @@ public final class Jvm implements AutoCloseable {
       if (v == null) pb.environment().remove(k); else pb.environment().put(k, v);
     });
     try {
-      return new Jvm(pb.start(), out, err);
+      return new ChildJvm(pb.start(), out, err);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
