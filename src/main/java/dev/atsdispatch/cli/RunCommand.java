@@ -157,7 +157,7 @@ public final class RunCommand implements Callable<Integer> {
     }
     if (client.transport().equals("cli")) {
       try {
-        ProcessAgentRunner.resolve(s.atsBin(), env);
+        ProcessAgentRunner.resolve(s.atsBin(), env, "ats binary");
       } catch (IOException e) {
         throw new PreflightException("the ats CLI is needed by the cli transport: " + e.getMessage()
             + " (set ats_bin, or transport = \"http\")");

@@ -200,6 +200,7 @@ public final class Engine {
         if (page.tasks().size() < PAGE || offset >= page.count()) break;
       }
       stats.reconciles.incrementAndGet();
+      atsAnswered();
       log.debug("reconcile listed {} pending tasks", seen);
     } catch (AtsException e) {
       log.warn("reconcile failed: {}", e.getMessage());
@@ -585,14 +586,13 @@ public final class Engine {
       results.remove(entry);
       state.ledger(id).append("reported", M.createObjectNode().put("attempt", entry.body().path("attempt").asInt()),
           clock.now());
-      deliveryBackoff.reset();
+      atsAnswered();
       return true;
     } catch (AtsException x) {
       if (x.retryable()) {
-        Duration wait = deliveryBackoff.next();
-        nextDeliveryNanos = clock.nanoTime() + wait.toNanos();
+        long wait = deliveryFailed();
         log.warn("task {}: result not delivered ({}); kept in the outbox, next try in {} ms", id,
-            x.getMessage(), wait.toMillis());
+            x.getMessage(), wait);
         return false;
       }
       log.warn("task {}: ATS refused the result ({}); dropping it", id, x.getMessage());
@@ -601,6 +601,26 @@ public final class Engine {
       return true;
     } finally {
       delivering.remove(entry.key());
+    }
+  }
+
+  /**
+   * One more failed round: the backoff advances once per retry round, not once per result that
+   * failed in the same outage. Returns the milliseconds until the next round.
+   */
+  private long deliveryFailed() {
+    synchronized (deliveryBackoff) {
+      long now = clock.nanoTime();
+      if (now - nextDeliveryNanos >= 0) nextDeliveryNanos = now + deliveryBackoff.next().toNanos();
+      return Math.max(0, (nextDeliveryNanos - now) / 1_000_000);
+    }
+  }
+
+  /** ATS answered: the outage is over, so what the outbox holds goes out on the next tick. */
+  private void atsAnswered() {
+    synchronized (deliveryBackoff) {
+      deliveryBackoff.reset();
+      nextDeliveryNanos = clock.nanoTime();
     }
   }
 

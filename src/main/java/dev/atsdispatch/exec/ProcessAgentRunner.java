@@ -48,10 +48,15 @@ public final class ProcessAgentRunner implements AgentRunner {
    * or throws IOException naming what was searched.
    */
   public static Path resolve(String program, Map<String, String> env) throws IOException {
+    return resolve(program, env, "agent command");
+  }
+
+  /** As {@link #resolve(String, Map)}; {@code what} names the program in the error message. */
+  public static Path resolve(String program, Map<String, String> env, String what) throws IOException {
     if (program.contains("/")) {
       Path p = Path.of(program);
       if (Files.isRegularFile(p) && Files.isExecutable(p)) return p;
-      throw new IOException("agent command not found or not executable: " + program);
+      throw new IOException(what + " not found or not executable: " + program);
     }
     String path = env.getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
     for (String dir : path.split(File.pathSeparator)) {
@@ -59,7 +64,7 @@ public final class ProcessAgentRunner implements AgentRunner {
       Path p = Path.of(dir, program);
       if (Files.isRegularFile(p) && Files.isExecutable(p)) return p;
     }
-    throw new IOException("agent command not found on PATH (" + path + "): " + program);
+    throw new IOException(what + " not found on PATH (" + path + "): " + program);
   }
 
   /** When the process {@code pid} started, in epoch ms, or -1 if it is not running. */
