@@ -116,7 +116,8 @@ public final class Engine {
   private final Backoff deliveryBackoff = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(60));
   private volatile long nextDeliveryNanos;
   private volatile boolean accepting;
-  private volatile boolean reconciling;
+  /** 0 idle, 1 running, 2 running and asked again: a request during a run is not lost. */
+  private final AtomicInteger reconcileState = new AtomicInteger();
   private final List<ScheduledFuture<?>> periodic = new ArrayList<>();
 
   public Engine(ServiceConfig cfg, AtsClient ats, AgentRunner runner, StateDir state, Clock clock,
@@ -183,8 +184,14 @@ public final class Engine {
 
   /** Lists every pending task of the channel, page by page, and offers those not known. */
   public void reconcile() {
-    if (!accepting || reconciling) return;
-    reconciling = true;
+    if (!accepting) return;
+    if (reconcileState.getAndUpdate(v -> Math.min(v + 1, 2)) != 0) return; // the running one repeats
+    do {
+      listPending();
+    } while (accepting && reconcileState.getAndUpdate(v -> v - 1) == 2);
+  }
+
+  private void listPending() {
     try {
       int offset = 0;
       int seen = 0;
@@ -206,8 +213,6 @@ public final class Engine {
       log.warn("reconcile failed: {}", e.getMessage());
     } catch (RuntimeException e) {
       log.error("reconcile failed", e);
-    } finally {
-      reconciling = false;
     }
   }
 
