@@ -31,13 +31,8 @@ public final class ConfigCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       global.apply(LogSetup.Format.PLAIN);
-      Settings s;
-      try {
-        s = options.load();
-      } catch (Settings.InvalidSetting e) {
-        System.err.println("ats-dispatch: invalid setting " + e.getMessage());
-        return 2;
-      }
+      Settings s = options.loadOrExplain();
+      if (s == null) return 2;
       AtsSettings a = s.ats();
       if (json) {
         ObjectMapper m = new ObjectMapper();

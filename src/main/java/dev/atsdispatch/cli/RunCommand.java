@@ -43,13 +43,8 @@ public final class RunCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     global.apply(LogSetup.Format.JSON);
-    Settings s;
-    try {
-      s = options.load();
-    } catch (Settings.InvalidSetting e) {
-      System.err.println("ats-dispatch: invalid setting " + e.getMessage());
-      return 2;
-    }
+    Settings s = options.loadOrExplain();
+    if (s == null) return 2;
     if (demo && !embedded) {
       System.err.println("ats-dispatch: --demo needs --embedded");
       return 2;

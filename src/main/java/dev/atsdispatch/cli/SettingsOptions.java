@@ -29,6 +29,16 @@ public final class SettingsOptions {
   @Option(names = "--actor-id") String actorId;
   @Option(names = "--actor-name") String actorName;
 
+  /** The settings, or null after printing the one line that names the bad key. */
+  Settings loadOrExplain() {
+    try {
+      return load();
+    } catch (Settings.InvalidSetting e) {
+      System.err.println("ats-dispatch: invalid setting " + e.getMessage());
+      return null;
+    }
+  }
+
   Settings load() {
     Map<String, String> flags = new LinkedHashMap<>();
     put(flags, "transport", transport);
