@@ -53,10 +53,14 @@ final class DispatchFixture {
 
   /** Starts a service; distinct services must use distinct actor ids (a re-claim by the same actor renews). */
   static Service start(String url, ServiceConfig cfg, String actorId, Path home) {
+    return start(url, cfg, actorId, Map.of("PATH", System.getenv("PATH"), "HOME", home.toString()));
+  }
+
+  /** As above, with the whole environment the service sees (agents get only the allowlisted part). */
+  static Service start(String url, ServiceConfig cfg, String actorId, Map<String, String> serviceEnv) {
     AtsSettings s = new AtsSettings(url, "default", "main", false, "agent", actorId, actorId);
     Service svc = new Service(cfg, s, new HttpAtsClient(s, Duration.ofSeconds(10)),
-        new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(50)), Clock.SYSTEM,
-        Map.of("PATH", System.getenv("PATH"), "HOME", home.toString()), FAST);
+        new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(50)), Clock.SYSTEM, serviceEnv, FAST);
     svc.start();
     return svc;
   }

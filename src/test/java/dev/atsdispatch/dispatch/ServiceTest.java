@@ -32,9 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The service end to end: dev server, WebSocket, http transport, real agent processes. */
 @Timeout(90)
 final class ServiceTest {
-  static final EventWatcher.Timing FAST = new EventWatcher.Timing(Duration.ofSeconds(1),
-      Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofMillis(500));
-  static final String CH = "ada-dispatch";
+  static final String CH = DispatchFixture.CH;
 
   @TempDir Path dir;
   DevServer server;
@@ -53,56 +51,35 @@ final class ServiceTest {
     if (server != null) server.close();
   }
 
-  Path agent(String name, String body) throws Exception {
-    Path p = dir.resolve(name);
-    Files.writeString(p, "#!/bin/sh\n" + body + "\n");
-    Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx------"));
-    return p;
+  Path agent(String name, String body) {
+    return DispatchFixture.agent(dir, name, body);
   }
 
   ServiceConfig.Builder config(Path agent) {
-    ServiceConfig.Builder b = ServiceConfig.builder();
-    b.channel = CH;
-    b.agentCommand = List.of(agent.toString());
-    b.stateDir = dir.resolve("state");
-    b.keysDir = dir.resolve("keys");
-    b.grace = Duration.ofMillis(500);
-    b.drain = Duration.ofSeconds(2);
-    return b;
+    return DispatchFixture.config(agent, dir.resolve("state"), dir.resolve("keys"));
   }
 
   Service start(ServiceConfig cfg, String actorId) {
-    AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", actorId, actorId);
-    Service svc = new Service(cfg, s, new HttpAtsClient(s, Duration.ofSeconds(10)),
-        new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(50)), Clock.SYSTEM,
-        Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString(), "SECRET_TOKEN", "must-not-leak"), FAST);
+    Service svc = DispatchFixture.start(server.url(), cfg, actorId,
+        Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString(), "SECRET_TOKEN", "must-not-leak"));
     services.add(svc);
-    svc.start();
     return svc;
   }
 
   long create(String title, int priority, String payload) {
-    Http.Resp r = http.post("/tasks", "{\"title\":" + Http.json(title) + ",\"channel\":\"" + CH
-        + "\",\"priority\":" + priority + (payload == null ? "" : ",\"payload\":" + payload) + "}");
-    assertEquals(201, r.status(), r.text());
-    return r.task().path("id").asLong();
+    return DispatchFixture.create(http, title, priority, payload);
   }
 
   JsonNode task(long id) {
-    return http.get("/tasks/" + id).task();
+    return DispatchFixture.task(http, id);
   }
 
   static void await(String what, Duration d, BooleanSupplier cond) throws InterruptedException {
-    long end = System.nanoTime() + d.toNanos();
-    while (!cond.getAsBoolean()) {
-      if (System.nanoTime() > end) throw new AssertionError("timed out waiting for " + what);
-      Thread.sleep(20);
-    }
+    DispatchFixture.await(what, d, cond);
   }
 
   void awaitStatus(long id, String status) throws InterruptedException {
-    await("task " + id + " to be " + status, Duration.ofSeconds(30),
-        () -> task(id).path("status").asText().equals(status));
+    DispatchFixture.awaitStatus(http, id, status, Duration.ofSeconds(30));
   }
 
   @Test
