@@ -55,13 +55,14 @@ public final class Engine {
   private static final ObjectMapper M = new ObjectMapper();
   private static final int PAGE = 500;
 
-  private enum State { QUEUED, RUNNING, DONE }
+  private enum State { DEFERRED, QUEUED, RUNNING, DONE }
 
   /** One task this process knows about; fields touched off the loop are volatile. */
   private static final class Entry {
     final long id;
     volatile Task task;
     State state = State.QUEUED;
+    Dependencies.Parsed deps;
     Set<String> slots = Set.of();
     volatile RunningAgent agent;
     volatile boolean cancelled;
@@ -87,6 +88,7 @@ public final class Engine {
     public final AtomicInteger leaseLost = new AtomicInteger();
     public final AtomicInteger interrupted = new AtomicInteger();
     public final AtomicInteger reconciles = new AtomicInteger();
+    public final AtomicInteger blocked = new AtomicInteger();
   }
 
   private final ServiceConfig cfg;
@@ -111,6 +113,10 @@ public final class Engine {
       .thenComparingLong(e -> e.id));
   private final Map<String, Integer> slotsInUse = new HashMap<>();
   private int running;
+  private final Dependencies deps = new Dependencies();
+  private final Map<Long, Entry> deferred = new LinkedHashMap<>();
+  private final Set<Long> lookingUp = new HashSet<>();
+  private final ExecutorService lookups = Executors.newFixedThreadPool(4, named("dispatch-lookup"));
 
   private final Set<String> delivering = ConcurrentHashMap.newKeySet();
   private final Backoff deliveryBackoff = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(60));
@@ -143,6 +149,9 @@ public final class Engine {
         cfg.reconcileEvery().toMillis(), cfg.reconcileEvery().toMillis(), TimeUnit.MILLISECONDS));
     periodic.add(timers.scheduleWithFixedDelay(() -> workers.execute(this::deliverPending),
         0, 500, TimeUnit.MILLISECONDS));
+    long recheck = cfg.dependencyRecheck().toMillis();
+    periodic.add(timers.scheduleWithFixedDelay(() -> loop.execute(this::refreshDependencies),
+        recheck, recheck, TimeUnit.MILLISECONDS));
   }
 
   private void recoverLeftovers() {
@@ -168,13 +177,15 @@ public final class Engine {
 
   private void handle(AtsEvent e) {
     Task t = e.task();
+    if (t.status() != null) deps.status(t.id(), t.status());
     switch (e.type()) {
       case EventTypes.CREATED, EventTypes.REOPENED, EventTypes.LEASE_EXPIRED -> offer(t, e.type());
       case EventTypes.CANCELLED -> cancel(t.id());
+      case EventTypes.COMPLETED, EventTypes.FAILED -> finishedElsewhere(t.id());
       default -> {
-        // task.completed / task.failed feed the dependency gate (a later issue)
       }
     }
+    if (!deferred.isEmpty()) recheckDeferred();
   }
 
   /** Starts a reconcile on a worker thread (for callers that must not block). */
@@ -238,15 +249,143 @@ public final class Engine {
     }
     Entry e = new Entry(t);
     this.known.put(t.id(), e);
+    e.deps = Dependencies.parse(t.payload().get("depends_on"));
+    deps.status(t.id(), t.status());
+    deps.edges(t.id(), e.deps.ids());
+    if (!e.deps.isEmpty()) {
+      if (!gate(e)) return;
+      recheckDeferred(); // a newly known edge can close a cycle of tasks already waiting
+      if (e.state != State.QUEUED) return;
+    }
+    admit(e, pumpNow);
+  }
+
+  /** Past the dependency gate: the strike gate, then the queue. */
+  private void admit(Entry e, boolean pumpNow) {
+    TaskLedger.Summary sum = state.ledger(e.id).summary();
     if (sum.strikes() >= cfg.maxAttempts()) {
       e.state = State.DONE;
       int strikes = sum.strikes();
       workers.execute(() -> poison(e, strikes));
       return;
     }
-    e.slots = slotsFor(t);
+    e.state = State.QUEUED;
+    e.slots = slotsFor(e.task);
     queue.add(e);
     if (pumpNow) pump();
+  }
+
+  // ---- dependency gate -----------------------------------------------------------------------
+
+  /**
+   * Applies the dependency verdict to a task that is new or deferred. Returns true when the task
+   * may go on to the strike gate and the queue; otherwise it is deferred (not claimed, no strike)
+   * or blocked (claimed and failed, and so are the tasks waiting on it, in the same pass).
+   */
+  private boolean gate(Entry e) {
+    Dependencies.Verdict v = deps.verdict(e.id, e.deps);
+    if (v instanceof Dependencies.Ready) {
+      deferred.remove(e.id);
+      e.state = State.QUEUED;
+      return true;
+    }
+    if (v instanceof Dependencies.Wait w) {
+      if (e.state != State.DEFERRED) {
+        e.state = State.DEFERRED;
+        deferred.put(e.id, e);
+        log.info("task {}: waiting for dependencies {}", e.id, w.unmet());
+      }
+      lookUp(w.lookup());
+      return false;
+    }
+    String reason = ((Dependencies.Blocked) v).reason();
+    deferred.remove(e.id);
+    e.state = State.DONE;
+    deps.status(e.id, TaskStatus.FAILED); // dependents see it at once, before ATS does
+    stats.blocked.incrementAndGet();
+    log.info("task {}: {}", e.id, reason);
+    workers.execute(() -> claimAndFail(e, reason));
+    return false;
+  }
+
+  /** Re-evaluates every deferred task until nothing changes: a failure cascades in one pass. */
+  private void recheckDeferred() {
+    boolean changed = true;
+    boolean anyReady = false;
+    while (changed && !deferred.isEmpty()) {
+      changed = false;
+      for (Entry e : List.copyOf(deferred.values())) {
+        if (e.state != State.DEFERRED) continue;
+        boolean ready = gate(e);
+        if (e.state != State.DEFERRED) changed = true;
+        if (ready) {
+          admit(e, false);
+          anyReady = true;
+        }
+      }
+    }
+    if (anyReady) pump();
+  }
+
+  /** Reads tasks whose status or dependencies are not known yet, off the loop. */
+  private void lookUp(Set<Long> ids) {
+    for (long id : ids) {
+      if (!lookingUp.add(id)) continue;
+      lookups.execute(() -> {
+        Runnable answer;
+        try {
+          Task t = ats.get(id);
+          answer = () -> {
+            deps.status(id, t.status());
+            if (!deps.knowsEdges(id) && !t.payload().path("encrypted").asBoolean(false)) {
+              deps.edges(id, Dependencies.parse(t.payload().get("depends_on")).ids());
+            }
+          };
+        } catch (AtsException x) {
+          if (x.kind() == AtsException.Kind.NOT_FOUND) {
+            answer = () -> deps.notFound(id);
+          } else {
+            log.debug("dependency #{}: lookup failed ({}); the periodic re-check retries", id, x.getMessage());
+            answer = () -> { };
+          }
+        }
+        Runnable a = answer;
+        loop.execute(() -> {
+          lookingUp.remove(id);
+          a.run();
+          if (!deferred.isEmpty()) recheckDeferred();
+        });
+      });
+    }
+  }
+
+  /**
+   * The safety net behind events: re-reads every dependency a deferred task still waits for
+   * (dependencies in other channels send no events to this channel's subscription).
+   */
+  private void refreshDependencies() {
+    if (!accepting || deferred.isEmpty()) return;
+    Set<Long> ids = new HashSet<>();
+    for (Entry e : deferred.values()) {
+      for (long d : e.deps.ids()) {
+        TaskStatus s = deps.statusOf(d);
+        if (s == null || !s.isTerminal()) ids.add(d);
+      }
+    }
+    lookUp(ids);
+  }
+
+  /** A task finished by someone else while it waited here: forget it. */
+  private void finishedElsewhere(long id) {
+    Entry e = known.get(id);
+    if (e == null) return;
+    if (e.state == State.DEFERRED) {
+      deferred.remove(id);
+      known.remove(id);
+    } else if (e.state == State.QUEUED) {
+      queue.remove(e);
+      known.remove(id);
+    }
   }
 
   /** A task we finished shows up pending: only a fresh read can tell a reopen from a stale list. */
@@ -274,6 +413,11 @@ public final class Engine {
     if (e == null) return;
     if (e.state == State.QUEUED) {
       queue.remove(e);
+      known.remove(id);
+      return;
+    }
+    if (e.state == State.DEFERRED) {
+      deferred.remove(id);
       known.remove(id);
       return;
     }
@@ -537,15 +681,23 @@ public final class Engine {
   }
 
   private void poison(Entry e, int strikes) {
+    if (claimAndFail(e, "poison: " + strikes + " attempts")) stats.poisoned.incrementAndGet();
+  }
+
+  /**
+   * Claims a task only to fail it (poison, blocked). A task someone else holds is left alone; if
+   * ATS is unreachable, reconcile offers the task again later.
+   */
+  private boolean claimAndFail(Entry e, String reason) {
     try {
       ats.claim(e.id, cfg.lease());
     } catch (AtsException x) {
-      log.info("task {}: not claimed for the poison verdict: {}", e.id, x.getMessage());
+      log.info("task {}: not claimed to fail it ({}): {}", e.id, reason, x.getMessage());
       loop.execute(() -> known.remove(e.id));
-      return;
+      return false;
     }
-    stats.poisoned.incrementAndGet();
-    report(e, state.ledger(e.id).summary().attempts(), null, "poison: " + strikes + " attempts");
+    report(e, state.ledger(e.id).summary().attempts(), null, reason);
+    return true;
   }
 
   // ---- reporting -----------------------------------------------------------------------------
@@ -657,6 +809,7 @@ public final class Engine {
     while (runningNow() > 0 && System.nanoTime() < stopEnd) sleep(50);
     deliverPending();
     timers.shutdownNow();
+    lookups.shutdownNow();
     loop.shutdown();
     workers.shutdown();
     try {
@@ -669,6 +822,12 @@ public final class Engine {
   /** Running tasks, as the loop sees them. */
   public int runningNow() {
     Integer n = call(() -> running);
+    return n == null ? 0 : n;
+  }
+
+  /** Tasks waiting for their dependencies. */
+  public int deferredNow() {
+    Integer n = call(deferred::size);
     return n == null ? 0 : n;
   }
 

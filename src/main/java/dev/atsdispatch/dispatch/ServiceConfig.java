@@ -25,6 +25,7 @@ public record ServiceConfig(
     Duration retryBackoff,
     Duration drain,
     Duration reconcileEvery,
+    Duration dependencyRecheck,
     boolean progressMessages,
     List<String> envAllowlist,
     Map<String, String> extraEnv,
@@ -66,6 +67,7 @@ public record ServiceConfig(
     b.retryBackoff = retryBackoff;
     b.drain = drain;
     b.reconcileEvery = reconcileEvery;
+    b.dependencyRecheck = dependencyRecheck;
     b.progressMessages = progressMessages;
     b.envAllowlist = envAllowlist;
     b.extraEnv = extraEnv;
@@ -92,6 +94,7 @@ public record ServiceConfig(
     public Duration retryBackoff = Duration.ofSeconds(30);
     public Duration drain = Duration.ofSeconds(30);
     public Duration reconcileEvery = Duration.ofSeconds(60);
+    public Duration dependencyRecheck = Duration.ofSeconds(5);
     public boolean progressMessages = true;
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
@@ -118,9 +121,11 @@ public record ServiceConfig(
       require(!retryBackoff.isNegative(), "retry_backoff", "must not be negative");
       require(!drain.isNegative(), "drain", "must not be negative");
       require(reconcileEvery.compareTo(Duration.ofSeconds(1)) >= 0, "reconcile_every", "must be at least 1s");
+      require(dependencyRecheck.compareTo(Duration.ofMillis(100)) >= 0, "dependency_recheck",
+          "must be at least 100ms");
       return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
-          retryBackoff, drain, reconcileEvery, progressMessages, envAllowlist, extraEnv, stateDir,
+          retryBackoff, drain, reconcileEvery, dependencyRecheck, progressMessages, envAllowlist, extraEnv, stateDir,
           keysDir, promptIntro);
     }
 

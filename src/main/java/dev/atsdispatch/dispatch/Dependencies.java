@@ -1,0 +1,186 @@
+package dev.atsdispatch.dispatch;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.atsdispatch.ats.TaskStatus;
+import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * What the service knows of the dependency graph: each task's {@code depends_on} ids and the last
+ * status seen for every task involved, and a verdict for a task (ready, waiting, blocked). Pure
+ * bookkeeping with no I/O; owned by the engine's loop thread, which feeds it events and lookup
+ * answers. Lives as long as the engine.
+ */
+public final class Dependencies {
+  /** What a task's dependencies say about running it now. */
+  public sealed interface Verdict {}
+
+  /** Every dependency is completed (or there are none). */
+  public record Ready() implements Verdict {}
+
+  /** Some dependency is not finished; {@code lookup} are ids whose status is not known yet. */
+  public record Wait(Set<Long> unmet, Set<Long> lookup) implements Verdict {}
+
+  /** The task can never run: the reason names the ids. */
+  public record Blocked(String reason) implements Verdict {}
+
+  /** The result of reading a {@code depends_on} value. */
+  public record Parsed(List<Long> ids, List<String> invalid) {
+    public boolean isEmpty() {
+      return ids.isEmpty() && invalid.isEmpty();
+    }
+  }
+
+  private final Map<Long, List<Long>> edges = new HashMap<>();
+  private final Map<Long, TaskStatus> status = new HashMap<>();
+  private final Set<Long> missing = new HashSet<>();
+  private final Map<Long, String> inCycle = new HashMap<>();
+
+  /**
+   * Reads {@code payload.depends_on} the way the JavaScript version does: a string, a number or an
+   * array of either. Duplicates are dropped; anything that is not a positive whole number is kept
+   * aside as invalid so the task can be failed naming it.
+   */
+  public static Parsed parse(JsonNode dependsOn) {
+    List<Long> ids = new ArrayList<>();
+    List<String> invalid = new ArrayList<>();
+    if (dependsOn == null || dependsOn.isMissingNode() || dependsOn.isNull()) return new Parsed(ids, invalid);
+    List<JsonNode> items = new ArrayList<>();
+    if (dependsOn.isArray()) dependsOn.forEach(items::add);
+    else items.add(dependsOn);
+    for (JsonNode n : items) {
+      String text = n.isTextual() ? n.asText().trim() : n.isIntegralNumber() ? n.asText() : n.toString();
+      if (text.startsWith("#")) text = text.substring(1);
+      Long id = null;
+      if (text.matches("[0-9]{1,18}")) id = Long.parseLong(text);
+      if (id == null || id <= 0) {
+        if (!invalid.contains(text)) invalid.add(text);
+      } else if (!ids.contains(id)) {
+        ids.add(id);
+      }
+    }
+    return new Parsed(List.copyOf(ids), List.copyOf(invalid));
+  }
+
+  /** Records what a task depends on (from its payload, after decryption for encrypted tasks). */
+  public void edges(long id, List<Long> dependsOn) {
+    edges.put(id, List.copyOf(dependsOn));
+  }
+
+  public boolean knowsEdges(long id) {
+    return edges.containsKey(id);
+  }
+
+  /** Records a task's current status, from an event, a listing or a lookup. */
+  public void status(long id, TaskStatus s) {
+    missing.remove(id);
+    status.put(id, s);
+  }
+
+  /** Records that ATS answered 404 for this id. */
+  public void notFound(long id) {
+    status.remove(id);
+    missing.add(id);
+  }
+
+  public TaskStatus statusOf(long id) {
+    return status.get(id);
+  }
+
+  /**
+   * The verdict for task {@code id} with dependencies {@code deps}. Order: a self-dependency, then
+   * a cycle, then finished dependencies that block (failed, cancelled, rejected, not found), then
+   * unfinished ones.
+   */
+  public Verdict verdict(long id, Parsed deps) {
+    if (deps.ids().contains(id)) return new Blocked("Blocked: task #" + id + " depends on itself");
+    if (!deps.invalid().isEmpty()) {
+      return new Blocked("Blocked: invalid dependency id " + deps.invalid().stream()
+          .map(s -> "\"" + s + "\"").collect(Collectors.joining(", ")));
+    }
+    String knownCycle = inCycle.get(id);
+    if (knownCycle != null) return new Blocked(knownCycle);
+    List<Long> cycle = cycleThrough(id, deps.ids());
+    if (cycle != null) {
+      // every member gets the same reason, whichever of them is looked at first
+      String reason = "Blocked: dependency cycle " + cycle.stream().map(x -> "#" + x)
+          .collect(Collectors.joining(" → "));
+      for (long member : cycle) inCycle.put(member, reason);
+      return new Blocked(reason);
+    }
+    Map<Long, String> bad = new LinkedHashMap<>();
+    Set<Long> unmet = new LinkedHashSet<>();
+    Set<Long> lookup = new LinkedHashSet<>();
+    for (long d : deps.ids()) {
+      if (missing.contains(d)) {
+        bad.put(d, "not found");
+        continue;
+      }
+      TaskStatus s = status.get(d);
+      if (s == null) {
+        unmet.add(d);
+        lookup.add(d);
+      } else if (s == TaskStatus.FAILED || s == TaskStatus.CANCELLED || s == TaskStatus.REJECTED) {
+        bad.put(d, s.wire());
+      } else if (s != TaskStatus.COMPLETED) {
+        unmet.add(d);
+        // an unfinished dependency's own dependencies are needed to see a cycle through it
+        if (!edges.containsKey(d)) lookup.add(d);
+      }
+    }
+    if (!bad.isEmpty()) {
+      return new Blocked("Blocked: dependency " + bad.entrySet().stream()
+          .map(x -> "#" + x.getKey() + " (" + x.getValue() + ")").collect(Collectors.joining(", "))
+          + " failed");
+    }
+    if (unmet.isEmpty()) return new Ready();
+    return new Wait(Set.copyOf(unmet), Set.copyOf(lookup));
+  }
+
+  /**
+   * A cycle that leads from {@code id} back to itself through unfinished tasks, as the id path
+   * (first and last element equal), or null. Finished tasks end a path: they can no longer wait.
+   */
+  List<Long> cycleThrough(long id, Collection<Long> deps) {
+    Map<Long, Long> parent = new HashMap<>();
+    Deque<Long> todo = new ArrayDeque<>();
+    for (long d : deps) {
+      if (!parent.containsKey(d)) {
+        parent.put(d, id);
+        todo.add(d);
+      }
+    }
+    while (!todo.isEmpty()) {
+      long at = todo.poll();
+      if (at == id) {
+        List<Long> path = new ArrayList<>();
+        long x = id;
+        do {
+          path.add(0, x);
+          x = parent.get(x);
+        } while (x != id);
+        path.add(0, id);
+        return path;
+      }
+      TaskStatus s = status.get(at);
+      if (s != null && s.isTerminal()) continue;
+      for (long next : edges.getOrDefault(at, List.of())) {
+        if (!parent.containsKey(next)) {
+          parent.put(next, at);
+          todo.add(next);
+        }
+      }
+    }
+    return null;
+  }
+}
