@@ -11,6 +11,26 @@ import java.util.Map;
 final class Transports {
   private Transports() {}
 
+  /** The transport the settings name, with their ATS connection, for admin commands. */
+  static AtsClient open(Settings s) {
+    return open(s.transport(), s.ats(), s.atsBin(), s.atsTimeout(), System.getenv());
+  }
+
+  /** A task as admin commands print it with {@code --json}. */
+  static com.fasterxml.jackson.databind.node.ObjectNode json(dev.atsdispatch.ats.Task t) {
+    var n = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    n.put("id", t.id());
+    n.put("title", t.title());
+    n.put("description", t.description());
+    n.put("status", t.status().wire());
+    n.put("priority", t.priority());
+    n.put("type", t.type());
+    n.put("channel", t.channel());
+    n.set("payload", t.payload());
+    n.put("created_at", t.createdAt() == null ? null : t.createdAt().toString());
+    return n;
+  }
+
   static AtsClient open(String transport, AtsSettings ats, String atsBin, Duration timeout,
       Map<String, String> env) {
     return switch (transport) {

@@ -7,7 +7,6 @@ import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,10 +40,22 @@ public final class Dependencies {
     }
   }
 
-  private final Map<Long, List<Long>> edges = new HashMap<>();
-  private final Map<Long, TaskStatus> status = new HashMap<>();
-  private final Set<Long> missing = new HashSet<>();
-  private final Map<Long, String> inCycle = new HashMap<>();
+  /** Beyond this many ids the oldest facts are forgotten; a forgotten one is looked up again. */
+  static final int REMEMBERED = 100_000;
+
+  private final Map<Long, List<Long>> edges = bounded();
+  private final Map<Long, TaskStatus> status = bounded();
+  private final Set<Long> missing = java.util.Collections.newSetFromMap(bounded());
+  private final Map<Long, String> inCycle = bounded();
+
+  private static <V> Map<Long, V> bounded() {
+    return new LinkedHashMap<>(256, 0.75f, false) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<Long, V> eldest) {
+        return size() > REMEMBERED;
+      }
+    };
+  }
 
   /**
    * Reads {@code payload.depends_on} the way the JavaScript version does: a string, a number or an
