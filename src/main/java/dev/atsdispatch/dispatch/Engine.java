@@ -61,6 +61,8 @@ public final class Engine {
   private static final class Entry {
     final long id;
     volatile Task task;
+    /** What the agent sees and delivery settings come from (decrypted for encrypted tasks). */
+    volatile TaskView view;
     State state = State.QUEUED;
     Dependencies.Parsed deps;
     Set<String> slots = Set.of();
@@ -99,6 +101,8 @@ public final class Engine {
   private final Map<String, String> serviceEnv;
   private final Outbox results;
   private final Stats stats = new Stats();
+  private final Intake intake;
+  private final TaskObserver observer;
 
   private final ExecutorService loop = Executors.newSingleThreadExecutor(named("dispatch-loop"));
   private final ExecutorService workers = Executors.newCachedThreadPool(named("dispatch-worker"));
@@ -128,6 +132,13 @@ public final class Engine {
 
   public Engine(ServiceConfig cfg, AtsClient ats, AgentRunner runner, StateDir state, Clock clock,
       Map<String, String> serviceEnv) {
+    this(cfg, ats, runner, state, clock, serviceEnv, Intake.PLAIN, TaskObserver.NONE);
+  }
+
+  public Engine(ServiceConfig cfg, AtsClient ats, AgentRunner runner, StateDir state, Clock clock,
+      Map<String, String> serviceEnv, Intake intake, TaskObserver observer) {
+    this.intake = intake;
+    this.observer = observer;
     this.cfg = cfg;
     this.ats = ats;
     this.runner = runner;
@@ -249,7 +260,28 @@ public final class Engine {
     }
     Entry e = new Entry(t);
     this.known.put(t.id(), e);
-    e.deps = Dependencies.parse(t.payload().get("depends_on"));
+    Intake.Opened opened;
+    try {
+      opened = intake.open(t);
+    } catch (RuntimeException x) {
+      log.error("task {}: cannot be opened", t.id(), x);
+      opened = new Intake.Reject("Task could not be read: internal error", TaskObserver.Failure.DECRYPTION);
+    }
+    if (opened instanceof Intake.Register r) {
+      e.state = State.DONE;
+      e.view = new TaskView(t.id(), null, null, M.createObjectNode(), null, null);
+      workers.execute(() -> register(e, r.publicKey()));
+      return;
+    }
+    if (opened instanceof Intake.Reject r) {
+      e.state = State.DONE;
+      e.view = new TaskView(t.id(), null, null, M.createObjectNode(), null, null); // nothing untrusted
+      log.info("task {}: refused: {}", t.id(), r.reason());
+      workers.execute(() -> claimAndFail(e, r.why(), r.reason()));
+      return;
+    }
+    e.view = ((Intake.Run) opened).view();
+    e.deps = Dependencies.parse(e.view.payload().get("depends_on"));
     deps.status(t.id(), t.status());
     deps.edges(t.id(), e.deps.ids());
     if (!e.deps.isEmpty()) {
@@ -270,7 +302,7 @@ public final class Engine {
       return;
     }
     e.state = State.QUEUED;
-    e.slots = slotsFor(e.task);
+    e.slots = slotsFor(e.view);
     queue.add(e);
     if (pumpNow) pump();
   }
@@ -304,7 +336,7 @@ public final class Engine {
     deps.status(e.id, TaskStatus.FAILED); // dependents see it at once, before ATS does
     stats.blocked.incrementAndGet();
     log.info("task {}: {}", e.id, reason);
-    workers.execute(() -> claimAndFail(e, reason));
+    workers.execute(() -> claimAndFail(e, TaskObserver.Failure.BLOCKED, reason));
     return false;
   }
 
@@ -400,7 +432,7 @@ public final class Engine {
     }
   }
 
-  private Set<String> slotsFor(Task t) {
+  private Set<String> slotsFor(TaskView t) {
     Set<String> need = new HashSet<>();
     for (String slot : cfg.slots().keySet()) {
       if (t.payload().path(slot).asBoolean(false) && t.payload().path(slot).isBoolean()) need.add(slot);
@@ -506,13 +538,14 @@ public final class Engine {
       TaskLedger.Summary sum = ledger.summary();
       if (sum.strikes() >= cfg.maxAttempts()) {
         stats.poisoned.incrementAndGet();
-        report(e, sum.attempts(), null, "poison: " + sum.strikes() + " attempts");
+        fail(e, sum.attempts(), TaskObserver.Failure.POISON, "poison: " + sum.strikes() + " attempts");
         return true;
       }
       int n = sum.attempts() + 1;
       ledger.append("attempt_started", M.createObjectNode().put("attempt", n), clock.now());
       stats.attempts.incrementAndGet();
       if (cfg.progressMessages()) progress(e, n, n == 1 ? "Agent processing started" : "Agent retry started");
+      observer.pickedUp(e.view, n);
       AgentResult r;
       String startError = null;
       long pgid = -1;
@@ -542,7 +575,8 @@ public final class Engine {
       log.info("task {} attempt {}: {}{}", e.id, n, outcome, r == null ? "" : " in " + r.durationMs() + " ms");
       switch (outcome) {
         case "completed" -> {
-          report(e, n, outputs(r, n), null);
+          ObjectNode out = outputs(e.view, r, n);
+          complete(e, n, out, e.view.encrypted() ? out.get("encrypted_response").toString() : r.response());
           return true;
         }
         case "cancelled" -> {
@@ -559,7 +593,7 @@ public final class Engine {
           return false;
         }
         default -> {
-          String reason = reason(outcome, r, startError);
+          String reason = reason(outcome, r, startError, e.view.encrypted());
           if (retriesLeft > 0 && ledger.summary().strikes() < cfg.maxAttempts() && accepting) {
             retriesLeft--;
             log.info("task {}: attempt {} failed ({}); retrying in {} s", e.id, n, reason,
@@ -567,7 +601,7 @@ public final class Engine {
             if (waitOrWake(e, cfg.retryBackoff())) continue;
             return e.fenced == null && !e.interrupted;
           }
-          report(e, n, null, reason);
+          fail(e, n, TaskObserver.Failure.AGENT, reason);
           return true;
         }
       }
@@ -597,13 +631,13 @@ public final class Engine {
     };
   }
 
-  private String reason(String outcome, AgentResult r, String startError) {
+  private String reason(String outcome, AgentResult r, String startError, boolean encrypted) {
     return switch (outcome) {
       case "start_failed" -> "Agent could not start: " + startError;
       case "timed_out" -> "Agent timed out after " + human(cfg.agentTimeout()) + " (killed)";
       case "no_output" -> "Agent produced no output for " + human(cfg.noOutputTimeout()) + " (killed)";
       default -> {
-        String tail = r.stderrTail().strip();
+        String tail = encrypted ? "" : r.stderrTail().strip(); // stderr may echo the plaintext
         if (tail.length() > 1000) tail = "..." + tail.substring(tail.length() - 1000);
         yield "Agent exited with code " + r.exitCode() + (tail.isEmpty() ? "" : ": " + tail);
       }
@@ -618,9 +652,18 @@ public final class Engine {
     return d.toMillis() % 1000 == 0 ? s + "s" : d.toMillis() + "ms";
   }
 
-  private ObjectNode outputs(AgentResult r, int attempt) {
+  /**
+   * A plaintext task's outputs carry the response and stderr tail; an encrypted task's carry only
+   * the sealed response and metadata that reveal nothing of the content.
+   */
+  private ObjectNode outputs(TaskView v, AgentResult r, int attempt) {
     ObjectNode o = M.createObjectNode();
-    o.put("response", r.response());
+    if (v.encrypted()) {
+      o.set("encrypted_response", v.seal().apply(r.response()));
+      o.put("response_encrypted", true);
+    } else {
+      o.put("response", r.response());
+    }
     if (r.responseTruncated()) {
       o.put("response_truncated", true);
       o.put("response_bytes", r.stdoutBytes());
@@ -628,21 +671,22 @@ public final class Engine {
     o.put("exit_code", r.exitCode());
     o.put("duration_ms", r.durationMs());
     o.put("attempt", attempt);
-    o.put("stderr_tail", r.stderrTail());
+    if (!v.encrypted()) o.put("stderr_tail", r.stderrTail());
     return o;
   }
 
   private AgentSpec spec(Entry e, int attempt) {
     Task t = e.task;
-    String prompt = Prompts.build(cfg.promptIntro(), t.title(), t.description(), t.payload());
+    TaskView v = e.view;
+    String prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
     Map<String, String> env = new LinkedHashMap<>();
     for (String k : cfg.envAllowlist()) {
-      String v = serviceEnv.get(k);
-      if (v != null) env.put(k, v);
+      String value = serviceEnv.get(k);
+      if (value != null) env.put(k, value);
     }
     env.putAll(cfg.extraEnv());
     env.put("ATS_TASK_ID", Long.toString(t.id()));
-    env.put("ATS_TASK_TITLE", t.title() == null ? "" : t.title());
+    env.put("ATS_TASK_TITLE", v.title() == null ? "" : v.title());
     env.put("ATS_CHANNEL", cfg.channel());
     env.put("ATS_ATTEMPT", Integer.toString(attempt));
     return new AgentSpec(cfg.agentCommand(), prompt, state.workDir(t.id()), env,
@@ -681,14 +725,39 @@ public final class Engine {
   }
 
   private void poison(Entry e, int strikes) {
-    if (claimAndFail(e, "poison: " + strikes + " attempts")) stats.poisoned.incrementAndGet();
+    if (claimAndFail(e, TaskObserver.Failure.POISON, "poison: " + strikes + " attempts")) {
+      stats.poisoned.incrementAndGet();
+    }
+  }
+
+  /** Claims a registration request, lets the intake decide, and reports (no callback). */
+  private void register(Entry e, String publicKey) {
+    MDC.put("task_id", Long.toString(e.id));
+    try {
+      ats.claim(e.id, cfg.lease());
+    } catch (AtsException x) {
+      log.info("task {}: registration not claimed: {}", e.id, x.getMessage());
+      loop.execute(() -> known.remove(e.id));
+      return;
+    } finally {
+      MDC.remove("task_id");
+    }
+    Intake.Registration r = intake.register(e.id, publicKey);
+    if (r instanceof Intake.Registered ok) {
+      report(e, 0, ok.outputs(), null);
+      if (ok.notifyFingerprint() != null) observer.registrationRequested(ok.notifyFingerprint(), publicKey, e.id);
+    } else {
+      Intake.Refused no = (Intake.Refused) r;
+      report(e, 0, null, no.reason());
+      if (no.invalidKey()) observer.registrationInvalid(e.id, no.reason());
+    }
   }
 
   /**
    * Claims a task only to fail it (poison, blocked). A task someone else holds is left alone; if
    * ATS is unreachable, reconcile offers the task again later.
    */
-  private boolean claimAndFail(Entry e, String reason) {
+  private boolean claimAndFail(Entry e, TaskObserver.Failure why, String reason) {
     try {
       ats.claim(e.id, cfg.lease());
     } catch (AtsException x) {
@@ -696,11 +765,21 @@ public final class Engine {
       loop.execute(() -> known.remove(e.id));
       return false;
     }
-    report(e, state.ledger(e.id).summary().attempts(), null, reason);
+    fail(e, state.ledger(e.id).summary().attempts(), why, reason);
     return true;
   }
 
   // ---- reporting -----------------------------------------------------------------------------
+
+  private void complete(Entry e, int attempt, ObjectNode outputs, String callbackResult) {
+    report(e, attempt, outputs, null);
+    observer.completed(e.view, attempt, callbackResult);
+  }
+
+  private void fail(Entry e, int attempt, TaskObserver.Failure why, String reason) {
+    report(e, attempt, null, reason);
+    observer.failed(e.view, attempt, why, reason);
+  }
 
   /** Queues the result durably, then tries to deliver it at once. Exactly one of the two. */
   private void report(Entry e, int attempt, ObjectNode outputs, String reason) {

@@ -39,10 +39,17 @@ public final class Service implements AutoCloseable {
 
   public Service(ServiceConfig cfg, AtsSettings settings, AtsClient client, AgentRunner runner,
       Clock clock, Map<String, String> env, EventWatcher.Timing timing) {
+    this(cfg, settings, client, runner, clock, env, timing, state -> Intake.PLAIN, TaskObserver.NONE);
+  }
+
+  /** With the encryption policy (made from the state directory, for its replay records) and observers. */
+  public Service(ServiceConfig cfg, AtsSettings settings, AtsClient client, AgentRunner runner,
+      Clock clock, Map<String, String> env, EventWatcher.Timing timing,
+      java.util.function.Function<StateDir, Intake> intake, TaskObserver observer) {
     this.cfg = cfg;
     this.client = client;
     this.state = new StateDir(cfg.stateDir());
-    this.engine = new Engine(cfg, client, runner, state, clock, env);
+    this.engine = new Engine(cfg, client, runner, state, clock, env, intake.apply(state), observer);
     this.watcher = new EventWatcher(settings, cfg.channel(), EVENTS, new EventWatcher.Listener() {
       @Override
       public void onSubscribed() {

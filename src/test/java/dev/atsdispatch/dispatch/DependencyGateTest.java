@@ -138,7 +138,8 @@ final class DependencyGateTest {
     long broken = ids.get(2);
     DispatchFixture.awaitStatus(http, broken, "failed", Duration.ofSeconds(30));
     // dependency_recheck is 60 s, so only the event-driven cascade can fail the rest in time
-    DispatchFixture.awaitStatus(http, ids.get(7), "failed", Duration.ofSeconds(5));
+    DispatchFixture.await("every descendant failed", Duration.ofSeconds(5),
+        () -> ids.subList(3, 8).stream().allMatch(id -> task(id).path("status").asText().equals("failed")));
     assertEquals("completed", task(ids.get(1)).path("status").asText());
     assertEquals("Blocked: dependency #" + broken + " (failed) failed", task(ids.get(3)).path("reason").asText());
     for (int i = 4; i < 8; i++) {

@@ -1,0 +1,30 @@
+package dev.atsdispatch.dispatch;
+
+/**
+ * What the engine tells the outside world (Telegram, callback webhooks, metrics) about a task's
+ * way. Called on engine threads; implementations must return at once and never throw. For an
+ * encrypted task {@code view.encrypted()} is true and implementations must not send its content;
+ * the engine passes {@code result} already safe for a callback (the encrypted response for an
+ * encrypted task).
+ */
+public interface TaskObserver {
+  /** Why a task failed. */
+  enum Failure { AGENT, POISON, BLOCKED, DECRYPTION, PLAINTEXT_REJECTED }
+
+  TaskObserver NONE = new TaskObserver() {};
+
+  /** Claimed and about to run attempt {@code attempt}. */
+  default void pickedUp(TaskView view, int attempt) {}
+
+  /** Completed; {@code result} is what a callback carries. */
+  default void completed(TaskView view, int attempt, String result) {}
+
+  /** Failed with {@code reason} (already free of encrypted content). */
+  default void failed(TaskView view, int attempt, Failure why, String reason) {}
+
+  /** A registration task asked for a new sender key to be trusted (first request only). */
+  default void registrationRequested(String fingerprint, String publicKey, long taskId) {}
+
+  /** A registration task carried a key that is not a valid public key. */
+  default void registrationInvalid(long taskId, String detail) {}
+}
