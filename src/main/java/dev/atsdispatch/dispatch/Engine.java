@@ -54,6 +54,7 @@ public final class Engine {
   private static final Logger log = LoggerFactory.getLogger(Engine.class);
   private static final ObjectMapper M = new ObjectMapper();
   private static final int PAGE = 500;
+  private static final Duration FORGET_AFTER = Duration.ofMinutes(10);
 
   private enum State { DEFERRED, QUEUED, RUNNING, DONE }
 
@@ -64,6 +65,7 @@ public final class Engine {
     /** What the agent sees and delivery settings come from (decrypted for encrypted tasks). */
     volatile TaskView view;
     State state = State.QUEUED;
+    long doneAt;
     Dependencies.Parsed deps;
     Set<String> slots = Set.of();
     volatile RunningAgent agent;
@@ -160,6 +162,8 @@ public final class Engine {
         cfg.reconcileEvery().toMillis(), cfg.reconcileEvery().toMillis(), TimeUnit.MILLISECONDS));
     periodic.add(timers.scheduleWithFixedDelay(() -> workers.execute(this::deliverPending),
         0, 500, TimeUnit.MILLISECONDS));
+    periodic.add(timers.scheduleWithFixedDelay(() -> loop.execute(this::forgetFinished), 1, 1,
+        TimeUnit.MINUTES));
     long recheck = cfg.dependencyRecheck().toMillis();
     periodic.add(timers.scheduleWithFixedDelay(() -> loop.execute(this::refreshDependencies),
         recheck, recheck, TimeUnit.MILLISECONDS));
@@ -268,13 +272,13 @@ public final class Engine {
       opened = new Intake.Reject("Task could not be read: internal error", TaskObserver.Failure.DECRYPTION);
     }
     if (opened instanceof Intake.Register r) {
-      e.state = State.DONE;
+      markDone(e);
       e.view = new TaskView(t.id(), null, null, M.createObjectNode(), null, null);
       workers.execute(() -> register(e, r.publicKey()));
       return;
     }
     if (opened instanceof Intake.Reject r) {
-      e.state = State.DONE;
+      markDone(e);
       e.view = new TaskView(t.id(), null, null, M.createObjectNode(), null, null); // nothing untrusted
       log.info("task {}: refused: {}", t.id(), r.reason());
       workers.execute(() -> claimAndFail(e, r.why(), r.reason()));
@@ -296,7 +300,7 @@ public final class Engine {
   private void admit(Entry e, boolean pumpNow) {
     TaskLedger.Summary sum = state.ledger(e.id).summary();
     if (sum.strikes() >= cfg.maxAttempts()) {
-      e.state = State.DONE;
+      markDone(e);
       int strikes = sum.strikes();
       workers.execute(() -> poison(e, strikes));
       return;
@@ -332,7 +336,7 @@ public final class Engine {
     }
     String reason = ((Dependencies.Blocked) v).reason();
     deferred.remove(e.id);
-    e.state = State.DONE;
+    markDone(e);
     deps.status(e.id, TaskStatus.FAILED); // dependents see it at once, before ATS does
     stats.blocked.incrementAndGet();
     log.info("task {}: {}", e.id, reason);
@@ -486,12 +490,26 @@ public final class Engine {
     return true;
   }
 
+  private void markDone(Entry e) {
+    e.state = State.DONE;
+    e.doneAt = clock.nanoTime();
+  }
+
+  /**
+   * Forgets tasks finished here more than {@link #FORGET_AFTER} ago, so the table does not grow
+   * without bound; a late duplicate event for one of them is caught by its ledger instead.
+   */
+  private void forgetFinished() {
+    long now = clock.nanoTime();
+    known.values().removeIf(e -> e.state == State.DONE && now - e.doneAt > FORGET_AFTER.toNanos());
+  }
+
   /** Back on the loop after a run: free the slots; DONE stays known so stale events are ignored. */
   private void release(Entry e, boolean done) {
     e.slots.forEach(s -> slotsInUse.merge(s, -1, Integer::sum));
     running--;
     if (done) {
-      e.state = State.DONE;
+      markDone(e);
     } else {
       known.remove(e.id);
     }
