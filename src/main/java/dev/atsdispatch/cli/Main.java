@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of {@code ats-dispatch}: the Picocli root command and its subcommands. */
 @Command(name = "ats-dispatch", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "Runs an Agent Task Service channel's tasks through an agent command.",
-    subcommands = {RunCommand.class, DevServerCommand.class, ConfigCommand.class,
+    subcommands = {RunCommand.class, DevServerCommand.class, ConfigCommand.class, StatusCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
