@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ats-dispatch", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "Runs an Agent Task Service channel's tasks through an agent command.",
     subcommands = {RunCommand.class, DevServerCommand.class, ConfigCommand.class, CreateCommand.class,
-        DepsCommand.class,
+        DepsCommand.class, StatusCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

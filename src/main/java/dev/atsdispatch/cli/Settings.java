@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.function.BiConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -89,7 +90,12 @@ public final class Settings {
       key("slots", "{gpu = 1}", "named resource slots; a task whose payload has <name> = true takes one",
           (s, v) -> s.b.slots = intMap(v)),
       key("embedded.port", "7878", "port of the dev server started by run --embedded (0: any)",
-          (s, v) -> s.embeddedPort = integer(v)));
+          (s, v) -> s.embeddedPort = integer(v)),
+      // status port: /healthz, /readyz, /metrics (dev.atsdispatch.status)
+      key("status.port", "7879", "status port serving /healthz, /readyz and /metrics (off or empty: none; 0: any)",
+          (s, v) -> s.statusPort = port(v)),
+      key("status.host", "127.0.0.1", "address the status port binds (loopback unless you mean otherwise)",
+          (s, v) -> s.statusHost = nonBlank(v)));
 
   private static Key key(String name, String def, String description, BiConsumer<Settings, String> apply) {
     return new Key(name, def, description, false, apply);
@@ -100,6 +106,8 @@ public final class Settings {
   String atsBin;
   Duration atsTimeout;
   int embeddedPort;
+  Integer statusPort;
+  String statusHost;
   private ServiceConfig service;
   private AtsSettings ats;
   private final Map<String, String> values = new LinkedHashMap<>();
@@ -127,6 +135,28 @@ public final class Settings {
 
   public int embeddedPort() {
     return embeddedPort;
+  }
+
+  /** The status port, or empty when {@code status.port} is off. */
+  public OptionalInt statusPort() {
+    return statusPort == null ? OptionalInt.empty() : OptionalInt.of(statusPort);
+  }
+
+  public String statusHost() {
+    return statusHost;
+  }
+
+  /**
+   * The status port's URL as a client on this machine reaches it (a wildcard bind address is
+   * reached through loopback), or null when the status port is off.
+   */
+  public String statusUrl() {
+    if (statusPort == null) return null;
+    String h = statusHost;
+    if (h.equals("0.0.0.0")) h = "127.0.0.1";
+    if (h.equals("::") || h.equals("[::]")) h = "::1";
+    if (h.contains(":") && !h.startsWith("[")) h = "[" + h + "]";
+    return "http://" + h + ":" + statusPort;
   }
 
   /** The effective raw value of every key, and where it came from. */
@@ -267,6 +297,20 @@ public final class Settings {
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("not an integer: " + v);
     }
+  }
+
+  /** A TCP port (0: any free one), or null for "off" or empty. */
+  static Integer port(String v) {
+    String t = v.trim().toLowerCase(Locale.ROOT);
+    if (t.isEmpty() || t.equals("off")) return null;
+    int p = integer(t);
+    if (p < 0 || p > 65535) throw new IllegalArgumentException("not a port (0-65535, or off): " + v);
+    return p;
+  }
+
+  static String nonBlank(String v) {
+    if (v.isBlank()) throw new IllegalArgumentException("must not be empty");
+    return v.trim();
   }
 
   static boolean bool(String v) {

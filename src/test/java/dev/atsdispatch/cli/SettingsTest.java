@@ -93,4 +93,30 @@ final class SettingsTest {
     assertEquals(List.of("sh", "-c", "echo a b"),
         load(null, Map.of("agent.command", "[\"sh\",\"-c\",\"echo a b\"]"), Map.of()).service().agentCommand());
   }
+
+  @Test
+  void statusPortIsOnByDefaultOnLoopbackAndCanBeTurnedOff() {
+    Settings d = load(null, Map.of(), Map.of());
+    assertEquals(7879, d.statusPort().getAsInt());
+    assertEquals("127.0.0.1", d.statusHost());
+    assertEquals("http://127.0.0.1:7879", d.statusUrl());
+    for (String off : new String[] {"off", "", " OFF "}) {
+      Settings s = load(null, Map.of(), Map.of("ATS_DISPATCH_STATUS_PORT", off));
+      assertTrue(s.statusPort().isEmpty(), "'" + off + "'");
+      assertNull(s.statusUrl());
+    }
+    assertEquals(0, load(null, Map.of(), Map.of("ATS_DISPATCH_STATUS_PORT", "0")).statusPort().getAsInt());
+    assertEquals("http://127.0.0.1:9100", load(null, Map.of(),
+        Map.of("ATS_DISPATCH_STATUS_PORT", "9100", "ATS_DISPATCH_STATUS_HOST", "0.0.0.0")).statusUrl());
+    assertEquals("http://[::1]:9100", load(null, Map.of(),
+        Map.of("ATS_DISPATCH_STATUS_PORT", "9100", "ATS_DISPATCH_STATUS_HOST", "::")).statusUrl());
+    for (String bad : new String[] {"70000", "-1", "http"}) {
+      var e = assertThrows(Settings.InvalidSetting.class,
+          () -> load(null, Map.of(), Map.of("ATS_DISPATCH_STATUS_PORT", bad)));
+      assertTrue(e.getMessage().startsWith("status.port: "), e.getMessage());
+    }
+    var e = assertThrows(Settings.InvalidSetting.class,
+        () -> load(null, Map.of(), Map.of("ATS_DISPATCH_STATUS_HOST", " ")));
+    assertTrue(e.getMessage().startsWith("status.host: "), e.getMessage());
+  }
 }
