@@ -11,6 +11,7 @@ import dev.atsdispatch.ats.Task;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.dispatch.Service;
 import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.status.StatusServer;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -83,10 +84,25 @@ public final class RunCommand implements Callable<Integer> {
       if (server != null) server.close();
       return 1;
     }
+    StatusServer status = null;
+    if (s.statusPort().isPresent() && !demo) {
+      try {
+        status = StatusServer.start(s.statusHost(), s.statusPort().getAsInt(), svc.engine().metrics(),
+            svc.readiness());
+        System.err.println("ats-dispatch: status port at " + status.url() + " (/healthz /readyz /metrics)");
+      } catch (RuntimeException e) {
+        System.err.println("ats-dispatch: " + e.getMessage() + " (set status.port, or off)");
+        svc.close();
+        if (server != null) server.close();
+        return 1;
+      }
+    }
     DevServer srv = server;
+    StatusServer st = status;
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       svc.close();
+      if (st != null) st.close();
       if (srv != null) srv.close();
       stopped.countDown();
     }, "ats-dispatch-shutdown");

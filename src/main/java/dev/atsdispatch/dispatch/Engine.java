@@ -17,6 +17,7 @@ import dev.atsdispatch.exec.AgentRunner;
 import dev.atsdispatch.exec.AgentSpec;
 import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.exec.RunningAgent;
+import dev.atsdispatch.status.DispatchMetrics;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
 import java.time.Duration;
@@ -103,6 +104,7 @@ public final class Engine {
   private final Map<String, String> serviceEnv;
   private final Outbox results;
   private final Stats stats = new Stats();
+  private final DispatchMetrics metrics = DispatchMetrics.create();
   private final Intake intake;
   private final TaskObserver observer;
 
@@ -148,10 +150,16 @@ public final class Engine {
     this.clock = clock;
     this.serviceEnv = Map.copyOf(serviceEnv);
     this.results = state.outbox("results");
+    metrics.gauges(this::runningNow, this::queuedNow, this::deferredNow, this::outboxDepth);
   }
 
   public Stats stats() {
     return stats;
+  }
+
+  /** The Prometheus metrics of this engine (served by the status port). */
+  public DispatchMetrics metrics() {
+    return metrics;
   }
 
   /** Kills agents a crashed earlier incarnation left behind, then starts the periodic work. */
@@ -573,6 +581,10 @@ public final class Engine {
         ledger.append("agent_started", M.createObjectNode().put("attempt", n).put("pgid", pgid)
             .put("start_ms", ProcessAgentRunner.startMillis(pgid)), clock.now());
         e.agent = agent;
+        Task created = e.task;
+        if (n == 1 && created.createdAt() != null) {
+          metrics.pickedUp(Duration.between(created.createdAt(), clock.now()));
+        }
         if (e.cancelled) agent.stop("task cancelled", shortGrace());
         if (e.fenced != null) agent.stop(e.fenced, cfg.grace());
         if (e.interrupted) agent.stop("service shutting down", cfg.grace());
@@ -590,6 +602,8 @@ public final class Engine {
           .put("pgid", pgid);
       if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
       ledger.append("attempt_finished", fin, clock.now());
+      if (strike) metrics.strike();
+      if (r != null) metrics.agentFinished(Duration.ofMillis(r.durationMs()));
       log.info("task {} attempt {}: {}{}", e.id, n, outcome, r == null ? "" : " in " + r.durationMs() + " ms");
       switch (outcome) {
         case "completed" -> {
@@ -599,15 +613,18 @@ public final class Engine {
         }
         case "cancelled" -> {
           stats.cancelled.incrementAndGet();
+          metrics.taskFinished("cancelled");
           return true;
         }
         case "lease_lost" -> {
           stats.leaseLost.incrementAndGet();
+          metrics.taskFinished("lease_lost");
           log.warn("task {}: {}; nothing reported", e.id, e.fenced);
           return false;
         }
         case "interrupted" -> {
           stats.interrupted.incrementAndGet();
+          metrics.taskFinished("interrupted");
           return false;
         }
         default -> {
@@ -728,8 +745,10 @@ public final class Engine {
     try {
       ats.claim(e.id, cfg.lease());
       stats.leaseRenewals.incrementAndGet();
+      metrics.leaseRenewed();
     } catch (AtsException x) {
       stats.leaseRenewalFailures.incrementAndGet();
+      metrics.leaseRenewalFailed();
       if (x.retryable()) {
         log.warn("task {}: lease renewal failed ({}); will retry", e.id, x.getMessage());
         return;
@@ -791,11 +810,18 @@ public final class Engine {
 
   private void complete(Entry e, int attempt, ObjectNode outputs, String callbackResult) {
     report(e, attempt, outputs, null);
+    metrics.taskFinished("completed");
     observer.completed(e.view, attempt, callbackResult);
   }
 
   private void fail(Entry e, int attempt, TaskObserver.Failure why, String reason) {
     report(e, attempt, null, reason);
+    metrics.taskFinished(switch (why) {
+      case AGENT -> "failed";
+      case POISON -> "poisoned";
+      case BLOCKED -> "blocked";
+      case DECRYPTION, PLAINTEXT_REJECTED -> "rejected";
+    });
     observer.failed(e.view, attempt, why, reason);
   }
 

@@ -6,6 +6,7 @@ import dev.atsdispatch.ats.AtsSettings;
 import dev.atsdispatch.ats.EventTypes;
 import dev.atsdispatch.ats.EventWatcher;
 import dev.atsdispatch.exec.AgentRunner;
+import dev.atsdispatch.status.Readiness;
 import dev.atsdispatch.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,9 @@ public final class Service implements AutoCloseable {
         return t;
       });
   private boolean closed;
+  private final java.util.concurrent.atomic.AtomicInteger subscriptions = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean atsReachable;
+  private volatile String atsDetail = "not checked yet";
 
   public Service(ServiceConfig cfg, AtsSettings settings, AtsClient client, AgentRunner runner,
       Clock clock, Map<String, String> env, EventWatcher.Timing timing) {
@@ -53,6 +57,7 @@ public final class Service implements AutoCloseable {
     this.watcher = new EventWatcher(settings, cfg.channel(), EVENTS, new EventWatcher.Listener() {
       @Override
       public void onSubscribed() {
+        if (subscriptions.getAndIncrement() > 0) engine.metrics().webSocketReconnected();
         engine.reconcileSoon();
       }
 
@@ -75,8 +80,40 @@ public final class Service implements AutoCloseable {
     state.lock();
     engine.start();
     watcher.start();
+    watcherTimers.scheduleWithFixedDelay(this::checkHealth, 0, 10, java.util.concurrent.TimeUnit.SECONDS);
     log.info("ats-dispatch watching channel {} with {} transport (concurrency {}, lease {} s)",
         cfg.channel(), client.transport(), cfg.concurrency(), cfg.lease().toSeconds());
+  }
+
+  /** Ready: subscribed to the channel's events, and ATS answered the last health check (every 10 s). */
+  public Readiness readiness() {
+    return new Readiness() {
+      @Override
+      public boolean subscribed() {
+        return watcher.subscribed();
+      }
+
+      @Override
+      public boolean atsReachable() {
+        return atsReachable;
+      }
+
+      @Override
+      public String detail() {
+        return atsDetail;
+      }
+    };
+  }
+
+  private void checkHealth() {
+    try {
+      client.health();
+      atsReachable = true;
+      atsDetail = "ATS answered";
+    } catch (RuntimeException e) {
+      atsReachable = false;
+      atsDetail = "ATS health check failed: " + e.getMessage();
+    }
   }
 
   @Override

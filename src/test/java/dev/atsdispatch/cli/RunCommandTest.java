@@ -43,6 +43,7 @@ final class RunCommandTest {
   ChildJvm start(Map<String, String> env, String... args) {
     Map<String, String> e = new HashMap<>(env);
     e.putIfAbsent("HOME", dir.toString());
+    e.putIfAbsent("ATS_DISPATCH_STATUS_PORT", "0");
     ChildJvm j = ChildJvm.start(dir, "run-" + jvms.size(), e, List.of(args));
     jvms.add(j);
     return j;
