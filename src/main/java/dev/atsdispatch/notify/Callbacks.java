@@ -172,7 +172,7 @@ public final class Callbacks implements AutoCloseable {
     executor.shutdownNow();
     calls.forEach(Call::cancel);
     try {
-      executor.awaitTermination(5, TimeUnit.SECONDS);
+      executor.awaitTermination(2, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

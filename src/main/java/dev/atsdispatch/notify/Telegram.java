@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * answer is final. A message that cannot be delivered is dropped with a warning: the task never
  * waits for Telegram. The token is part of the request URL, so no URL is ever logged and error
  * texts are scrubbed of it. Lifecycle: constructed started; {@link #close()} gives queued
- * messages up to the call timeout to go out, then stops.
+ * messages up to 3 s (at most the call timeout) to go out, then stops.
  */
 public final class Telegram implements MessageSender {
   private static final Logger log = LoggerFactory.getLogger(Telegram.class);
@@ -35,6 +35,8 @@ public final class Telegram implements MessageSender {
   static final int QUEUE = 100;
   static final Duration MAX_RETRY_AFTER = Duration.ofMinutes(5);
   private static final Duration MAX_BACKOFF = Duration.ofMinutes(1);
+  /** How long close() lets queued messages go out: bounded, so shutdown never waits on Telegram. */
+  static final Duration FLUSH = Duration.ofSeconds(3);
 
   private final NotifyConfig cfg;
   private final OkHttpClient http;
@@ -81,7 +83,7 @@ public final class Telegram implements MessageSender {
     if (closed) return;
     closed = true;
     try {
-      worker.join(cfg.callTimeout().toMillis());
+      worker.join(Math.min(cfg.callTimeout().toMillis(), FLUSH.toMillis()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

@@ -102,15 +102,22 @@ final class TelegramTest {
 
   @Test
   void a429WaitsTheRetryAfterTelegramAsksFor() throws Exception {
-    server.enqueue(new MockResponse().setResponseCode(429).setBody(
-        "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 1\",\"parameters\":{\"retry_after\":1}}"));
-    server.enqueue(OK);
+    List<Long> at = new java.util.concurrent.CopyOnWriteArrayList<>();
+    MockResponse tooMany = new MockResponse().setResponseCode(429).setBody(
+        "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 1\",\"parameters\":{\"retry_after\":1}}");
+    server.setDispatcher(new okhttp3.mockwebserver.Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest r) {
+        at.add(System.nanoTime());
+        return at.size() == 1 ? tooMany : OK;
+      }
+    });
     try (Telegram t = new Telegram(cfg().build())) {
       t.send("one");
       next();
-      long first = System.nanoTime();
       RecordedRequest again = next();
-      long waitedMs = (System.nanoTime() - first) / 1_000_000;
+      while (at.size() < 2) Thread.onSpinWait(); // MockWebServer queues the request before dispatching it
+      long waitedMs = (at.get(1) - at.get(0)) / 1_000_000;
       assertEquals("one", text(again));
       assertTrue(waitedMs >= 900, "retried after " + waitedMs + " ms, before retry_after (1 s)");
     }
