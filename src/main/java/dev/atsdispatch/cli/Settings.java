@@ -10,6 +10,8 @@ import dev.atsdispatch.notify.NotifyConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -17,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -246,16 +249,15 @@ public final class Settings {
   }
 
   private static void checkPrivate(Path f, String key) {
-    java.util.Set<java.nio.file.attribute.PosixFilePermission> perms;
+    Set<PosixFilePermission> perms;
     try {
       perms = Files.getPosixFilePermissions(f);
     } catch (UnsupportedOperationException | IOException e) {
       return; // not a POSIX file system: nothing to check
     }
-    if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ)
-        || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ)) {
+    if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
       throw new InvalidSetting(key, f + " holds a secret but group or others can read it (mode "
-          + java.nio.file.attribute.PosixFilePermissions.toString(perms) + "): run chmod 600 " + f
+          + PosixFilePermissions.toString(perms) + "): run chmod 600 " + f
           + ", or set it in the environment (" + KEYS.stream().filter(k -> k.name().equals(key))
               .findFirst().map(Key::env).orElse(key) + ")");
     }
