@@ -5,9 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import dev.atsdispatch.ats.AtsSettings;
 import dev.atsdispatch.dispatch.ServiceConfig;
+import dev.atsdispatch.notify.AddressPolicy;
+import dev.atsdispatch.notify.NotifyConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -16,6 +20,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -95,13 +100,47 @@ public final class Settings {
       key("status.port", "7879", "status port serving /healthz, /readyz and /metrics (off or empty: none; 0: any)",
           (s, v) -> s.statusPort = port(v)),
       key("status.host", "127.0.0.1", "address the status port binds (loopback unless you mean otherwise)",
-          (s, v) -> s.statusHost = nonBlank(v)));
+          (s, v) -> s.statusHost = nonBlank(v)),
+      // ---- notifications: Telegram and callback webhooks (dev.atsdispatch.notify) ----
+      new Key("telegram.token", "", "Telegram bot token (empty: Telegram off); keep it in the environment or a 0600 file",
+          true, (s, v) -> s.nb.telegramToken = v),
+      new Key("telegram.chat_id", "", "Telegram chat that gets the notifications", true,
+          (s, v) -> s.nb.telegramChatId = v),
+      key("telegram.base_url", "https://api.telegram.org", "Telegram Bot API base URL",
+          (s, v) -> s.nb.telegramBaseUrl = v.trim()),
+      key("telegram.max_tries", "5", "tries of one Telegram message (network error, 5xx, 429) before it is dropped",
+          (s, v) -> s.nb.telegramMaxTries = integer(v)),
+      key("telegram.backoff", "1s", "wait before the second try of a Telegram message, doubling per try (a 429 waits its retry_after)",
+          (s, v) -> s.nb.telegramBackoff = duration(v)),
+      new Key("callback.secret", "", "HMAC-SHA256 key that signs callbacks (X-ATS-Dispatch-Signature; empty: unsigned)",
+          true, (s, v) -> s.nb.callbackSecret = v),
+      key("callback.allow", "", "internal hosts, addresses and CIDR ranges callbacks may reach (default: public addresses only)",
+          (s, v) -> {
+            List<String> allow = list(v);
+            AddressPolicy.allowing(allow);
+            s.nb.callbackAllow = allow;
+          }),
+      key("callback.max_tries", "5", "tries of one callback (network error, 5xx, 429) before it is given up",
+          (s, v) -> s.nb.callbackMaxTries = integer(v)),
+      key("callback.backoff", "40s", "wait before the second try of a callback, doubling per try (5 tries span 10 minutes)",
+          (s, v) -> s.nb.callbackBackoff = duration(v)),
+      key("notify.connect_timeout", "5s", "connect timeout of a Telegram or callback request",
+          (s, v) -> s.nb.connectTimeout = duration(v)),
+      key("notify.read_timeout", "10s", "read timeout of a Telegram or callback request",
+          (s, v) -> s.nb.readTimeout = duration(v)),
+      key("notify.call_timeout", "30s", "limit of one whole Telegram or callback request",
+          (s, v) -> s.nb.callTimeout = duration(v)));
+
+  /** Secrets of the notify block: refused from a config file that group or others can read. */
+  private static final List<String> FILE_SECRETS = List.of("telegram.token", "telegram.chat_id", "callback.secret");
 
   private static Key key(String name, String def, String description, BiConsumer<Settings, String> apply) {
     return new Key(name, def, description, false, apply);
   }
 
   final ServiceConfig.Builder b = ServiceConfig.builder();
+  final NotifyConfig.Builder nb = NotifyConfig.builder();
+  private NotifyConfig notify;
   String transport;
   String atsBin;
   Duration atsTimeout;
@@ -119,6 +158,11 @@ public final class Settings {
 
   public AtsSettings ats() {
     return ats;
+  }
+
+  /** Telegram and callback settings (not {@code notify()}: that is Object's). */
+  public NotifyConfig notifyConfig() {
+    return notify;
   }
 
   public String transport() {
@@ -213,6 +257,19 @@ public final class Settings {
       int sp = msg.indexOf(' ');
       throw new InvalidSetting(msg.substring(0, sp), msg.substring(sp + 1));
     }
+    try {
+      s.notify = s.nb.build();
+    } catch (IllegalArgumentException e) {
+      String msg = e.getMessage();
+      int sp = msg.indexOf(' ');
+      throw new InvalidSetting(msg.substring(0, sp), msg.substring(sp + 1));
+    }
+    for (String k : FILE_SECRETS) {
+      if (f != null && fromFile.containsKey(k) && s.sources.get(k).equals(f.toString())
+          && !s.values.get(k).isEmpty()) {
+        checkPrivate(f, k);
+      }
+    }
     Path state = s.service.stateDir().toAbsolutePath().normalize();
     Path keys = s.service.keysDir().toAbsolutePath().normalize();
     if (state.startsWith(keys) || keys.startsWith(state)) {
@@ -221,6 +278,21 @@ public final class Settings {
     }
     s.ats = AtsSettings.resolve(atsFlags, env, cwd, home);
     return s;
+  }
+
+  private static void checkPrivate(Path f, String key) {
+    Set<PosixFilePermission> perms;
+    try {
+      perms = Files.getPosixFilePermissions(f);
+    } catch (UnsupportedOperationException | IOException e) {
+      return; // not a POSIX file system: nothing to check
+    }
+    if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
+      throw new InvalidSetting(key, f + " holds a secret but group or others can read it (mode "
+          + PosixFilePermissions.toString(perms) + "): run chmod 600 " + f
+          + ", or set it in the environment (" + KEYS.stream().filter(k -> k.name().equals(key))
+              .findFirst().map(Key::env).orElse(key) + ")");
+    }
   }
 
   private static Map<String, String> readToml(Path f) {
@@ -369,9 +441,13 @@ public final class Settings {
     return out;
   }
 
-  /** A value as config show prints a secret: tables keep their names, every value is masked. */
+  /**
+   * A value as config show prints a secret: tables keep their names, every value is masked; any
+   * other value (a token, which may well contain '=') is masked whole.
+   */
   public static String mask(String v) {
     if (v == null || v.isEmpty()) return v;
+    if (!v.trim().startsWith("{")) return "****";
     Map<String, String> m;
     try {
       m = stringMap(v);
