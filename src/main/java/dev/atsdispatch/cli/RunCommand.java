@@ -10,7 +10,9 @@ import dev.atsdispatch.ats.NewTask;
 import dev.atsdispatch.ats.Task;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.dispatch.Service;
+import dev.atsdispatch.dispatch.Intake;
 import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.notify.TaskNotifier;
 import dev.atsdispatch.status.StatusServer;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
@@ -75,7 +77,8 @@ public final class RunCommand implements Callable<Integer> {
       return 1;
     }
     Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(), Clock.SYSTEM,
-        System.getenv(), EventWatcher.Timing.DEFAULT);
+        System.getenv(), EventWatcher.Timing.DEFAULT,
+        new Service.Extensions(state -> Intake.PLAIN, TaskNotifier.factory(s.notifyConfig())));
     try {
       svc.start();
     } catch (RuntimeException e) {

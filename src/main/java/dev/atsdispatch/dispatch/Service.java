@@ -10,6 +10,8 @@ import dev.atsdispatch.status.Readiness;
 import dev.atsdispatch.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
@@ -28,7 +30,12 @@ public final class Service implements AutoCloseable {
   private final ServiceConfig cfg;
   private final AtsClient client;
   private final StateDir state;
-  private final Engine engine;
+  private final Extensions ext;
+  private final AgentRunner runner;
+  private final Clock clock;
+  private final Map<String, String> env;
+  private volatile Engine engine;
+  private TaskObserver observer = TaskObserver.NONE;
   private final EventWatcher watcher;
   private final ScheduledExecutorService watcherTimers =
       Executors.newSingleThreadScheduledExecutor(r -> {
@@ -43,17 +50,28 @@ public final class Service implements AutoCloseable {
 
   public Service(ServiceConfig cfg, AtsSettings settings, AtsClient client, AgentRunner runner,
       Clock clock, Map<String, String> env, EventWatcher.Timing timing) {
-    this(cfg, settings, client, runner, clock, env, timing, state -> Intake.PLAIN, TaskObserver.NONE);
+    this(cfg, settings, client, runner, clock, env, timing, Extensions.NONE);
   }
 
-  /** With the encryption policy (made from the state directory, for its replay records) and observers. */
+  /**
+   * What the service is built with besides its core: the encryption policy and the observers
+   * (notifications), each made from the state directory and the ATS client once the service
+   * has them.
+   */
+  public record Extensions(Function<StateDir, Intake> intake,
+      BiFunction<StateDir, AtsClient, TaskObserver> observer) {
+    public static final Extensions NONE = new Extensions(s -> Intake.PLAIN, (s, c) -> TaskObserver.NONE);
+  }
+
   public Service(ServiceConfig cfg, AtsSettings settings, AtsClient client, AgentRunner runner,
-      Clock clock, Map<String, String> env, EventWatcher.Timing timing,
-      java.util.function.Function<StateDir, Intake> intake, TaskObserver observer) {
+      Clock clock, Map<String, String> env, EventWatcher.Timing timing, Extensions ext) {
     this.cfg = cfg;
     this.client = client;
     this.state = new StateDir(cfg.stateDir());
-    this.engine = new Engine(cfg, client, runner, state, clock, env, intake.apply(state), observer);
+    this.ext = ext;
+    this.runner = runner;
+    this.clock = clock;
+    this.env = Map.copyOf(env);
     this.watcher = new EventWatcher(settings, cfg.channel(), EVENTS, new EventWatcher.Listener() {
       @Override
       public void onSubscribed() {
@@ -76,8 +94,11 @@ public final class Service implements AutoCloseable {
     return watcher;
   }
 
+  /** Takes the state directory's lock, then builds and starts the engine and the watcher. */
   public void start() {
     state.lock();
+    observer = ext.observer().apply(state, client);
+    engine = new Engine(cfg, client, runner, state, clock, env, ext.intake().apply(state), observer);
     engine.start();
     watcher.start();
     watcherTimers.scheduleWithFixedDelay(this::checkHealth, 0, 10, java.util.concurrent.TimeUnit.SECONDS);
@@ -122,7 +143,8 @@ public final class Service implements AutoCloseable {
     closed = true;
     watcher.close();
     watcherTimers.shutdownNow();
-    engine.shutdown();
+    if (engine != null) engine.shutdown();
+    observer.close();
     client.close();
     state.close();
     log.info("ats-dispatch stopped");

@@ -27,4 +27,7 @@ public interface TaskObserver {
 
   /** A registration task carried a key that is not a valid public key. */
   default void registrationInvalid(long taskId, String detail) {}
+
+  /** The service stops: deliver or persist what is queued, within a few seconds. */
+  default void close() {}
 }
