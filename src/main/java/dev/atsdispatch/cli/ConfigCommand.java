@@ -1,22 +1,64 @@
 package dev.atsdispatch.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.crypto.JsJson;
+import dev.atsdispatch.crypto.Keyring;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
 
-/** {@code ats-dispatch config show}: the effective settings, where each came from, secrets masked. */
+/**
+ * {@code ats-dispatch config}: the policy in {@code keys_dir/config.json} (the JavaScript
+ * version's {@code config [key [value]]}, documented keys only), and {@code config show}: the
+ * effective service settings, where each came from, secrets masked.
+ */
 @Command(name = "config", mixinStandardHelpOptions = true, versionProvider = Version.class,
-    description = "Show the service's configuration.", subcommands = ConfigCommand.Show.class)
-public final class ConfigCommand implements Runnable {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+    description = {"Show or change the policy in keys_dir/config.json:",
+        "  config              print it, merged over the defaults, as JSON",
+        "  config KEY          print one value",
+        "  config KEY VALUE    set it (true/false for switches)",
+        "  config --unset KEY  remove it (its default applies again)",
+        "Keys: require_encryption (default false), max_pending_registrations (default 100).",
+        "'config show' prints the service settings instead."},
+    subcommands = ConfigCommand.Show.class)
+public final class ConfigCommand extends KeyCommands.Base {
+  @Parameters(arity = "0..2", paramLabel = "KEY [VALUE]") List<String> args;
+
+  @Option(names = "--unset", paramLabel = "KEY", description = "remove KEY from config.json") String unset;
 
   @Override
-  public void run() {
-    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (show)");
+  int run(Settings s, Keyring keyring) {
+    List<String> a = args == null ? List.of() : args;
+    try {
+      if (unset != null) {
+        if (!a.isEmpty()) throw new ParameterException(spec.commandLine(), "--unset takes no other arguments");
+        boolean was = keyring.unsetConfig(unset);
+        out().println((was ? "Unset " : "Not set: ") + unset + " (default: "
+            + JsJson.inline(Keyring.configKey(unset).defaultValue()) + ")");
+        return 0;
+      }
+      if (a.isEmpty()) {
+        out().print(JsJson.file(keyring.config()));
+        out().flush();
+        return 0;
+      }
+      if (a.size() == 1) {
+        out().println(JsJson.inline(keyring.configValue(a.get(0))));
+        return 0;
+      }
+      JsonNode v = keyring.setConfig(a.get(0), a.get(1));
+      out().println("Set " + a.get(0) + " = " + JsJson.inline(v));
+      return 0;
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
   }
 
   /** Prints every key with its effective value and source. */

@@ -8,7 +8,9 @@ import picocli.CommandLine.Command;
     description = "Runs an Agent Task Service channel's tasks through an agent command.",
     subcommands = {RunCommand.class, DevServerCommand.class, ConfigCommand.class, CreateCommand.class,
         DepsCommand.class, StatusCommand.class,
-        CommandLine.HelpCommand.class})
+        KeyCommands.Keygen.class, KeyCommands.AddKey.class, KeyCommands.RemoveKey.class,
+        KeyCommands.ListKeys.class, KeyCommands.Pending.class, KeyCommands.Approve.class,
+        KeyCommands.Reject.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -17,8 +19,23 @@ public final class Main implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
   }
 
+  /** The command line with no admin notices (the lead's Telegram notifier plugs in below). */
   public static CommandLine commandLine() {
-    return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+    return commandLine(RegistrationNotices.Factory.NONE);
+  }
+
+  /** The command line; {@code approve} and {@code reject} tell the admin through {@code notices}. */
+  public static CommandLine commandLine(RegistrationNotices.Factory notices) {
+    CommandLine.IFactory fallback = CommandLine.defaultFactory();
+    CommandLine.IFactory factory = new CommandLine.IFactory() {
+      @Override
+      public <K> K create(Class<K> cls) throws Exception {
+        if (cls == KeyCommands.Approve.class) return cls.cast(new KeyCommands.Approve(notices));
+        if (cls == KeyCommands.Reject.class) return cls.cast(new KeyCommands.Reject(notices));
+        return fallback.create(cls);
+      }
+    };
+    return new CommandLine(new Main(), factory).setCaseInsensitiveEnumValuesAllowed(true);
   }
 
   public static void main(String[] args) {

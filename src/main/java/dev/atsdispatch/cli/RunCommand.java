@@ -8,6 +8,8 @@ import dev.atsdispatch.ats.EventWatcher;
 import dev.atsdispatch.ats.HttpAtsClient;
 import dev.atsdispatch.ats.NewTask;
 import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.crypto.Keyring;
+import dev.atsdispatch.crypto.KeyringException;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.dispatch.Service;
 import dev.atsdispatch.dispatch.Intake;
@@ -164,6 +166,13 @@ public final class RunCommand implements Callable<Integer> {
 
   static void preflight(Settings s, AtsClient client) {
     Map<String, String> env = System.getenv();
+    Keyring keys = new Keyring(s.service().keysDir());
+    try {
+      keys.checkSecretKeyPermissions();
+      keys.check();
+    } catch (KeyringException e) {
+      throw new PreflightException(e.getMessage());
+    }
     try {
       ProcessAgentRunner.resolve(s.service().agentCommand().get(0), env);
     } catch (IOException e) {

@@ -111,6 +111,9 @@ final class RunCommandTest {
   @Test
   void preflightFailuresExitOneWithOneLine() throws Exception {
     server = DevServer.builder().port(0).inMemory().start();
+    Path keys = dir.resolve("open-keys");
+    new dev.atsdispatch.crypto.Keyring(keys).ensureDispatchKeyPair();
+    Files.setPosixFilePermissions(keys.resolve("dispatch-keys.json"), PosixFilePermissions.fromString("rw-r--r--"));
     record Case(List<String> args, List<String> mentions) {}
     List<Case> cases = List.of(
         new Case(List.of("--agent", dir.resolve("no-such-agent").toString(), "--transport", "http", "--url", server.url()),
@@ -118,7 +121,9 @@ final class RunCommandTest {
         new Case(List.of("--agent", "cat", "--transport", "http", "--url", "http://127.0.0.1:1"),
             List.of("not reachable", "127.0.0.1:1")),
         new Case(List.of("--agent", "cat", "--transport", "cli", "--ats-bin", dir.resolve("no-such-ats").toString(),
-            "--url", server.url()), List.of("no-such-ats", "ats_bin")));
+            "--url", server.url()), List.of("no-such-ats", "ats_bin")),
+        new Case(List.of("--agent", "cat", "--transport", "http", "--url", server.url(), "--keys-dir", keys.toString()),
+            List.of("dispatch-keys.json", "group or others", "chmod 600 " + keys.resolve("dispatch-keys.json"))));
     List<ChildJvm> runs = new ArrayList<>();
     for (Case c : cases) {
       List<String> args = new ArrayList<>(List.of("run", "--state-dir", state()));

@@ -1,0 +1,311 @@
+package dev.atsdispatch.crypto;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The key directory in the JavaScript formats: the old bot's files (fixtures written by tweetnacl
+ * and JSON.stringify) load and are rewritten byte for byte, writes are atomic and owner-only, bad
+ * files and bad permissions are clear errors, and the registration bookkeeping.
+ */
+final class KeyringTest {
+  static final Path FIXTURES = Path.of("src/test/resources/js-keys");
+  static final ObjectMapper M = new ObjectMapper();
+  static final Clock CLOCK = Clock.fixed(Instant.parse("2025-06-01T12:00:00Z"), ZoneOffset.UTC);
+
+  @TempDir Path dir;
+
+  Keyring withFixtures() throws Exception {
+    for (String f : List.of(Keyring.DISPATCH_KEYS, Keyring.TRUSTED_KEYS, Keyring.PENDING, Keyring.CONFIG)) {
+      Files.copy(FIXTURES.resolve(f), dir.resolve(f));
+    }
+    return new Keyring(dir, CLOCK);
+  }
+
+  @Test
+  void oldBotKeyFilesLoadUnchanged() throws Exception {
+    Keyring k = withFixtures();
+    k.check();
+    assertEquals("mqKtS1maaxu6nFAWCSK64uOGwP9pqwFuuiQ32X4AAQQ=", k.dispatchKeyPair().orElseThrow().publicKey());
+    assertEquals(List.of("alice", "bob the builder"), new ArrayList<>(k.trustedKeys().keySet()));
+    Keyring.TrustedKey bob = k.trusted("bob the builder").orElseThrow();
+    assertEquals(Fingerprint.of(bob.publicKey()), bob.fingerprint(), "missing fingerprint recomputed");
+    assertEquals("alice", k.trustedByPublicKey("IFv4ROWp1B2j5fsB82LaYKflne5uDzs4GX3tgsWn8Uw=").orElseThrow().name());
+    assertTrue(k.trustedByPublicKey("IFv4ROWp1B2j5fsB82LaYKflne5uDzs4GX3tgsWn8Uw").isEmpty(), "text compared exactly");
+    assertEquals(IntNode.valueOf(4711), k.pending().get("767f5751a3f70338").taskId());
+    assertEquals(TextNode.valueOf("4712"), k.pending().get("1023c45c0ab77024").taskId());
+    assertTrue(k.requireEncryption());
+    assertEquals("ops@example.org", k.config().get("operator").asText());
+    assertEquals(100, k.maxPending());
+  }
+
+  @Test
+  void rewritesKeepEveryOtherByteAndUnknownKeys() throws Exception {
+    Keyring k = withFixtures();
+    // a change and its undo give back the JavaScript file exactly
+    k.setConfig("require_encryption", "false");
+    k.setConfig("require_encryption", "true");
+    assertEquals(Files.readString(FIXTURES.resolve("config.json")), Files.readString(dir.resolve("config.json")));
+
+    KeyPair carl = NaclBox.generateKeyPair();
+    k.addTrusted("carl", carl.publicKey());
+    assertTrue(k.removeTrusted("carl"));
+    assertEquals(Files.readString(FIXTURES.resolve("trusted-keys.json")),
+        Files.readString(dir.resolve("trusted-keys.json")));
+
+    k.reject("767f");
+    String pending = Files.readString(dir.resolve("pending-registrations.json"));
+    assertEquals("{\n  \"1023c45c0ab77024\": {\n    \"pubkey\": \"D/dCPyaJkMpbSiYapSo/b1IT1OQgt0mcL0oORJvMcms=\",\n"
+        + "    \"requestedAt\": \"2025-03-03T09:05:00.000Z\",\n    \"taskId\": \"4712\",\n    \"via\": \"ats\"\n  }\n}\n",
+        pending);
+    // replacing a key keeps the entry's unknown fields
+    k.addTrusted("bob the builder", carl.publicKey());
+    assertTrue(Files.readString(dir.resolve("trusted-keys.json")).contains("\"note\": \"added by hand, no fingerprint\""));
+    assertEquals("2025-06-01T12:00:00.000Z", k.trusted("bob the builder").orElseThrow().addedAt());
+  }
+
+  @Test
+  void writesAreOwnerOnlyAtomicAndLeaveNoTempFiles() throws Exception {
+    Keyring k = new Keyring(dir.resolve("keys"), CLOCK);
+    k.ensureDispatchKeyPair();
+    k.addTrusted("a", NaclBox.generateKeyPair().publicKey());
+    k.addPending(NaclBox.generateKeyPair().publicKey(), IntNode.valueOf(1));
+    k.setConfig("require_encryption", "true");
+    assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("keys"))));
+    try (Stream<Path> files = Files.list(dir.resolve("keys"))) {
+      Set<String> names = files.map(p -> p.getFileName().toString()).collect(Collectors.toSet());
+      assertEquals(Set.of("dispatch-keys.json", "trusted-keys.json", "pending-registrations.json", "config.json",
+          ".keyring.lock"), names);
+    }
+    for (String f : List.of(Keyring.DISPATCH_KEYS, Keyring.TRUSTED_KEYS, Keyring.PENDING, Keyring.CONFIG)) {
+      assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("keys/" + f))), f);
+      assertTrue(Files.readString(dir.resolve("keys/" + f)).endsWith("}\n"), f);
+    }
+    // a write replaces the file (rename), it does not rewrite it in place
+    Object before = Files.readAttributes(dir.resolve("keys/config.json"),
+        java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+    k.setConfig("require_encryption", "false");
+    Object after = Files.readAttributes(dir.resolve("keys/config.json"),
+        java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+    assertNotEquals(before, after);
+  }
+
+  @Test
+  void concurrentWritersLoseNoUpdate() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    k.setConfig("max_pending_registrations", "1000");
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      List<Future<?>> fs = new ArrayList<>();
+      for (int i = 0; i < 80; i++) {
+        int n = i;
+        // separate Keyring instances, as the service and an admin command would have
+        fs.add(pool.submit(() -> new Keyring(dir, CLOCK).addPending(NaclBox.generateKeyPair().publicKey(),
+            IntNode.valueOf(n))));
+      }
+      for (Future<?> f : fs) f.get();
+    } finally {
+      pool.shutdownNow();
+    }
+    assertEquals(80, k.pending().size());
+  }
+
+  @Test
+  void corruptFilesAreClearErrorsNamingTheFile() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    Files.writeString(dir.resolve("trusted-keys.json"), "{\"alice\": {\"publicKey\": ");
+    KeyringException e = assertThrows(KeyringException.class, k::trustedKeys);
+    assertTrue(e.getMessage().contains(dir.resolve("trusted-keys.json") + " is not valid JSON (line 1"), e.getMessage());
+    assertThrows(KeyringException.class, k::check);
+
+    Files.writeString(dir.resolve("trusted-keys.json"), "{\"alice\": \"AAAA\"}\n");
+    e = assertThrows(KeyringException.class, k::trustedKeys);
+    assertTrue(e.getMessage().contains("entry \"alice\" has no publicKey"), e.getMessage());
+    Files.writeString(dir.resolve("trusted-keys.json"), "[]\n");
+    assertThrows(KeyringException.class, k::trustedKeys);
+    Files.delete(dir.resolve("trusted-keys.json"));
+
+    // the parser's message is not shown: it could quote the secret key
+    Files.writeString(dir.resolve("dispatch-keys.json"), "{\"publicKey\": \"x\", \"secretKey\": SECRETSTUFF}");
+    e = assertThrows(KeyringException.class, k::dispatchKeyPair);
+    assertFalse(e.getMessage().contains("SECRETSTUFF"), e.getMessage());
+    assertTrue(e.getMessage().contains("dispatch-keys.json"));
+
+    KeyPair a = NaclBox.generateKeyPair();
+    KeyPair b = NaclBox.generateKeyPair();
+    Files.writeString(dir.resolve("dispatch-keys.json"),
+        "{\"publicKey\": \"" + a.publicKey() + "\", \"secretKey\": \"" + b.secretKey() + "\"}");
+    e = assertThrows(KeyringException.class, k::check);
+    assertTrue(e.getMessage().contains("publicKey does not belong to secretKey"), e.getMessage());
+    assertFalse(e.getMessage().contains(b.secretKey()));
+
+    Files.delete(dir.resolve("dispatch-keys.json"));
+    Files.writeString(dir.resolve("config.json"), "{\"require_encryption\": \"yes\"}");
+    e = assertThrows(KeyringException.class, k::requireEncryption);
+    assertTrue(e.getMessage().contains("config.json: require_encryption must be true or false"), e.getMessage());
+    Files.writeString(dir.resolve("config.json"), "{\"require_encryption\": \"true\"}");
+    assertTrue(k.requireEncryption());
+  }
+
+  @Test
+  void secretKeyReadableByOthersIsRefusedWithTheFix() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    k.checkSecretKeyPermissions(); // no file yet
+    k.ensureDispatchKeyPair();
+    k.checkSecretKeyPermissions();
+    for (String mode : List.of("rw-r--r--", "rw-r-----", "rw----r--", "rw--w----")) {
+      Files.setPosixFilePermissions(dir.resolve("dispatch-keys.json"), PosixFilePermissions.fromString(mode));
+      KeyringException e = assertThrows(KeyringException.class, k::checkSecretKeyPermissions, mode);
+      assertTrue(e.getMessage().endsWith("fix: chmod 600 " + dir.resolve("dispatch-keys.json")), e.getMessage());
+    }
+    Files.setPosixFilePermissions(dir.resolve("dispatch-keys.json"), PosixFilePermissions.fromString("r--------"));
+    k.checkSecretKeyPermissions();
+  }
+
+  @Test
+  void keygenRefusesToReplaceWithoutForceAndBacksUpWithIt() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    Keyring.Generated first = k.generateDispatchKeyPair(false);
+    assertNull(first.backup());
+    String firstText = Files.readString(dir.resolve("dispatch-keys.json"));
+    KeyringException e = assertThrows(KeyringException.class, () -> k.generateDispatchKeyPair(false));
+    assertTrue(e.getMessage().contains("use --force"), e.getMessage());
+    assertEquals(firstText, Files.readString(dir.resolve("dispatch-keys.json")));
+    assertEquals(first.keyPair(), k.ensureDispatchKeyPair());
+
+    Keyring.Generated second = k.generateDispatchKeyPair(true);
+    assertNotEquals(first.keyPair().publicKey(), second.keyPair().publicKey());
+    assertEquals(dir.resolve("dispatch-keys.json.20250601T120000Z.bak"), second.backup());
+    assertEquals(firstText, Files.readString(second.backup()));
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(second.backup())));
+    Keyring.Generated third = k.generateDispatchKeyPair(true);
+    assertEquals(dir.resolve("dispatch-keys.json.20250601T120000Z-1.bak"), third.backup());
+    new Keyring(dir).check();
+  }
+
+  @Test
+  void addTrustedValidatesTheKey() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    CryptoException e = assertThrows(CryptoException.class, () -> k.addTrusted("x", NaclBox.b64(new byte[16])));
+    assertEquals("expected 32 bytes, got 16", e.getMessage());
+    assertThrows(CryptoException.class, () -> k.addTrusted("x", "***"));
+    assertThrows(IllegalArgumentException.class, () -> k.addTrusted(" ", NaclBox.generateKeyPair().publicKey()));
+    assertFalse(Files.exists(dir.resolve("trusted-keys.json")));
+    assertFalse(k.removeTrusted("x"));
+  }
+
+  @Test
+  void pendingRegistrationsApproveRejectPrefixesAndCap() throws Exception {
+    Keyring k = withFixtures();
+    KeyPair eve = NaclBox.generateKeyPair();
+    assertEquals(Keyring.PendingResult.ADDED, k.addPending(eve.publicKey(), IntNode.valueOf(5)));
+    assertEquals(Keyring.PendingResult.REPEATED, k.addPending(eve.publicKey(), IntNode.valueOf(6)));
+    assertEquals(3, k.pending().size());
+    assertEquals(6, k.pending().get(eve.fingerprint()).taskId().asInt(), "a repeat overwrites its entry");
+
+    KeyringException none = assertThrows(KeyringException.class, () -> k.findPending("ffffffffffff"));
+    assertEquals("No pending registration found for fingerprint: ffffffffffff", none.getMessage());
+    assertThrows(KeyringException.class, () -> k.findPending(""));
+
+    Keyring.PendingRegistration a = k.pending().get("767f5751a3f70338");
+    Keyring.PendingRegistration b = k.pending().get("1023c45c0ab77024");
+    assertEquals(a, k.findPending("767F"));
+
+    Keyring.Approval ok = k.approve("767f57", "carol");
+    assertEquals("767f5751a3f70338", ok.fingerprint());
+    assertNull(ok.replaced());
+    assertEquals(a.pubkey(), k.trusted("carol").orElseThrow().publicKey());
+    assertFalse(k.pending().containsKey("767f5751a3f70338"));
+
+    Keyring.Approval replacing = k.approve(b.fingerprint(), "alice");
+    assertEquals("1ad22e0de3367dfd", replacing.replaced().fingerprint());
+    assertEquals(b.pubkey(), k.trusted("alice").orElseThrow().publicKey());
+
+    assertEquals(eve.fingerprint(), k.reject(eve.fingerprint().substring(0, 6)).fingerprint());
+    assertTrue(k.pending().isEmpty());
+
+    k.setConfig("max_pending_registrations", "2");
+    assertEquals(Keyring.PendingResult.ADDED, k.addPending(NaclBox.generateKeyPair().publicKey(), IntNode.valueOf(1)));
+    KeyPair second = NaclBox.generateKeyPair();
+    assertEquals(Keyring.PendingResult.ADDED, k.addPending(second.publicKey(), IntNode.valueOf(2)));
+    assertEquals(Keyring.PendingResult.FULL, k.addPending(NaclBox.generateKeyPair().publicKey(), IntNode.valueOf(3)));
+    assertEquals(Keyring.PendingResult.REPEATED, k.addPending(second.publicKey(), IntNode.valueOf(4)),
+        "a key already waiting is not refused by the cap");
+    assertEquals(2, k.pending().size());
+  }
+
+  @Test
+  void ambiguousPrefixListsTheMatches() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    List<KeyPair> keys = new ArrayList<>();
+    // find two keys whose fingerprints share a first character
+    KeyPair first = NaclBox.generateKeyPair();
+    KeyPair second;
+    do {
+      second = NaclBox.generateKeyPair();
+    } while (second.fingerprint().charAt(0) != first.fingerprint().charAt(0));
+    keys.add(first);
+    keys.add(second);
+    for (KeyPair kp : keys) k.addPending(kp.publicKey(), IntNode.valueOf(1));
+    String prefix = first.fingerprint().substring(0, 1);
+    KeyringException e = assertThrows(KeyringException.class, () -> k.approve(prefix, "x"));
+    assertTrue(e.getMessage().startsWith("Fingerprint prefix \"" + prefix + "\" is ambiguous"), e.getMessage());
+    assertTrue(e.getMessage().contains(first.fingerprint()) && e.getMessage().contains(second.fingerprint()));
+    assertTrue(k.trustedKeys().isEmpty());
+    assertEquals(2, k.pending().size());
+  }
+
+  @Test
+  void configKnownKeysOnly() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    assertEquals("{\"require_encryption\":false,\"max_pending_registrations\":100}", k.config().toString());
+    assertFalse(k.requireEncryption());
+    assertEquals("true", k.setConfig("require_encryption", "true").toString());
+    assertEquals("{\n  \"require_encryption\": true\n}\n", Files.readString(dir.resolve("config.json")));
+    assertTrue(k.requireEncryption());
+    assertThrows(IllegalArgumentException.class, () -> k.setConfig("require_encryption", "yes"));
+    assertThrows(IllegalArgumentException.class, () -> k.setConfig("max_pending_registrations", "0"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> k.setConfig("colour", "red"));
+    assertTrue(e.getMessage().contains("unknown config key \"colour\""), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> k.configValue("colour"));
+    assertTrue(k.unsetConfig("require_encryption"));
+    assertFalse(k.unsetConfig("require_encryption"));
+    assertEquals("{}\n", Files.readString(dir.resolve("config.json")));
+    assertFalse(k.requireEncryption());
+    // a missing config.json means the defaults; the JavaScript semantics of a hand-written file
+    Files.writeString(dir.resolve("config.json"), "{\"max_pending_registrations\": \"7\"}");
+    assertEquals(7, k.maxPending());
+  }
+
+  @Test
+  void jsJsonMatchesJsonStringify() throws Exception {
+    var n = M.readTree("{\"a\":\"q\\\"\\\\\\n\\t\\u0001/é😀\",\"b\":[1,2.5,1.0,true,null,{}],\"c\":{\"d\":[]}}");
+    assertEquals("{\n  \"a\": \"q\\\"\\\\\\n\\t\\u0001/é😀\",\n  \"b\": [\n    1,\n    2.5,\n    1,\n    true,\n    null,\n"
+        + "    {}\n  ],\n  \"c\": {\n    \"d\": []\n  }\n}\n", JsJson.file(n));
+    assertEquals("\"x\"", JsJson.inline(TextNode.valueOf("x")));
+  }
+}
