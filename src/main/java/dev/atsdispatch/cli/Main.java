@@ -19,7 +19,7 @@ public final class Main implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
   }
 
-  /** The command line with no admin notices (the lead's Telegram notifier plugs in below). */
+  /** The command line with no admin notices (tests); {@link #main} sends them to Telegram. */
   public static CommandLine commandLine() {
     return commandLine(RegistrationNotices.Factory.NONE);
   }
@@ -39,6 +39,6 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine(RegistrationNotices.Factory.TELEGRAM).execute(args));
   }
 }

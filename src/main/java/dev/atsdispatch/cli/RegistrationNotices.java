@@ -24,5 +24,22 @@ public interface RegistrationNotices {
     RegistrationNotices open(Settings settings);
 
     Factory NONE = settings -> RegistrationNotices.NONE;
+
+    /** Telegram per the settings (off without a token); each notice is flushed before returning. */
+    Factory TELEGRAM = settings -> new RegistrationNotices() {
+      @Override
+      public void approved(String name, String fingerprint, String publicKey, String dispatchPublicKey) {
+        var n = dev.atsdispatch.notify.Notifications.create(settings.notifyConfig());
+        n.registrationApproved(name, fingerprint, dispatchPublicKey);
+        n.close();
+      }
+
+      @Override
+      public void rejected(String fingerprint, String reason) {
+        var n = dev.atsdispatch.notify.Notifications.create(settings.notifyConfig());
+        n.registrationRejected(fingerprint, reason);
+        n.close();
+      }
+    };
   }
 }

@@ -12,7 +12,7 @@ import dev.atsdispatch.crypto.Keyring;
 import dev.atsdispatch.crypto.KeyringException;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.dispatch.Service;
-import dev.atsdispatch.dispatch.Intake;
+import dev.atsdispatch.crypto.CryptoIntake;
 import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.notify.TaskNotifier;
 import dev.atsdispatch.status.StatusServer;
@@ -80,7 +80,8 @@ public final class RunCommand implements Callable<Integer> {
     }
     Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(), Clock.SYSTEM,
         System.getenv(), EventWatcher.Timing.DEFAULT,
-        new Service.Extensions(state -> Intake.PLAIN, TaskNotifier.factory(s.notifyConfig())));
+        new Service.Extensions(state -> CryptoIntake.forState(s.service().keysDir(), state),
+            TaskNotifier.factory(s.notifyConfig())));
     try {
       svc.start();
     } catch (RuntimeException e) {
@@ -170,6 +171,12 @@ public final class RunCommand implements Callable<Integer> {
     try {
       keys.checkSecretKeyPermissions();
       keys.check();
+      if (keys.dispatchKeyPair().isEmpty()) {
+        var kp = keys.ensureDispatchKeyPair(); // the JavaScript version makes it on first start too
+        System.err.println("ats-dispatch: generated the dispatcher keypair in "
+            + keys.file(Keyring.DISPATCH_KEYS) + "; public key " + kp.publicKey()
+            + " (fingerprint " + dev.atsdispatch.crypto.Fingerprint.of(kp.publicKey()) + ")");
+      }
     } catch (KeyringException e) {
       throw new PreflightException(e.getMessage());
     }

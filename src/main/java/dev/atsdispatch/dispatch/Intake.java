@@ -33,6 +33,9 @@ public interface Intake {
 
   Opened open(Task raw);
 
+  /** Releases what the intake holds open (the replay record); called once at shutdown. */
+  default void close() {}
+
   /** Handles a registration request of task {@code taskId} (called once the task is claimed). */
   Registration register(long taskId, String publicKey);
 

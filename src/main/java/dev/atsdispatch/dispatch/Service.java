@@ -36,6 +36,7 @@ public final class Service implements AutoCloseable {
   private final Map<String, String> env;
   private volatile Engine engine;
   private TaskObserver observer = TaskObserver.NONE;
+  private Intake intake = Intake.PLAIN;
   private final EventWatcher watcher;
   private final ScheduledExecutorService watcherTimers =
       Executors.newSingleThreadScheduledExecutor(r -> {
@@ -98,7 +99,8 @@ public final class Service implements AutoCloseable {
   public void start() {
     state.lock();
     observer = ext.observer().apply(state, client);
-    engine = new Engine(cfg, client, runner, state, clock, env, ext.intake().apply(state), observer);
+    intake = ext.intake().apply(state);
+    engine = new Engine(cfg, client, runner, state, clock, env, intake, observer);
     engine.start();
     watcher.start();
     watcherTimers.scheduleWithFixedDelay(this::checkHealth, 0, 10, java.util.concurrent.TimeUnit.SECONDS);
@@ -145,6 +147,7 @@ public final class Service implements AutoCloseable {
     watcherTimers.shutdownNow();
     if (engine != null) engine.shutdown();
     observer.close();
+    intake.close();
     client.close();
     state.close();
     log.info("ats-dispatch stopped");

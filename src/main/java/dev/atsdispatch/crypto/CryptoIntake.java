@@ -1,0 +1,61 @@
+package dev.atsdispatch.crypto;
+
+import com.fasterxml.jackson.databind.node.LongNode;
+import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.dispatch.Intake;
+import dev.atsdispatch.dispatch.StateDir;
+import dev.atsdispatch.dispatch.TaskObserver;
+import dev.atsdispatch.dispatch.TaskView;
+import java.nio.file.Path;
+
+/**
+ * The engine's intake with the encryption policy of the keys directory: plaintext tasks (unless
+ * require_encryption), encrypted envelopes opened in memory with the replay record under
+ * {@code <state>/replay}, registrations through the {@link Registrar}. Made once per service start.
+ */
+public final class CryptoIntake implements Intake {
+  private final TaskOpener opener;
+  private final Registrar registrar;
+  private final ReplayGuard replay;
+
+  public CryptoIntake(Keyring keyring, ReplayGuard replay) {
+    this.replay = replay;
+    this.opener = new TaskOpener(keyring, replay);
+    this.registrar = new Registrar(keyring);
+  }
+
+  /** The intake of a service whose keys live in {@code keysDir}. */
+  public static CryptoIntake forState(Path keysDir, StateDir state) {
+    return new CryptoIntake(new Keyring(keysDir), new ReplayGuard(state.root().resolve("replay")));
+  }
+
+  @Override
+  public void close() {
+    replay.close();
+  }
+
+  @Override
+  public Opened open(Task raw) {
+    dev.atsdispatch.crypto.Opened o = opener.open(raw);
+    if (o instanceof dev.atsdispatch.crypto.Opened.Plain p) {
+      return new Run(new TaskView(raw.id(), p.title(), p.description(), p.payload(), null, null));
+    }
+    if (o instanceof dev.atsdispatch.crypto.Opened.Registration r) return new Register(r.pubkey());
+    if (o instanceof dev.atsdispatch.crypto.Opened.Encrypted e) {
+      return new Run(new TaskView(raw.id(), e.title(), e.description(), e.innerPayload(), e.senderName(),
+          response -> opener.sealResponse(response, e)));
+    }
+    dev.atsdispatch.crypto.Opened.Rejected r = (dev.atsdispatch.crypto.Opened.Rejected) o;
+    return new Reject(r.reason(), r.sendCallback() ? TaskObserver.Failure.DECRYPTION
+        : TaskObserver.Failure.PLAINTEXT_REJECTED);
+  }
+
+  @Override
+  public Registration register(long taskId, String publicKey) {
+    Registrar.Result r = registrar.handle(publicKey, LongNode.valueOf(taskId));
+    if (r instanceof Registrar.Invalid i) return new Refused(i.reason(), true);
+    if (r instanceof Registrar.AlreadyRegistered a) return new Registered(a.outputs(), null);
+    if (r instanceof Registrar.PendingApproval p) return new Registered(p.outputs(), p.notifyAdmin() ? p.fingerprint() : null);
+    return new Refused(((Registrar.Refused) r).reason(), false);
+  }
+}
