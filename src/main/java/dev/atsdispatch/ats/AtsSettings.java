@@ -30,6 +30,12 @@ public record AtsSettings(String url, String org, String project, boolean scoped
   public static final String DEFAULT_ACTOR_NAME = "Ada Dispatch";
 
   public static AtsSettings resolve(Flags flags, Map<String, String> env, Path cwd, Path home) {
+    return resolve(flags, env, cwd, home, DEFAULT_ACTOR_TYPE, DEFAULT_ACTOR_ID, DEFAULT_ACTOR_NAME);
+  }
+
+  /** As {@link #resolve(Flags, Map, Path, Path)}, with another default actor (for clients that are not the dispatcher). */
+  public static AtsSettings resolve(Flags flags, Map<String, String> env, Path cwd, Path home,
+      String defaultActorType, String defaultActorId, String defaultActorName) {
     JsonNode global = readConfig(home == null ? null : home.resolve(".ats/config"));
     JsonNode local = readConfig(cwd == null ? null : cwd.resolve(".ats/config"));
     String url = first(flags.url(), env.get("ATS_URL"), str(local, "url"), str(global, "url"),
@@ -40,11 +46,11 @@ public record AtsSettings(String url, String org, String project, boolean scoped
         str(global, "project"), null);
     boolean scoped = org != null || project != null;
     String type = first(flags.actorType(), env.get("ATS_ACTOR_TYPE"), actor(local, "type"),
-        actor(global, "type"), DEFAULT_ACTOR_TYPE);
+        actor(global, "type"), defaultActorType);
     String id = first(flags.actorId(), env.get("ATS_ACTOR_ID"), actor(local, "id"),
-        actor(global, "id"), DEFAULT_ACTOR_ID);
+        actor(global, "id"), defaultActorId);
     String name = first(flags.actorName(), env.get("ATS_ACTOR_NAME"), actor(local, "name"),
-        actor(global, "name"), DEFAULT_ACTOR_NAME);
+        actor(global, "name"), defaultActorName);
     return new AtsSettings(url, org == null ? "default" : org, project == null ? "main" : project,
         scoped, type, id, name);
   }

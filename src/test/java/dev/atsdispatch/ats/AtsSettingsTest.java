@@ -26,6 +26,18 @@ final class AtsSettingsTest {
   }
 
   @Test
+  void anotherClientsDefaultActorYieldsToEnvAndFiles() throws Exception {
+    AtsSettings s = AtsSettings.resolve(AtsSettings.Flags.NONE, Map.of(), cwd, home, "agent", "encrypt-task", "ET");
+    assertEquals("encrypt-task", s.actorId());
+    assertEquals("ET", s.actorName());
+    write(home.resolve(".ats/config"), "{\"actor\":{\"name\":\"From file\"}}");
+    s = AtsSettings.resolve(AtsSettings.Flags.NONE, Map.of("ATS_ACTOR_ID", "me"), cwd, home, "agent", "encrypt-task",
+        "ET");
+    assertEquals("me", s.actorId());
+    assertEquals("From file", s.actorName());
+  }
+
+  @Test
   void precedenceIsFlagThenEnvThenProjectFileThenGlobalFile() throws Exception {
     write(home.resolve(".ats/config"), "{\"url\":\"http://global\",\"organization\":\"g-org\","
         + "\"actor\":{\"id\":\"g-id\",\"name\":\"G\"}}");
