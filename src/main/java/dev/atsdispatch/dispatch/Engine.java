@@ -276,8 +276,11 @@ public final class Engine {
     try {
       opened = intake.open(t);
     } catch (RuntimeException x) {
-      log.error("task {}: cannot be opened", t.id(), x);
-      opened = new Intake.Reject("Task could not be read: internal error", TaskObserver.Failure.DECRYPTION);
+      // e.g. a key file that is being edited and does not parse: not the task's fault, so it is
+      // left pending (unclaimed) and the next reconcile offers it again
+      log.error("task {}: cannot be opened now; left pending for the next reconcile: {}", t.id(), x.getMessage());
+      this.known.remove(t.id());
+      return;
     }
     if (opened instanceof Intake.Register r) {
       markDone(e);
