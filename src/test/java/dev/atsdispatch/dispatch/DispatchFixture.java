@@ -65,6 +65,15 @@ final class DispatchFixture {
     return svc;
   }
 
+  /** A service with its extensions (encryption policy, notifications) on the real agent runner. */
+  static Service start(String url, ServiceConfig cfg, Path home, Service.Extensions ext) {
+    AtsSettings s = new AtsSettings(url, "default", "main", false, "agent", "ada-1", "Ada");
+    Service svc = new Service(cfg, s, new HttpAtsClient(s, Duration.ofSeconds(10)), new ProcessAgentRunner(),
+        Clock.SYSTEM, Map.of("PATH", System.getenv("PATH"), "HOME", home.toString()), FAST, ext);
+    svc.start();
+    return svc;
+  }
+
   static long create(Http http, String title, int priority, String payload) {
     Http.Resp r = http.post("/tasks", "{\"title\":" + Http.json(title) + ",\"channel\":\"" + CH
         + "\",\"priority\":" + priority + (payload == null ? "" : ",\"payload\":" + payload) + "}");

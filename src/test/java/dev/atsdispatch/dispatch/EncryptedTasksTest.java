@@ -12,25 +12,20 @@ import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.AtsSettings;
-import dev.atsdispatch.ats.HttpAtsClient;
 import dev.atsdispatch.crypto.CryptoIntake;
 import dev.atsdispatch.crypto.KeyPair;
 import dev.atsdispatch.crypto.Keyring;
 import dev.atsdispatch.crypto.NaclBox;
 import dev.atsdispatch.devserver.DevServer;
-import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.notify.NotifyConfig;
 import dev.atsdispatch.notify.TaskNotifier;
 import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.testing.NaclJs;
-import dev.atsdispatch.time.Clock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
@@ -103,11 +98,8 @@ final class EncryptedTasksTest {
     ServiceConfig cfg = DispatchFixture.config(DispatchFixture.agent(dir, "echo.sh",
         "echo \"$ATS_TASK_ID\" >> " + runs + "; cat; echo \"stderr also sees $ATS_TASK_TITLE\" >&2"),
         dir.resolve("state"), dir.resolve("keys")).build();
-    AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", "ada-1", "Ada");
-    service = new Service(cfg, s, new HttpAtsClient(s, Duration.ofSeconds(10)), new ProcessAgentRunner(),
-        Clock.SYSTEM, Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()), DispatchFixture.FAST,
+    service = DispatchFixture.start(server.url(), cfg, dir,
         new Service.Extensions(st -> CryptoIntake.forState(dir.resolve("keys"), st), TaskNotifier.factory(ncfg)));
-    service.start();
   }
 
   /** The payload encrypt-task.js submits, made by the real tweetnacl. */

@@ -5,19 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.atsdispatch.ats.AtsSettings;
-import dev.atsdispatch.ats.HttpAtsClient;
 import dev.atsdispatch.devserver.DevServer;
-import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.notify.NotifyConfig;
 import dev.atsdispatch.notify.TaskNotifier;
 import dev.atsdispatch.testing.Http;
-import dev.atsdispatch.time.Clock;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
@@ -62,11 +57,8 @@ final class NotificationWiringTest {
     ServiceConfig cfg = DispatchFixture.config(DispatchFixture.agent(dir, "a.sh",
         "cat > /dev/null; case \"$ATS_TASK_TITLE\" in bad*) echo 'it <broke> & died' >&2; exit 1;; esac; echo 'all <good> & done'"),
         dir.resolve("state"), dir.resolve("keys")).build();
-    AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", "ada-1", "Ada");
-    service = new Service(cfg, s, new HttpAtsClient(s, Duration.ofSeconds(10)), new ProcessAgentRunner(),
-        Clock.SYSTEM, Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()), DispatchFixture.FAST,
+    service = DispatchFixture.start(server.url(), cfg, dir,
         new Service.Extensions(st -> Intake.PLAIN, TaskNotifier.factory(ncfg)));
-    service.start();
   }
 
   List<String> telegramTexts(int n) throws Exception {
