@@ -73,7 +73,8 @@ public final class RunCommand implements Callable<Integer> {
     try {
       client = Transports.open(transport, ats, s.atsBin(), s.atsTimeout(), System.getenv());
       preflight(s, client);
-    } catch (PreflightException | IllegalArgumentException e) {
+      ensureKeyPair(new Keyring(s.service().keysDir()));
+    } catch (PreflightException | IllegalArgumentException | KeyringException e) {
       System.err.println("ats-dispatch: preflight failed: " + e.getMessage());
       if (server != null) server.close();
       return 1;
@@ -165,18 +166,20 @@ public final class RunCommand implements Callable<Integer> {
     }
   }
 
+  /** The JavaScript version makes the dispatch keypair on its first start; so does this, once preflight passed. */
+  private static void ensureKeyPair(Keyring keys) {
+    if (keys.dispatchKeyPair().isPresent()) return;
+    var kp = keys.ensureDispatchKeyPair();
+    System.err.println("ats-dispatch: generated the dispatcher keypair in " + keys.file(Keyring.DISPATCH_KEYS)
+        + "; public key " + kp.publicKey() + " (fingerprint " + kp.fingerprint() + ")");
+  }
+
   static void preflight(Settings s, AtsClient client) {
     Map<String, String> env = System.getenv();
     Keyring keys = new Keyring(s.service().keysDir());
     try {
       keys.checkSecretKeyPermissions();
       keys.check();
-      if (keys.dispatchKeyPair().isEmpty()) {
-        var kp = keys.ensureDispatchKeyPair(); // the JavaScript version makes it on first start too
-        System.err.println("ats-dispatch: generated the dispatcher keypair in "
-            + keys.file(Keyring.DISPATCH_KEYS) + "; public key " + kp.publicKey()
-            + " (fingerprint " + dev.atsdispatch.crypto.Fingerprint.of(kp.publicKey()) + ")");
-      }
     } catch (KeyringException e) {
       throw new PreflightException(e.getMessage());
     }
