@@ -162,6 +162,16 @@ async function main() {
       console.log(`✓ Task ${id} marked as failed`);
       return;
     }
+    case 'update': {
+      need(id, 'Task ID');
+      const body = {};
+      for (const k of ['title', 'description', 'priority', 'status', 'type', 'channel']) {
+        if (flags[k] !== undefined) body[k] = k === 'priority' ? Number(flags[k]) : flags[k];
+      }
+      const r = await request('PATCH', `${base}/${id}`, body);
+      console.log(`✓ Task ${id} updated`);
+      return;
+    }
     case 'message': {
       const sub = positional[1];
       if (!sub) { process.stderr.write('Subcommand required for: message\n'); process.exit(1); }

@@ -26,6 +26,12 @@ public interface AtsClient extends AutoCloseable {
 
   void fail(long id, String reason);
 
+  /**
+   * Gives a task this actor holds back to the queue (status pending, lease and assignee cleared),
+   * so it need not wait for its lease to expire; used when a graceful shutdown stops an agent.
+   */
+  void release(long id);
+
   /** Adds a message with one or more parts ({@code {"type":"text","content":...}}). */
   void addMessage(long id, List<JsonNode> parts);
 

@@ -115,6 +115,11 @@ public final class CliAtsClient implements AtsClient {
   }
 
   @Override
+  public void release(long id) {
+    run("update", Long.toString(id), "--status", "pending");
+  }
+
+  @Override
   public void addMessage(long id, List<JsonNode> parts) {
     // The CLI sends one part per message; only text parts can be expressed faithfully.
     for (JsonNode p : parts) {

@@ -110,6 +110,11 @@ public final class HttpAtsClient implements AtsClient {
   }
 
   @Override
+  public void release(long id) {
+    call("PATCH", settings.tasksPath() + "/" + id, null, MAPPER.createObjectNode().put("status", "pending"));
+  }
+
+  @Override
   public void addMessage(long id, List<JsonNode> parts) {
     ObjectNode b = MAPPER.createObjectNode();
     ArrayNode a = b.putArray("parts");

@@ -73,6 +73,7 @@ public final class Engine {
     volatile boolean cancelled;
     volatile String fenced;
     volatile boolean interrupted;
+    volatile boolean released;
     final CountDownLatch wake = new CountDownLatch(1);
 
     Entry(Task t) {
@@ -553,6 +554,7 @@ public final class Engine {
       log.error("task {}: unexpected failure", e.id, x);
     } finally {
       if (keeper != null) keeper.cancel(false);
+      if (!done && e.interrupted && e.fenced == null && !e.cancelled) giveBack(e);
       boolean finalDone = done;
       loop.execute(() -> release(e, finalDone));
       MDC.remove("task_id");
@@ -744,7 +746,13 @@ public final class Engine {
   }
 
   private void renew(Entry e) {
-    if (e.fenced != null || e.cancelled) return;
+    synchronized (e) { // never interleaved with a release: a renewal after it would claim again
+      renewLocked(e);
+    }
+  }
+
+  private void renewLocked(Entry e) {
+    if (e.fenced != null || e.cancelled || e.released) return;
     try {
       ats.claim(e.id, cfg.lease());
       stats.leaseRenewals.incrementAndGet();
@@ -761,6 +769,24 @@ public final class Engine {
       RunningAgent a = e.agent;
       if (a != null) a.stop(e.fenced, cfg.grace());
       log.warn("task {}: {}; stopping its agent", e.id, e.fenced);
+    }
+  }
+
+  /**
+   * Graceful shutdown stopped the agent: the task goes back to pending at once, so this or another
+   * service takes it without waiting for the lease to expire. If ATS is unreachable the lease
+   * expiry does the same later.
+   */
+  private void giveBack(Entry e) {
+    synchronized (e) {
+      e.released = true;
+    }
+    try {
+      ats.release(e.id);
+      state.ledger(e.id).append("released", M.createObjectNode().put("why", "shutdown"), clock.now());
+      log.info("task {}: given back to the queue (service shutting down)", e.id);
+    } catch (AtsException x) {
+      log.warn("task {}: not given back ({}); it is pending again when its lease expires", e.id, x.getMessage());
     }
   }
 

@@ -108,6 +108,18 @@ abstract class AtsClientContract {
   }
 
   @Test
+  void releaseGivesAClaimedTaskBackToTheQueue() {
+    long id = client.create(new NewTask("r", null, null, 5, "ch", null)).id();
+    client.claim(id, Duration.ofMinutes(30));
+    client.release(id);
+    Task t = client.get(id);
+    assertEquals(TaskStatus.PENDING, t.status());
+    assertEquals(null, t.assigneeId());
+    assertEquals(null, t.leaseExpires());
+    assertEquals(200, http.as("agent", "someone-else", "Someone").post("/tasks/" + id + "/claim", "{}").status());
+  }
+
+  @Test
   void failFromPendingStoresReason() {
     long id = client.create(new NewTask("f", null, null, 5, "ch", null)).id();
     client.fail(id, "poison: 3 attempts");

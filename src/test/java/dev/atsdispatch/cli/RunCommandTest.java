@@ -178,9 +178,11 @@ final class RunCommandTest {
     assertFalse(ChildJvm.alive(child));
 
     JsonNode t = http.get("/tasks/" + id).task();
-    assertEquals("in_progress", t.path("status").asText(), "interrupted, not failed: " + t);
+    assertEquals("pending", t.path("status").asText(), "interrupted, not failed, and given back: " + t);
+    assertTrue(t.path("assignee_id").isNull() || t.path("assignee_id").isMissingNode(), t.toString());
     String ledger = Files.readString(dir.resolve("state/tasks/" + id + "/events.jsonl"));
     assertTrue(ledger.contains("\"outcome\":\"interrupted\",\"strike\":false"), ledger);
+    assertTrue(ledger.contains("\"event\":\"released\""), ledger);
   }
 
   boolean ledgerHas(long id, String event) throws IOException {
