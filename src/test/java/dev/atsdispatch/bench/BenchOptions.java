@@ -41,7 +41,7 @@ record BenchOptions(
         --out FILE                  JSON result (default bench/results/<timestamp>.json)
         --jar FILE                  run target/ats-dispatch.jar (default: this JVM's classpath)
         --jvm-opts "<opts>"         JVM options for the dev server and the service
-        --timeout DURATION          overall limit, e.g. 45m (default 60m; --quick 5m)
+        --timeout DURATION          overall limit, e.g. 45m (default 150m; --quick 5m)
         --quick                     small counts for a smoke run
         --keep                      keep the temporary directories (logs, databases)
       """;
@@ -60,7 +60,7 @@ record BenchOptions(
     Path out = null;
     Path jar = null;
     List<String> jvmOpts = List.of();
-    Duration timeout = Duration.ofMinutes(quick ? 5 : 60);
+    Duration timeout = Duration.ofMinutes(quick ? 5 : 150);
     boolean keep = false;
     for (int i = 0; i < args.length; i++) {
       String o = args[i];

@@ -21,9 +21,11 @@ import java.util.regex.Pattern;
  */
 final class Children {
   private final List<ProcessHandle> roots = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
 
   /** Starts {@code pb} with stdout and stderr going to {@code dir/<name>.stdout|stderr}. */
   Process start(ProcessBuilder pb, Path dir, String name) {
+    if (closed) throw new BenchFailure("harness is stopping");
     pb.redirectOutput(dir.resolve(name + ".stdout").toFile()).redirectError(dir.resolve(name + ".stderr").toFile());
     try {
       Process p = pb.start();
@@ -50,11 +52,18 @@ final class Children {
     }
   }
 
-  /** The last lines of a child's stderr, for error messages. */
+  /** The last lines of a child's stderr (the message of JSON log lines), for error messages. */
   static String tail(Path dir, String name) {
     List<String> lines = read(dir.resolve(name + ".stderr")).lines().filter(l -> !l.isBlank()).toList();
-    return String.join(" | ", lines.subList(Math.max(0, lines.size() - 3), lines.size()));
+    List<String> out = new ArrayList<>();
+    for (String l : lines.subList(Math.max(0, lines.size() - 2), lines.size())) {
+      Matcher m = MESSAGE.matcher(l);
+      out.add(l.startsWith("{") && m.find() ? m.group(1) : l);
+    }
+    return out.isEmpty() ? "(no output)" : String.join(" | ", out);
   }
+
+  private static final Pattern MESSAGE = Pattern.compile("\"message\":\"((?:[^\"\\\\]|\\\\.)*)\"");
 
   private static String read(Path p) {
     try {
@@ -84,6 +93,7 @@ final class Children {
 
   /** SIGKILL to every process started here and all their descendants. */
   void killAll() {
+    closed = true;
     for (ProcessHandle h : roots) kill(h, new ArrayList<>(h.descendants().toList()));
     roots.clear();
   }
@@ -102,6 +112,11 @@ final class Children {
         return;
       }
     }
+  }
+
+  /** Whether {@link #killAll()} ran: the harness is stopping (timeout, signal, end). */
+  boolean closed() {
+    return closed;
   }
 
   /** Resident memory of one process, in bytes (VmRSS), or 0 if it is gone. */

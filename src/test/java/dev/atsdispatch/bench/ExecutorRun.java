@@ -27,8 +27,8 @@ import okhttp3.Response;
  * One executor under test (our service on one transport, or an external command) measured on
  * its own fresh dev server: start to ready, idle memory, pickup latency, throughput with peak
  * memory, and chain handoff. Lifecycle: {@link #measure()} once; it starts and stops every
- * process it needs (through {@link Children}) and returns the result as JSON; a workload that
- * fails is recorded as an error and the next one still runs.
+ * process it needs (through {@link Children}) and fills {@link #result()} as JSON; a workload
+ * that fails is recorded as an error and the next one still runs.
  */
 final class ExecutorRun {
   static final String OURS = "ats-dispatch";
@@ -45,6 +45,7 @@ final class ExecutorRun {
   private String channel;
   private Process exec;
   private Integer statusPort;
+  private boolean executorGone;
 
   ExecutorRun(BenchOptions opt, Children children, String transport, Path dir) {
     this.opt = opt;
@@ -53,7 +54,12 @@ final class ExecutorRun {
     this.dir = dir;
   }
 
-  ObjectNode measure() throws InterruptedException {
+  /** The result so far; complete once {@link #measure()} returns. */
+  ObjectNode result() {
+    return result;
+  }
+
+  void measure() throws InterruptedException {
     result.put("executor", transport.equals("external") ? "external" : OURS);
     result.put("transport", transport);
     if (transport.equals("external")) result.put("command", opt.external());
@@ -82,13 +88,13 @@ final class ExecutorRun {
       step("throughput", this::throughput);
       step("chain", this::chain);
       result.put("duplicate_runs", agent.duplicateRuns());
-    } catch (BenchFailure | IOException e) {
-      errors.add(e.getMessage());
+    } catch (RuntimeException | IOException e) {
+      if (children.closed()) throw new InterruptedException("harness stopping");
+      errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
     } finally {
       if (exec != null) children.stop(exec, Duration.ofSeconds(15));
       if (server != null) children.stop(server, Duration.ofSeconds(10));
     }
-    return result;
   }
 
   private interface Step {
@@ -96,8 +102,10 @@ final class ExecutorRun {
   }
 
   private void step(String name, Step s) throws InterruptedException {
+    if (Thread.currentThread().isInterrupted() || children.closed()) throw new InterruptedException();
     if (exec != null && !exec.isAlive()) {
-      errors.add(name + ": executor exited (" + exec.exitValue() + "): " + Children.tail(dir, "executor"));
+      if (!executorGone) errors.add(name + ": executor exited (" + exec.exitValue() + "): " + Children.tail(dir, "executor"));
+      executorGone = true; // the remaining workloads are simply not measured
       return;
     }
     try {
@@ -105,6 +113,8 @@ final class ExecutorRun {
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
+      if (children.closed()) throw new InterruptedException("harness stopping");
+      if (!exec.isAlive()) executorGone = true;
       String msg = name + ": " + (e.getMessage() == null ? e.toString() : e.getMessage());
       errors.add(msg);
       if (name.equals("latency")) result.putObject("latency").put("error", msg);

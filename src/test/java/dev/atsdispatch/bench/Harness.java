@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
 /**
@@ -54,17 +55,15 @@ public final class Harness {
     Thread hook = new Thread(children::killAll, "bench-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
     Thread main = Thread.currentThread();
-    boolean[] timedOut = {false};
+    AtomicBoolean timedOut = new AtomicBoolean();
     Thread watchdog = new Thread(() -> {
       try {
         Thread.sleep(opt.timeout().toMillis());
       } catch (InterruptedException e) {
         return;
       }
-      synchronized (timedOut) {
-        timedOut[0] = true;
-      }
-      System.err.println("bench: overall timeout (" + opt.timeout().toMinutes() + " min); stopping everything");
+      timedOut.set(true);
+      System.err.println("bench: overall timeout (" + human(opt.timeout()) + "); stopping everything");
       children.killAll();
       main.interrupt();
       if (haltOnTimeout) {
@@ -91,9 +90,11 @@ public final class Harness {
       for (String t : targets) {
         out.println("bench: measuring " + (t.equals("external") ? "external: " + opt.external() : "ats-dispatch, " + t
             + " transport") + " ...");
-        ObjectNode r = new ExecutorRun(opt, children, t, base.resolve(t)).measure();
-        results.add(r);
-        if (!r.path("errors").isEmpty()) failed = true;
+        if (timedOut.get()) break;
+        ExecutorRun run = new ExecutorRun(opt, children, t, base.resolve(t));
+        results.add(run.result()); // filled as it goes: a timeout keeps what was measured
+        run.measure();
+        if (!run.result().path("errors").isEmpty()) failed = true;
       }
       if (opt.compare() != null) doc.set("comparison", compare(results.get(0), JSON.readTree(opt.compare().toFile())));
     } catch (InterruptedException e) {
@@ -111,9 +112,7 @@ public final class Harness {
         // already shutting down: the hook runs anyway
       }
     }
-    synchronized (timedOut) {
-      if (timedOut[0]) doc.put("error", "overall timeout after " + opt.timeout().toMinutes() + " min");
-    }
+    if (timedOut.get()) doc.put("error", "overall timeout after " + human(opt.timeout()));
     doc.put("finished_at", Instant.now().toString());
     try {
       Path file = opt.out();
@@ -133,7 +132,7 @@ public final class Harness {
         delete(base);
       }
     }
-    if (timedOut[0]) return 3;
+    if (timedOut.get()) return 3;
     return failed ? 1 : 0;
   }
 
@@ -285,6 +284,10 @@ public final class Harness {
   private static String fmtMs(double ms) {
     if (ms >= 1000) return String.format(Locale.ROOT, "%.2f s", ms / 1000);
     return String.format(Locale.ROOT, ms >= 100 ? "%.0f ms" : "%.1f ms", ms);
+  }
+
+  private static String human(java.time.Duration d) {
+    return d.toSeconds() % 60 == 0 ? d.toMinutes() + " min" : d.toSeconds() + " s";
   }
 
   private static void delete(Path dir) {
