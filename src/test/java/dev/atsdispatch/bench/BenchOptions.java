@@ -1,0 +1,122 @@
+package dev.atsdispatch.bench;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** The harness's command line, parsed once; {@code --quick} changes the defaults, not explicit flags. */
+record BenchOptions(
+    List<String> transports,
+    int warmup,
+    int latencyTasks,
+    int throughputTasks,
+    int concurrency,
+    int chain,
+    Duration idleSettle,
+    Duration stall,
+    String external,
+    Path compare,
+    Path out,
+    Path jar,
+    List<String> jvmOpts,
+    Duration timeout,
+    boolean quick,
+    boolean keep) {
+
+  static final String USAGE = """
+      usage: bench/run [options]
+        --transport cli|http|both   transports of our service to measure (default both)
+        --tasks-latency N           pickup latency: tasks created one at a time (default 500)
+        --tasks-throughput N        throughput: tasks created at once (default 2000)
+        --concurrency N             service concurrency (default 8)
+        --chain N                   dependency chain length (default 100)
+        --warmup N                  tasks run one at a time before measuring, not counted (default 20)
+        --external "<command>"      measure this executor (bash -c) instead of ours; it gets ATS_URL,
+                                    ATS_CHANNEL, BENCH_AGENT, BENCH_CONCURRENCY, BENCH_WORKDIR
+        --compare FILE              with --external: a JSON result of ours, to print ratios
+        --out FILE                  JSON result (default bench/results/<timestamp>.json)
+        --jar FILE                  run target/ats-dispatch.jar (default: this JVM's classpath)
+        --jvm-opts "<opts>"         JVM options for the dev server and the service
+        --timeout DURATION          overall limit, e.g. 45m (default 150m; --quick 5m)
+        --quick                     small counts for a smoke run
+        --keep                      keep the temporary directories (logs, databases)
+      """;
+
+  static BenchOptions parse(String... args) {
+    List<String> a = Arrays.asList(args);
+    boolean quick = a.contains("--quick");
+    List<String> transports = List.of("cli", "http");
+    int warmup = quick ? 2 : 20;
+    int latency = quick ? 10 : 500;
+    int throughput = quick ? 40 : 2000;
+    int concurrency = 8;
+    int chain = quick ? 5 : 100;
+    String external = null;
+    Path compare = null;
+    Path out = null;
+    Path jar = null;
+    List<String> jvmOpts = List.of();
+    Duration timeout = Duration.ofMinutes(quick ? 5 : 150);
+    boolean keep = false;
+    for (int i = 0; i < args.length; i++) {
+      String o = args[i];
+      switch (o) {
+        case "--quick" -> { }
+        case "--keep" -> keep = true;
+        case "--transport" -> transports = switch (value(args, ++i, o)) {
+          case "cli" -> List.of("cli");
+          case "http" -> List.of("http");
+          case "both" -> List.of("cli", "http");
+          default -> throw new IllegalArgumentException("--transport must be cli, http or both");
+        };
+        case "--tasks-latency" -> latency = positive(args, ++i, o);
+        case "--tasks-throughput" -> throughput = positive(args, ++i, o);
+        case "--concurrency" -> concurrency = positive(args, ++i, o);
+        case "--chain" -> chain = positive(args, ++i, o);
+        case "--warmup" -> warmup = Integer.parseInt(value(args, ++i, o));
+        case "--external" -> external = value(args, ++i, o);
+        case "--compare" -> compare = Path.of(value(args, ++i, o));
+        case "--out" -> out = Path.of(value(args, ++i, o));
+        case "--jar" -> jar = Path.of(value(args, ++i, o));
+        case "--jvm-opts" -> jvmOpts = words(value(args, ++i, o));
+        case "--timeout" -> timeout = dev.atsdispatch.cli.Settings.duration(value(args, ++i, o));
+        default -> throw new IllegalArgumentException("unknown option: " + o);
+      }
+    }
+    if (chain < 2) throw new IllegalArgumentException("--chain must be at least 2");
+    if (compare != null && external == null) throw new IllegalArgumentException("--compare needs --external");
+    if (out == null) {
+      out = Path.of("bench", "results",
+          LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
+    }
+    return new BenchOptions(transports, warmup, latency, throughput, concurrency, chain,
+        Duration.ofMillis(quick ? 500 : 3000), Duration.ofSeconds(quick ? 30 : 120), external, compare,
+        out, jar, jvmOpts, timeout, quick, keep);
+  }
+
+  private static String value(String[] args, int i, String option) {
+    if (i >= args.length) throw new IllegalArgumentException(option + " needs a value");
+    return args[i];
+  }
+
+  private static int positive(String[] args, int i, String option) {
+    int n;
+    try {
+      n = Integer.parseInt(value(args, i, option));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(option + " must be a number");
+    }
+    if (n < 1) throw new IllegalArgumentException(option + " must be at least 1");
+    return n;
+  }
+
+  private static List<String> words(String s) {
+    List<String> out = new ArrayList<>();
+    for (String w : s.trim().split("\\s+")) if (!w.isEmpty()) out.add(w);
+    return out;
+  }
+}

@@ -1,0 +1,458 @@
+package dev.atsdispatch.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.testing.AtsStandIn;
+import dev.atsdispatch.testing.ChildJvm;
+import dev.atsdispatch.testing.Http;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+
+/**
+ * One executor under test (our service on one transport, or an external command) measured on
+ * its own fresh dev server: start to ready, idle memory, pickup latency, throughput with peak
+ * memory, and chain handoff. Lifecycle: {@link #measure()} once; it starts and stops every
+ * process it needs (through {@link Children}) and fills {@link #result()} as JSON; a workload
+ * that fails is recorded as an error and the next one still runs.
+ */
+final class ExecutorRun {
+  static final String OURS = "ats-dispatch";
+  static final String PROBE = "bench-probe-0";
+
+  private final BenchOptions opt;
+  private final Children children;
+  private final String transport; // cli, http or external
+  private final Path dir;
+  private final ObjectNode result = JsonNodeFactory.instance.objectNode();
+  private final ArrayNode errors = result.putArray("errors");
+  private RecordingAgent agent;
+  private Http http;
+  private String channel;
+  private Process exec;
+  private Integer statusPort;
+  private boolean executorGone;
+
+  ExecutorRun(BenchOptions opt, Children children, String transport, Path dir) {
+    this.opt = opt;
+    this.children = children;
+    this.transport = transport;
+    this.dir = dir;
+  }
+
+  /** The result so far; complete once {@link #measure()} returns. */
+  ObjectNode result() {
+    return result;
+  }
+
+  void measure() throws InterruptedException {
+    result.put("executor", transport.equals("external") ? "external" : OURS);
+    result.put("transport", transport);
+    if (transport.equals("external")) result.put("command", opt.external());
+    if (transport.equals("cli")) {
+      result.put("note", "cli figures measure the stand-in ats CLI (src/test/resources/ats-standin/ats.js on Node)");
+    }
+    Process server = null;
+    try {
+      Files.createDirectories(dir);
+      agent = new RecordingAgent(dir);
+      agent.selfCheck();
+      server = children.start(new ProcessBuilder(javaCommand("dev-server", "--port", "0", "--db",
+          dir.resolve("ats.sqlite").toString())).directory(dir.toFile()), dir, "dev-server");
+      String url = Children.awaitStdout(server, dir, "dev-server", "ready at (http://\\S+)",
+          Duration.ofSeconds(60)).group(1);
+      http = new Http(url, "human", "bench", "Bench");
+      channel = "bench-" + transport + "-" + Long.toHexString(System.nanoTime() & 0xffffff);
+      result.put("channel", channel);
+      startExecutor(url);
+      step("idle memory", this::idleMemory);
+      step("warm-up", () -> oneAtATime("warm", opt.warmup()));
+      step("latency", () -> {
+        long[] lat = oneAtATime("lat", opt.latencyTasks());
+        result.set("latency", Stats.of(lat).json());
+      });
+      step("throughput", this::throughput);
+      step("chain", this::chain);
+      result.put("duplicate_runs", agent.duplicateRuns());
+    } catch (RuntimeException | IOException e) {
+      if (children.closed()) throw new InterruptedException("harness stopping");
+      errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
+    } finally {
+      if (exec != null) children.stop(exec, Duration.ofSeconds(15));
+      if (server != null) children.stop(server, Duration.ofSeconds(10));
+    }
+  }
+
+  private interface Step {
+    void run() throws Exception;
+  }
+
+  private void step(String name, Step s) throws InterruptedException {
+    if (Thread.currentThread().isInterrupted() || children.closed()) throw new InterruptedException();
+    if (exec != null && !exec.isAlive()) {
+      if (!executorGone) errors.add(name + ": executor exited (" + exec.exitValue() + "): " + Children.tail(dir, "executor"));
+      executorGone = true; // the remaining workloads are simply not measured
+      return;
+    }
+    try {
+      s.run();
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (Exception e) {
+      if (children.closed()) throw new InterruptedException("harness stopping");
+      if (!exec.isAlive()) executorGone = true;
+      String msg = name + ": " + (e.getMessage() == null ? e.toString() : e.getMessage());
+      errors.add(msg);
+      if (name.equals("latency")) result.putObject("latency").put("error", msg);
+      if (name.equals("throughput")) result.putObject("throughput").put("error", msg);
+      if (name.equals("chain")) result.putObject("chain").put("status", "error").put("reason", msg);
+    }
+  }
+
+  // ---- processes ------------------------------------------------------------------------------
+
+  private List<String> javaCommand(String... args) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(opt.jvmOpts());
+    if (opt.jar() != null) {
+      cmd.add("-jar");
+      cmd.add(opt.jar().toAbsolutePath().toString());
+    } else {
+      cmd.add("-cp");
+      cmd.add(ChildJvm.classpath());
+      cmd.add("dev.atsdispatch.cli.Main");
+    }
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  /** A command line for the JSON, with a long classpath shortened. */
+  private static String describe(List<String> cmd) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < cmd.size(); i++) {
+      out.add(i > 0 && cmd.get(i - 1).equals("-cp") ? "<test classpath>" : cmd.get(i));
+    }
+    return String.join(" ", out);
+  }
+
+  private static void cleanEnv(Map<String, String> env) {
+    env.keySet().removeIf(k -> k.startsWith("ATS_") || k.startsWith("BENCH_"));
+  }
+
+  /** Creates the probe task, starts the executor, and measures the time from start to ready. */
+  private void startExecutor(String url) throws IOException, InterruptedException {
+    Path work = Files.createDirectories(dir.resolve("work"));
+    ProcessBuilder pb;
+    if (transport.equals("external")) {
+      pb = new ProcessBuilder("bash", "-c", opt.external());
+      cleanEnv(pb.environment());
+      pb.environment().putAll(Map.of("ATS_URL", url, "ATS_CHANNEL", channel,
+          "BENCH_AGENT", agent.script().toString(), "BENCH_CONCURRENCY", Integer.toString(opt.concurrency()),
+          "BENCH_WORKDIR", work.toString()));
+    } else {
+      statusPort = freePort();
+      pb = new ProcessBuilder(javaCommand("run"));
+      Map<String, String> env = pb.environment();
+      cleanEnv(env);
+      env.put("HOME", Files.createDirectories(dir.resolve("home")).toString());
+      env.put("ATS_URL", url);
+      env.put("ATS_DISPATCH_CHANNEL", channel);
+      env.put("ATS_DISPATCH_TRANSPORT", transport);
+      env.put("ATS_DISPATCH_STATE_DIR", dir.resolve("state").toString());
+      env.put("ATS_DISPATCH_KEYS_DIR", dir.resolve("keys").toString());
+      env.put("ATS_DISPATCH_CONCURRENCY", Integer.toString(opt.concurrency()));
+      env.put("ATS_DISPATCH_AGENT_COMMAND", Http.json(List.of(agent.script().toString())));
+      env.put("ATS_DISPATCH_DRAIN", "5s");
+      env.put("ATS_DISPATCH_AGENT_GRACE", "2s");
+      env.put("ATS_DISPATCH_STATUS_PORT", Integer.toString(statusPort));
+      if (transport.equals("cli")) {
+        env.put("ATS_DISPATCH_ATS_BIN", AtsStandIn.install(dir.resolve("bin")).toString());
+      }
+      result.put("command", describe(javaCommand("run")));
+    }
+    if (!transport.equals("external")) pb.directory(work.toFile()); // external: the harness's directory
+    create(PROBE, null);
+    long t0 = RecordingAgent.now();
+    exec = children.start(pb, dir, "executor");
+    ReadyzPoller readyz = statusPort == null ? null : new ReadyzPoller(statusPort);
+    try {
+      awaitStartWhileAlive(PROBE, Duration.ofSeconds(120));
+      long probe = agent.start(PROBE);
+      Long ready = readyz == null ? null : readyz.awaitReady(Duration.ofSeconds(2));
+      ObjectNode r = result.putObject("start_to_ready");
+      if (ready != null) {
+        r.put("ms", Stats.ms(ready - t0));
+        r.put("method", "readyz");
+      } else {
+        r.put("ms", Stats.ms(probe - t0));
+        r.put("method", "first probe task picked up");
+        if (readyz != null && readyz.answered()) {
+          r.put("readyz", "answered, but not 200 within 2 s of the first pickup");
+          errors.add("start to ready: /readyz answered, but not 200 within 2 s of the first pickup");
+        }
+      }
+      r.put("probe_pickup_ms", Stats.ms(probe - t0));
+    } finally {
+      if (readyz != null) readyz.stop();
+    }
+    awaitDrained(opt.stall());
+  }
+
+  private void awaitStartWhileAlive(String key, Duration timeout) throws InterruptedException {
+    agent.await(() -> {
+      if (!exec.isAlive()) {
+        throw new BenchFailure("executor exited (" + exec.exitValue() + "): " + Children.tail(dir, "executor"));
+      }
+      return agent.start(key) != null;
+    }, timeout, "no agent start for " + key);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /**
+   * Polls GET /readyz on the status port every 5 ms from the executor's start; remembers when it
+   * first answered 200, and whether it answered at all (a service without a status port never does).
+   */
+  static final class ReadyzPoller {
+    private final OkHttpClient client = new OkHttpClient.Builder().connectTimeout(200, TimeUnit.MILLISECONDS)
+        .readTimeout(1, TimeUnit.SECONDS).retryOnConnectionFailure(false).build();
+    private final Thread thread;
+    private volatile Long readyAt;
+    private volatile boolean answered;
+    private volatile boolean stop;
+
+    ReadyzPoller(int port) {
+      Request req = new Request.Builder().url("http://127.0.0.1:" + port + "/readyz").build();
+      thread = new Thread(() -> {
+        while (!stop && readyAt == null) {
+          try (Response r = client.newCall(req).execute()) {
+            answered = true;
+            if (r.code() == 200) readyAt = RecordingAgent.now();
+          } catch (IOException e) {
+            // not listening (yet, or not at all)
+          }
+          try {
+            Thread.sleep(5);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }, "bench-readyz");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    /** The time /readyz first said 200 (epoch ns), waiting up to {@code grace} more; null if it did not. */
+    Long awaitReady(Duration grace) throws InterruptedException {
+      long end = System.nanoTime() + grace.toNanos();
+      while (readyAt == null && System.nanoTime() < end) Thread.sleep(5);
+      return readyAt;
+    }
+
+    boolean answered() {
+      return answered;
+    }
+
+    void stop() {
+      stop = true;
+      thread.interrupt();
+      client.dispatcher().executorService().shutdown();
+      client.connectionPool().evictAll();
+    }
+  }
+
+  // ---- ATS ----------------------------------------------------------------------------------
+
+  private long create(String title, JsonNode payload) {
+    ObjectNode b = JsonNodeFactory.instance.objectNode();
+    b.put("title", title);
+    b.put("channel", channel);
+    if (payload != null) b.set("payload", payload);
+    Http.Resp r = http.post("/tasks", b);
+    if (r.status() != 201) throw new BenchFailure("create " + title + ": " + r.status() + " " + r.text());
+    return r.task().path("id").asLong();
+  }
+
+  private int count(String statuses) {
+    Http.Resp r = http.get("/tasks?channel=" + channel + "&status=" + statuses + "&limit=1");
+    if (r.status() != 200) throw new BenchFailure("list: " + r.status() + " " + r.text());
+    return r.body().path("count").asInt();
+  }
+
+  /** Waits until no task of the channel is pending or in progress, failing on a stall. */
+  private void awaitDrained(Duration stall) throws InterruptedException {
+    long lastChange = System.nanoTime();
+    int lastOpen = -1;
+    while (true) {
+      int open = count("pending,in_progress");
+      if (open == 0) return;
+      if (open != lastOpen) {
+        lastOpen = open;
+        lastChange = System.nanoTime();
+      } else if (System.nanoTime() - lastChange > stall.toNanos()) {
+        throw new BenchFailure(open + " tasks still open after " + stall.toSeconds() + " s without progress");
+      }
+      if (!exec.isAlive()) throw new BenchFailure("executor exited (" + exec.exitValue() + ")");
+      Thread.sleep(20);
+    }
+  }
+
+  // ---- workloads ----------------------------------------------------------------------------
+
+  private void idleMemory() throws InterruptedException {
+    Thread.sleep(opt.idleSettle().toMillis());
+    ObjectNode m = result.putObject("rss");
+    m.put("idle_mb", mb(Children.rss(exec.pid())));
+    m.put("idle_tree_mb", mb(Children.treeRss(exec.toHandle(), agent.script().toString())));
+  }
+
+  /** Tasks created one at a time, each after the previous one was picked up; latencies in ns. */
+  private long[] oneAtATime(String kind, int n) throws InterruptedException {
+    long[] lat = new long[n];
+    for (int i = 0; i < n; i++) {
+      String key = "bench-" + kind + "-" + i;
+      long before = RecordingAgent.now();
+      create(key, null);
+      awaitStartWhileAlive(key, Duration.ofSeconds(60));
+      lat[i] = agent.start(key) - before;
+    }
+    awaitDrained(opt.stall());
+    return lat;
+  }
+
+  private void throughput() throws InterruptedException {
+    int n = opt.throughputTasks();
+    int completedBefore = count("completed");
+    int failedBefore = count("failed");
+    AtomicLong peakMain = new AtomicLong();
+    AtomicLong peakTree = new AtomicLong();
+    String agentPath = agent.script().toString();
+    Thread sampler = new Thread(() -> {
+      while (!Thread.currentThread().isInterrupted()) {
+        peakMain.accumulateAndGet(Children.rss(exec.pid()), Math::max);
+        peakTree.accumulateAndGet(Children.treeRss(exec.toHandle(), agentPath), Math::max);
+        try {
+          Thread.sleep(100);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }, "bench-rss");
+    sampler.setDaemon(true);
+    sampler.start();
+    long t0 = RecordingAgent.now();
+    long endNanos;
+    long created;
+    try {
+      for (int i = 0; i < n; i++) create("bench-tput-" + i, null);
+      created = RecordingAgent.now();
+      awaitDrained(opt.stall());
+      endNanos = RecordingAgent.now();
+    } finally {
+      sampler.interrupt();
+      sampler.join();
+    }
+    int completed = count("completed") - completedBefore;
+    int failed = count("failed") - failedBefore;
+    Http.Resp last = http.get("/tasks?channel=" + channel + "&status=completed&sort_by=updated_at&sort_dir=desc&limit=1");
+    String at = last.body().path("tasks").path(0).path("completed_at").asText(null);
+    if (at != null) {
+      var i = WireTime.parse(at);
+      long lastCompletion = i.getEpochSecond() * 1_000_000_000L + i.getNano();
+      if (lastCompletion > t0 && lastCompletion <= endNanos) endNanos = lastCompletion;
+    }
+    double seconds = (endNanos - t0) / 1e9;
+    ObjectNode t = result.putObject("throughput");
+    t.put("n", n);
+    t.put("concurrency", opt.concurrency());
+    t.put("tasks_per_s", Math.round(n / seconds * 10) / 10.0);
+    t.put("seconds", Math.round(seconds * 1000) / 1000.0);
+    t.put("create_seconds", Math.round((created - t0) / 1e6) / 1000.0);
+    t.put("completed", completed);
+    t.put("failed", failed);
+    ObjectNode m = result.has("rss") ? (ObjectNode) result.get("rss") : result.putObject("rss");
+    m.put("peak_mb", mb(peakMain.get()));
+    m.put("peak_tree_mb", mb(peakTree.get()));
+    if (failed > 0) errors.add("throughput: " + failed + " tasks failed");
+  }
+
+  private void chain() throws InterruptedException {
+    int n = opt.chain();
+    List<String> keys = new ArrayList<>();
+    long prev = -1;
+    for (int i = 0; i < n; i++) {
+      String key = "bench-chain-" + i;
+      keys.add(key);
+      ObjectNode payload = null;
+      if (prev >= 0) {
+        payload = JsonNodeFactory.instance.objectNode();
+        payload.putArray("depends_on").add(Long.toString(prev));
+      }
+      prev = create(key, payload);
+    }
+    ObjectNode c = result.putObject("chain");
+    c.put("n", n);
+    // Every link must end; a stall means the executor holds dependents back for good.
+    long lastChange = System.nanoTime();
+    int lastEnded = -1;
+    while (true) {
+      agent.poll();
+      int ended = agent.ended(keys);
+      if (ended == n) break;
+      if (ended != lastEnded) {
+        lastEnded = ended;
+        lastChange = System.nanoTime();
+      } else if (System.nanoTime() - lastChange > opt.stall().toNanos()) {
+        c.put("status", "n/a");
+        c.put("reason", "chain stalled: " + ended + " of " + n + " links ran");
+        return;
+      }
+      if (!exec.isAlive()) throw new BenchFailure("executor exited (" + exec.exitValue() + ")");
+      Thread.sleep(5);
+    }
+    awaitDrained(opt.stall());
+    long[] handoff = new long[n - 1];
+    for (int i = 0; i + 1 < n; i++) {
+      long d = agent.start(keys.get(i + 1)) - agent.end(keys.get(i));
+      if (d < 0) {
+        c.put("status", "n/a");
+        c.put("reason", "service runs dependents early");
+        c.put("first_early_link", i + 1);
+        return;
+      }
+      handoff[i] = d;
+    }
+    c.put("status", "ok");
+    c.setAll(Stats.of(handoff).json());
+    c.put("n", n);
+    c.put("links", n - 1);
+  }
+
+  private static double mb(long bytes) {
+    return Math.round(bytes / 1048576.0 * 10) / 10.0;
+  }
+
+  @Override
+  public String toString() {
+    return String.format(Locale.ROOT, "%s (%s)", transport, dir);
+  }
+}

@@ -1,0 +1,80 @@
+package dev.atsdispatch.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The benchmark harness runs end to end in {@code --quick} mode on the http transport: a dev
+ * server and the service as separate JVMs, every workload measured, a sane JSON result, a table,
+ * and no process left behind. It proves the harness works, not how fast the service is.
+ */
+class HarnessSmokeTest {
+  @TempDir Path dir;
+
+  @Test
+  @Timeout(90)
+  void quickRunOnHttpMeasuresEveryWorkloadAndLeavesNoProcess() throws Exception {
+    Path out = dir.resolve("result.json");
+    ByteArrayOutputStream table = new ByteArrayOutputStream();
+    int rc = Harness.run(new String[] {"--quick", "--transport", "http", "--warmup", "1",
+        "--tasks-latency", "5", "--tasks-throughput", "20", "--chain", "3", "--timeout", "80s",
+        "--jvm-opts", "-XX:TieredStopAtLevel=1 -Xshare:auto", "--out", out.toString()},
+        new PrintStream(table, true, StandardCharsets.UTF_8), false);
+    String text = table.toString(StandardCharsets.UTF_8);
+    JsonNode doc = new ObjectMapper().readTree(out.toFile());
+
+    assertEquals(0, rc, text);
+    assertEquals(1, doc.path("results").size(), doc.toPrettyString());
+    JsonNode r = doc.path("results").get(0);
+    assertEquals("ats-dispatch", r.path("executor").asText());
+    assertEquals("http", r.path("transport").asText());
+    assertTrue(r.path("errors").isEmpty(), r.path("errors").toString());
+
+    JsonNode ready = r.path("start_to_ready");
+    assertTrue(ready.path("ms").asDouble() > 0 && ready.path("ms").asDouble() < 60_000, ready.toString());
+    assertTrue(List.of("readyz", "first probe task picked up").contains(ready.path("method").asText()), ready.toString());
+
+    JsonNode lat = r.path("latency");
+    assertEquals(5, lat.path("n").asInt());
+    assertTrue(lat.path("p50_ms").asDouble() > 0, lat.toString());
+    assertTrue(lat.path("p50_ms").asDouble() <= lat.path("p99_ms").asDouble(), lat.toString());
+    assertTrue(lat.path("p99_ms").asDouble() <= lat.path("max_ms").asDouble(), lat.toString());
+
+    JsonNode tp = r.path("throughput");
+    assertEquals(20, tp.path("completed").asInt(), tp.toString());
+    assertEquals(0, tp.path("failed").asInt(), tp.toString());
+    assertTrue(tp.path("tasks_per_s").asDouble() > 0, tp.toString());
+    assertEquals(20, tp.path("tasks_per_s").asDouble() * tp.path("seconds").asDouble(), 1.0, tp.toString());
+
+    JsonNode chain = r.path("chain");
+    String status = chain.path("status").asText();
+    assertTrue(status.equals("ok") || status.equals("n/a"), chain.toString());
+    if (status.equals("ok")) {
+      assertEquals(2, chain.path("links").asInt(), chain.toString());
+      assertTrue(chain.path("p50_ms").asDouble() >= 0, chain.toString());
+    } else {
+      assertTrue(chain.path("reason").asText().contains("dependents early"), chain.toString());
+    }
+
+    JsonNode rss = r.path("rss");
+    assertTrue(rss.path("idle_mb").asDouble() > 10, rss.toString());
+    assertTrue(rss.path("peak_mb").asDouble() > 10, rss.toString());
+    assertTrue(rss.path("peak_tree_mb").asDouble() >= rss.path("peak_mb").asDouble(), rss.toString());
+    assertEquals(0, r.path("duplicate_runs").asInt());
+
+    assertTrue(text.contains("pickup latency (n=5)") && text.contains("throughput (n=20, c=8)"), text);
+    assertEquals(List.of(), ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
+        .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList(), "processes left behind");
+  }
+}
