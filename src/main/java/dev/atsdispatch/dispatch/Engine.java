@@ -575,7 +575,10 @@ public final class Engine {
       int n = sum.attempts() + 1;
       ledger.append("attempt_started", M.createObjectNode().put("attempt", n), clock.now());
       stats.attempts.incrementAndGet();
-      if (cfg.progressMessages()) progress(e, n, n == 1 ? "Agent processing started" : "Agent retry started");
+      if (cfg.progressMessages()) {
+        int attempt = n; // posted beside the agent's start, not before it: pickup latency is the agent's
+        workers.execute(() -> progress(e, attempt, attempt == 1 ? "Agent processing started" : "Agent retry started"));
+      }
       observer.pickedUp(e.view, n);
       AgentResult r;
       String startError = null;
