@@ -250,7 +250,7 @@ final class ServiceTest {
     svc.close();
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(8).toNanos());
     JsonNode t = task(id);
-    assertEquals("in_progress", t.path("status").asText(), "not failed: the lease brings it back");
+    assertEquals("pending", t.path("status").asText(), "not failed: given back to the queue");
     TaskLedger.Summary s = new StateDir(dir.resolve("state")).ledger(id).summary();
     assertEquals(0, s.strikes());
     assertEquals(1, s.attempts());
