@@ -71,6 +71,9 @@ public final class Settings {
           (s, v) -> s.b.reconcileEvery = duration(v)),
       key("dependency_recheck", "5s", "how often dependencies of waiting tasks are re-read as a safety net "
           + "for lost events and dependencies in other channels", (s, v) -> s.b.dependencyRecheck = duration(v)),
+      key("dependency_timeout", "", "fail a task still waiting for dependencies this long after this service "
+          + "deferred it (empty: wait forever)",
+          (s, v) -> s.b.dependencyTimeout = v.isBlank() ? null : duration(v)),
       key("progress_messages", "true", "post progress messages to the task thread",
           (s, v) -> s.b.progressMessages = bool(v)),
       key("state_dir", "state", "state directory: ledgers, attempt logs, work dirs, outbox",

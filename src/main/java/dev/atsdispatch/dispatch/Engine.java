@@ -67,6 +67,7 @@ public final class Engine {
     volatile TaskView view;
     State state = State.QUEUED;
     long doneAt;
+    long deferredAt;
     Dependencies.Parsed deps;
     Set<String> slots = Set.of();
     volatile RunningAgent agent;
@@ -340,20 +341,25 @@ public final class Engine {
     if (v instanceof Dependencies.Wait w) {
       if (e.state != State.DEFERRED) {
         e.state = State.DEFERRED;
+        e.deferredAt = clock.nanoTime();
         deferred.put(e.id, e);
         log.info("task {}: waiting for dependencies {}", e.id, w.unmet());
       }
       lookUp(w.lookup());
       return false;
     }
-    String reason = ((Dependencies.Blocked) v).reason();
+    block(e, ((Dependencies.Blocked) v).reason());
+    return false;
+  }
+
+  /** Claims and fails a task that can never run; tasks waiting on it see it failed at once. */
+  private void block(Entry e, String reason) {
     deferred.remove(e.id);
     markDone(e);
     deps.status(e.id, TaskStatus.FAILED); // dependents see it at once, before ATS does
     stats.blocked.incrementAndGet();
     log.info("task {}: {}", e.id, reason);
     workers.execute(() -> claimAndFail(e, TaskObserver.Failure.BLOCKED, reason));
-    return false;
   }
 
   /** Re-evaluates every deferred task until nothing changes: a failure cascades in one pass. */
@@ -413,6 +419,20 @@ public final class Engine {
    */
   private void refreshDependencies() {
     if (!accepting || deferred.isEmpty()) return;
+    if (cfg.dependencyTimeout() != null) {
+      long now = clock.nanoTime();
+      boolean expired = false;
+      for (Entry e : List.copyOf(deferred.values())) {
+        if (now - e.deferredAt < cfg.dependencyTimeout().toNanos()) continue;
+        List<Long> open = e.deps.ids().stream()
+            .filter(d -> deps.statusOf(d) != TaskStatus.COMPLETED).toList();
+        block(e, "Blocked: dependency " + open.stream().map(d -> "#" + d)
+            .collect(java.util.stream.Collectors.joining(", ")) + " not finished after " + human(cfg.dependencyTimeout()));
+        expired = true;
+      }
+      if (expired) recheckDeferred();
+      if (deferred.isEmpty()) return;
+    }
     Set<Long> ids = new HashSet<>();
     for (Entry e : deferred.values()) {
       for (long d : e.deps.ids()) {

@@ -26,6 +26,7 @@ public record ServiceConfig(
     Duration drain,
     Duration reconcileEvery,
     Duration dependencyRecheck,
+    Duration dependencyTimeout,
     boolean progressMessages,
     List<String> envAllowlist,
     Map<String, String> extraEnv,
@@ -68,6 +69,7 @@ public record ServiceConfig(
     b.drain = drain;
     b.reconcileEvery = reconcileEvery;
     b.dependencyRecheck = dependencyRecheck;
+    b.dependencyTimeout = dependencyTimeout;
     b.progressMessages = progressMessages;
     b.envAllowlist = envAllowlist;
     b.extraEnv = extraEnv;
@@ -95,6 +97,7 @@ public record ServiceConfig(
     public Duration drain = Duration.ofSeconds(30);
     public Duration reconcileEvery = Duration.ofSeconds(60);
     public Duration dependencyRecheck = Duration.ofSeconds(5);
+    public Duration dependencyTimeout = null;
     public boolean progressMessages = true;
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
@@ -123,9 +126,11 @@ public record ServiceConfig(
       require(reconcileEvery.compareTo(Duration.ofSeconds(1)) >= 0, "reconcile_every", "must be at least 1s");
       require(dependencyRecheck.compareTo(Duration.ofMillis(100)) >= 0, "dependency_recheck",
           "must be at least 100ms");
+      require(dependencyTimeout == null || !(dependencyTimeout.isNegative() || dependencyTimeout.isZero()),
+          "dependency_timeout", "must be positive (or unset)");
       return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
-          retryBackoff, drain, reconcileEvery, dependencyRecheck, progressMessages, envAllowlist, extraEnv, stateDir,
+          retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, progressMessages, envAllowlist, extraEnv, stateDir,
           keysDir, promptIntro);
     }
 

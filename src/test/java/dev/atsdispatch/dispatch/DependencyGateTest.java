@@ -5,7 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.ats.HttpAtsClient;
 import dev.atsdispatch.devserver.DevServer;
+import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.testing.FakeClock;
 import dev.atsdispatch.testing.Http;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -208,6 +212,32 @@ final class DependencyGateTest {
     assertEquals(200, other.post("/tasks/" + otherTask + "/complete", "{\"outputs\":[]}").status());
     DispatchFixture.awaitStatus(http, grandchild, "completed", Duration.ofSeconds(10));
     assertEquals(2, runTimes().size());
+  }
+
+  @Test
+  void aTaskWaitingLongerThanTheDependencyTimeoutIsFailedWithItsChain() throws Exception {
+    long otherTask = createIn("elsewhere", "never finishes");
+    ServiceConfig.Builder b = config("");
+    b.dependencyRecheck = Duration.ofMillis(200);
+    b.dependencyTimeout = Duration.ofHours(1);
+    FakeClock clock = new FakeClock();
+    AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", "ada-1", "Ada");
+    service = new Service(b.build(), s, new HttpAtsClient(s, Duration.ofSeconds(10)), new ProcessAgentRunner(),
+        clock, Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()), DispatchFixture.FAST);
+    service.start();
+    long child = create("child", "[" + otherTask + "]");
+    long grandchild = create("grandchild", "[" + child + "]");
+    DispatchFixture.await("both deferred", Duration.ofSeconds(5), () -> service.engine().deferredNow() == 2);
+    Thread.sleep(600); // several re-checks on the frozen clock: nothing expires
+    assertEquals("pending", task(child).path("status").asText());
+    clock.advance(Duration.ofMinutes(61));
+    DispatchFixture.awaitStatus(http, grandchild, "failed", Duration.ofSeconds(5));
+    DispatchFixture.awaitStatus(http, child, "failed", Duration.ofSeconds(5));
+    assertEquals("Blocked: dependency #" + otherTask + " not finished after 1h", task(child).path("reason").asText());
+    // it waited as long, so either reason is right: its own timeout or its failed parent
+    assertTrue(task(grandchild).path("reason").asText().startsWith("Blocked: dependency #" + child + " "),
+        task(grandchild).toString());
+    assertEquals(List.of(), lines(runs));
   }
 
   @Test
