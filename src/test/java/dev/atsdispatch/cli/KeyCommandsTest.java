@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atsdispatch.crypto.KeyPair;
 import dev.atsdispatch.crypto.Keyring;
+import dev.atsdispatch.testing.OldBotKeys;
 import dev.atsdispatch.crypto.NaclBox;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -24,7 +25,6 @@ import picocli.CommandLine;
 /** The key admin commands through {@link Main#commandLine}: output, exit codes and the files they leave. */
 final class KeyCommandsTest {
   static final ObjectMapper M = new ObjectMapper();
-  static final Path FIXTURES = Path.of("src/test/resources/js-keys");
 
   @TempDir Path dir;
   final List<String> notices = new ArrayList<>();
@@ -66,10 +66,14 @@ final class KeyCommandsTest {
     return new Keyring(keys());
   }
 
+  OldBotKeys old;
+
+  /** The old bot's key files, made fresh by tweetnacl, in the keys directory. */
   void fixtures() throws Exception {
     Files.createDirectories(keys());
+    old = OldBotKeys.write(dir.resolve("js-keys"));
     for (String f : List.of(Keyring.DISPATCH_KEYS, Keyring.TRUSTED_KEYS, Keyring.PENDING, Keyring.CONFIG)) {
-      Files.copy(FIXTURES.resolve(f), keys().resolve(f));
+      Files.copy(old.file(f), keys().resolve(f));
     }
   }
 
@@ -139,37 +143,40 @@ final class KeyCommandsTest {
     Result list = run("list-keys");
     assertEquals("""
         Trusted entities:
-          alice: IFv4ROWp1B2j5fsB82LaYKflne5uDzs4GX3tgsWn8Uw= (fp: 1ad22e0de3367dfd, added 2025-03-01T10:15:30.123Z)
-          bob the builder: YopUgZ8IsDzmhM/rq6eZ4gSHPhf9ZMNRFq8/M5lwtzs= (fp: ac8c4c18dcca2313, added 2025-03-02T08:00:00.000Z)
+          alice: %s (fp: %s, added 2025-03-01T10:15:30.123Z)
+          bob the builder: %s (fp: %s, added 2025-03-02T08:00:00.000Z)
 
-        Dispatch public key: mqKtS1maaxu6nFAWCSK64uOGwP9pqwFuuiQ32X4AAQQ=
-        Dispatch fingerprint: 45d7d94494d8c117
+        Dispatch public key: %s
+        Dispatch fingerprint: %s
 
         Pending registrations:
-          767f5751a3f70338: requested 2025-03-03T09:00:00.000Z (task 4711)
-          1023c45c0ab77024: requested 2025-03-03T09:05:00.000Z (task 4712)
-        """, list.out());
+          %s: requested 2025-03-03T09:00:00.000Z (task 4711)
+          %s: requested 2025-03-03T09:05:00.000Z (task 4712)
+        """.formatted(old.alice().publicKey(), old.alice().fingerprint(), old.bob().publicKey(),
+        old.bob().fingerprint(), old.ada().publicKey(), old.ada().fingerprint(), old.pending1().fingerprint(),
+        old.pending2().fingerprint()), list.out());
     assertFalse(list.out().contains(keyring().dispatchKeyPair().orElseThrow().secretKey()));
 
     JsonNode json = M.readTree(run("list-keys", "--json").out());
-    assertEquals("ac8c4c18dcca2313", json.get("trusted").get(1).get("fingerprint").asText());
-    assertEquals("mqKtS1maaxu6nFAWCSK64uOGwP9pqwFuuiQ32X4AAQQ=", json.get("dispatch").get("publicKey").asText());
+    assertEquals(old.bob().fingerprint(), json.get("trusted").get(1).get("fingerprint").asText());
+    assertEquals(old.ada().publicKey(), json.get("dispatch").get("publicKey").asText());
     assertFalse(json.toString().contains("secretKey"));
     assertEquals(4711, json.get("pending").get(0).get("taskId").asInt());
 
     assertEquals("""
         Pending registrations:
-          Fingerprint: 767f5751a3f70338
-          Public key:  P24Au18Zw0K134CToxh6jstXaChvOlyrH9upgkSaWiI=
+          Fingerprint: %s
+          Public key:  %s
           Requested:   2025-03-03T09:00:00.000Z
           Task ID:     4711
 
-          Fingerprint: 1023c45c0ab77024
-          Public key:  D/dCPyaJkMpbSiYapSo/b1IT1OQgt0mcL0oORJvMcms=
+          Fingerprint: %s
+          Public key:  %s
           Requested:   2025-03-03T09:05:00.000Z
           Task ID:     4712
 
-        """, run("pending").out());
+        """.formatted(old.pending1().fingerprint(), old.pending1().publicKey(), old.pending2().fingerprint(),
+        old.pending2().publicKey()), run("pending").out());
     JsonNode pending = M.readTree(run("pending", "--json").out());
     assertEquals("4712", pending.get(1).get("taskId").asText());
     assertTrue(pending.get(1).get("taskId").isTextual());
@@ -179,24 +186,28 @@ final class KeyCommandsTest {
   void approveAndRejectByPrefixTellTheAdmin() throws Exception {
     fixtures();
     String ada = keyring().dispatchKeyPair().orElseThrow().publicKey();
-    Result ok = run("approve", "767f", "carol");
+    String fp1 = old.pending1().fingerprint();
+    String key1 = old.pending1().publicKey();
+    String fp2 = old.pending2().fingerprint();
+    String prefix1 = fp1.substring(0, 4);
+    Result ok = run("approve", prefix1, "carol");
     assertEquals(0, ok.code(), ok.err());
-    assertEquals("Approved registration for \"carol\".\nFingerprint: 767f5751a3f70338\n"
-        + "Public key: P24Au18Zw0K134CToxh6jstXaChvOlyrH9upgkSaWiI=\nAda's public key: " + ada + "\n", ok.out());
-    assertEquals(List.of("approved carol 767f5751a3f70338 P24Au18Zw0K134CToxh6jstXaChvOlyrH9upgkSaWiI= " + ada), notices);
+    assertEquals("Approved registration for \"carol\".\nFingerprint: " + fp1 + "\n"
+        + "Public key: " + key1 + "\nAda's public key: " + ada + "\n", ok.out());
+    assertEquals(List.of("approved carol " + fp1 + " " + key1 + " " + ada), notices);
     assertTrue(keyring().trusted("carol").isPresent());
-    assertFalse(keyring().pending().containsKey("767f5751a3f70338"));
+    assertFalse(keyring().pending().containsKey(fp1));
 
-    Result missing = run("approve", "767f", "carol");
+    Result missing = run("approve", prefix1, "carol");
     assertEquals(1, missing.code());
-    assertEquals("No pending registration found for fingerprint: 767f\n", missing.err());
+    assertEquals("No pending registration found for fingerprint: " + prefix1 + "\n", missing.err());
 
-    Result rejected = run("reject", "1023c45c0ab77024", "not", "known", "here");
+    Result rejected = run("reject", fp2, "not", "known", "here");
     assertEquals(0, rejected.code(), rejected.err());
-    assertEquals("Rejected registration for fingerprint: 1023c45c0ab77024\n", rejected.out());
-    assertEquals("rejected 1023c45c0ab77024 not known here", notices.get(1));
+    assertEquals("Rejected registration for fingerprint: " + fp2 + "\n", rejected.out());
+    assertEquals("rejected " + fp2 + " not known here", notices.get(1));
     assertTrue(keyring().pending().isEmpty());
-    assertEquals(1, run("reject", "1023").code());
+    assertEquals(1, run("reject", fp2.substring(0, 4)).code());
   }
 
   @Test

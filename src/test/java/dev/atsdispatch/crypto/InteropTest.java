@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.ats.Task;
 import dev.atsdispatch.testing.NaclJs;
+import dev.atsdispatch.testing.OldBotKeys;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,13 +62,14 @@ final class InteropTest {
   }
 
   @Test
-  void recordedEnvelopeOpensWithTheOldBotsKeyFilesUnchanged() throws Exception {
+  void tweetnaclEnvelopeOpensWithTheOldBotsKeyFilesUnchanged() throws Exception {
+    OldBotKeys old = OldBotKeys.write(dir.resolve("js-keys"));
     Path keys = dir.resolve("keys");
     Files.createDirectories(keys);
     for (String f : List.of(Keyring.DISPATCH_KEYS, Keyring.TRUSTED_KEYS, Keyring.PENDING, Keyring.CONFIG)) {
-      Files.copy(Path.of("src/test/resources/js-keys", f), keys.resolve(f));
+      Files.copy(old.file(f), keys.resolve(f));
     }
-    JsonNode envelope = M.readTree(Path.of("src/test/resources/js-keys/envelope-from-alice.json").toFile());
+    JsonNode envelope = M.readTree(old.file("envelope-from-alice.json").toFile());
     try (ReplayGuard replay = new ReplayGuard(dir.resolve("replay"))) {
       Opened o = new TaskOpener(new Keyring(keys), replay).open(task(9, "Summarise the report", envelope));
       Opened.Encrypted e = assertInstance(Opened.Encrypted.class, o);
@@ -107,6 +109,7 @@ final class InteropTest {
 
   @Test
   void fingerprintsEqualIndexJsOnFixedAndRandomKeys() {
+    // the vector of reference-behaviour.md §1.2, a public key as text, and text that is not a key
     List<String> keys = new ArrayList<>(List.of("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         "IFv4ROWp1B2j5fsB82LaYKflne5uDzs4GX3tgsWn8Uw=", "not even base64 ✓"));
     for (int i = 0; i < 5; i++) keys.add(NaclBox.generateKeyPair().publicKey());

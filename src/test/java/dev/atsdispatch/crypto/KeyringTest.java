@@ -25,6 +25,7 @@ import java.util.concurrent.Future;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import dev.atsdispatch.testing.OldBotKeys;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,15 +34,17 @@ import org.junit.jupiter.api.io.TempDir;
  * files and bad permissions are clear errors, and the registration bookkeeping.
  */
 final class KeyringTest {
-  static final Path FIXTURES = Path.of("src/test/resources/js-keys");
   static final ObjectMapper M = new ObjectMapper();
   static final Clock CLOCK = Clock.fixed(Instant.parse("2025-06-01T12:00:00Z"), ZoneOffset.UTC);
 
   @TempDir Path dir;
+  @TempDir Path js;
+  OldBotKeys old;
 
   Keyring withFixtures() throws Exception {
+    old = OldBotKeys.write(js);
     for (String f : List.of(Keyring.DISPATCH_KEYS, Keyring.TRUSTED_KEYS, Keyring.PENDING, Keyring.CONFIG)) {
-      Files.copy(FIXTURES.resolve(f), dir.resolve(f));
+      Files.copy(old.file(f), dir.resolve(f));
     }
     return new Keyring(dir, CLOCK);
   }
@@ -50,14 +53,15 @@ final class KeyringTest {
   void oldBotKeyFilesLoadUnchanged() throws Exception {
     Keyring k = withFixtures();
     k.check();
-    assertEquals("mqKtS1maaxu6nFAWCSK64uOGwP9pqwFuuiQ32X4AAQQ=", k.dispatchKeyPair().orElseThrow().publicKey());
+    assertEquals(old.ada().publicKey(), k.dispatchKeyPair().orElseThrow().publicKey());
     assertEquals(List.of("alice", "bob the builder"), new ArrayList<>(k.trustedKeys().keySet()));
     Keyring.TrustedKey bob = k.trusted("bob the builder").orElseThrow();
     assertEquals(Fingerprint.of(bob.publicKey()), bob.fingerprint(), "missing fingerprint recomputed");
-    assertEquals("alice", k.trustedByPublicKey("IFv4ROWp1B2j5fsB82LaYKflne5uDzs4GX3tgsWn8Uw=").orElseThrow().name());
-    assertTrue(k.trustedByPublicKey("IFv4ROWp1B2j5fsB82LaYKflne5uDzs4GX3tgsWn8Uw").isEmpty(), "text compared exactly");
-    assertEquals(IntNode.valueOf(4711), k.pending().get("767f5751a3f70338").taskId());
-    assertEquals(TextNode.valueOf("4712"), k.pending().get("1023c45c0ab77024").taskId());
+    String alice = old.alice().publicKey();
+    assertEquals("alice", k.trustedByPublicKey(alice).orElseThrow().name());
+    assertTrue(k.trustedByPublicKey(alice.substring(0, alice.length() - 1)).isEmpty(), "text compared exactly");
+    assertEquals(IntNode.valueOf(4711), k.pending().get(old.pending1().fingerprint()).taskId());
+    assertEquals(TextNode.valueOf("4712"), k.pending().get(old.pending2().fingerprint()).taskId());
     assertTrue(k.requireEncryption());
     assertEquals("ops@example.org", k.config().get("operator").asText());
     assertEquals(100, k.maxPending());
@@ -69,17 +73,17 @@ final class KeyringTest {
     // a change and its undo give back the JavaScript file exactly
     k.setConfig("require_encryption", "false");
     k.setConfig("require_encryption", "true");
-    assertEquals(Files.readString(FIXTURES.resolve("config.json")), Files.readString(dir.resolve("config.json")));
+    assertEquals(Files.readString(old.file("config.json")), Files.readString(dir.resolve("config.json")));
 
     KeyPair carl = NaclBox.generateKeyPair();
     k.addTrusted("carl", carl.publicKey());
     assertTrue(k.removeTrusted("carl"));
-    assertEquals(Files.readString(FIXTURES.resolve("trusted-keys.json")),
+    assertEquals(Files.readString(old.file("trusted-keys.json")),
         Files.readString(dir.resolve("trusted-keys.json")));
 
-    k.reject("767f");
+    k.reject(old.pending1().fingerprint().substring(0, 4));
     String pending = Files.readString(dir.resolve("pending-registrations.json"));
-    assertEquals("{\n  \"1023c45c0ab77024\": {\n    \"pubkey\": \"D/dCPyaJkMpbSiYapSo/b1IT1OQgt0mcL0oORJvMcms=\",\n"
+    assertEquals("{\n  \"" + old.pending2().fingerprint() + "\": {\n    \"pubkey\": \"" + old.pending2().publicKey() + "\",\n"
         + "    \"requestedAt\": \"2025-03-03T09:05:00.000Z\",\n    \"taskId\": \"4712\",\n    \"via\": \"ats\"\n  }\n}\n",
         pending);
     // replacing a key keeps the entry's unknown fields
@@ -231,18 +235,19 @@ final class KeyringTest {
     assertEquals("No pending registration found for fingerprint: ffffffffffff", none.getMessage());
     assertThrows(KeyringException.class, () -> k.findPending(""));
 
-    Keyring.PendingRegistration a = k.pending().get("767f5751a3f70338");
-    Keyring.PendingRegistration b = k.pending().get("1023c45c0ab77024");
-    assertEquals(a, k.findPending("767F"));
+    String fp1 = old.pending1().fingerprint();
+    Keyring.PendingRegistration a = k.pending().get(fp1);
+    Keyring.PendingRegistration b = k.pending().get(old.pending2().fingerprint());
+    assertEquals(a, k.findPending(fp1.substring(0, 4).toUpperCase(java.util.Locale.ROOT)));
 
-    Keyring.Approval ok = k.approve("767f57", "carol");
-    assertEquals("767f5751a3f70338", ok.fingerprint());
+    Keyring.Approval ok = k.approve(fp1.substring(0, 6), "carol");
+    assertEquals(fp1, ok.fingerprint());
     assertNull(ok.replaced());
     assertEquals(a.pubkey(), k.trusted("carol").orElseThrow().publicKey());
-    assertFalse(k.pending().containsKey("767f5751a3f70338"));
+    assertFalse(k.pending().containsKey(fp1));
 
     Keyring.Approval replacing = k.approve(b.fingerprint(), "alice");
-    assertEquals("1ad22e0de3367dfd", replacing.replaced().fingerprint());
+    assertEquals(old.alice().fingerprint(), replacing.replaced().fingerprint());
     assertEquals(b.pubkey(), k.trusted("alice").orElseThrow().publicKey());
 
     assertEquals(eve.fingerprint(), k.reject(eve.fingerprint().substring(0, 6)).fingerprint());

@@ -1,5 +1,6 @@
 package dev.atsdispatch.dispatch;
 
+import dev.atsdispatch.testing.TestSecrets;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -92,7 +93,7 @@ final class EncryptedTasksTest {
 
   void startService() {
     NotifyConfig ncfg = NotifyConfig.builder()
-        .telegram("123:tok", "42", telegram.url("/").toString().replaceAll("/$", ""))
+        .telegram(TestSecrets.botToken(), "42", telegram.url("/").toString().replaceAll("/$", ""))
         .callbackAllow(List.of("127.0.0.1/32")).build();
     // the agent echoes its prompt (so the response holds the plaintext) and counts its runs
     ServiceConfig cfg = DispatchFixture.config(DispatchFixture.agent(dir, "echo.sh",

@@ -1,5 +1,6 @@
 package dev.atsdispatch.dispatch;
 
+import dev.atsdispatch.testing.TestSecrets;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,6 +31,7 @@ final class NotificationWiringTest {
   DevServer server;
   Http http;
   Service service;
+  static final String TOKEN = TestSecrets.botToken();
   MockWebServer telegram = new MockWebServer();
   MockWebServer hooks = new MockWebServer();
 
@@ -52,8 +54,8 @@ final class NotificationWiringTest {
 
   void startService() {
     NotifyConfig ncfg = NotifyConfig.builder()
-        .telegram("123:secret-token", "42", telegram.url("/").toString().replaceAll("/$", ""))
-        .callbackAllow(List.of("127.0.0.1/32")).callbackSecret("s3cret").build();
+        .telegram(TOKEN, "42", telegram.url("/").toString().replaceAll("/$", ""))
+        .callbackAllow(List.of("127.0.0.1/32")).callbackSecret(TestSecrets.random(32)).build();
     ServiceConfig cfg = DispatchFixture.config(DispatchFixture.agent(dir, "a.sh",
         "cat > /dev/null; case \"$ATS_TASK_TITLE\" in bad*) echo 'it <broke> & died' >&2; exit 1;; esac; echo 'all <good> & done'"),
         dir.resolve("state"), dir.resolve("keys")).build();
@@ -66,7 +68,7 @@ final class NotificationWiringTest {
     for (int i = 0; i < n; i++) {
       RecordedRequest r = telegram.takeRequest(10, TimeUnit.SECONDS);
       assertTrue(r != null, "only " + out.size() + " Telegram messages: " + out);
-      assertEquals("/bot123:secret-token/sendMessage", r.getPath());
+      assertEquals("/bot" + TOKEN + "/sendMessage", r.getPath());
       out.add(Http.JSON.readTree(r.getBody().readUtf8()).path("text").asText());
     }
     return out;

@@ -1,5 +1,6 @@
 package dev.atsdispatch.notify;
 
+import dev.atsdispatch.testing.TestSecrets;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
 
 /** The Telegram sender against a MockWebServer standing in for the Bot API. */
 final class TelegramTest {
-  static final String TOKEN = "123456:SECRET-token_xyz";
+  static final String TOKEN = TestSecrets.botToken();
   static final ObjectMapper M = new ObjectMapper();
   static final MockResponse OK = new MockResponse().setBody("{\"ok\":true,\"result\":{}}");
   static final TaskRef TASK = new TaskRef(42, "Deploy <prod> & \"check\"", false, false);
