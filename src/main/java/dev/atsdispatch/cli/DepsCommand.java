@@ -85,7 +85,7 @@ public final class DepsCommand implements Callable<Integer> {
       for (Task t : shown) {
         for (long d : deps(t)) resolved.computeIfAbsent(d, id -> new Dep(id, lookUp(client, byId, id)));
       }
-      Map<Long, List<Long>> cycles = cycles(shown, byId, resolved, client);
+      Map<Long, List<Long>> cycles = cycles(shown, byId, client);
       if (json) {
         ObjectNode root = M.createObjectNode();
         ArrayNode tasks = root.putArray("tasks");
@@ -151,8 +151,7 @@ public final class DepsCommand implements Callable<Integer> {
   }
 
   /** For each shown task on a cycle, the cycle as an id path from it back to itself. */
-  private static Map<Long, List<Long>> cycles(List<Task> shown, Map<Long, Task> byId,
-      Map<Long, Dep> resolved, AtsClient client) {
+  private static Map<Long, List<Long>> cycles(List<Task> shown, Map<Long, Task> byId, AtsClient client) {
     Map<Long, List<Long>> out = new HashMap<>();
     for (Task t : shown) {
       List<Long> path = new ArrayList<>();

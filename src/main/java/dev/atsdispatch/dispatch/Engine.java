@@ -210,7 +210,18 @@ public final class Engine {
       default -> {
       }
     }
-    if (!deferred.isEmpty()) recheckDeferred();
+    if (waitedOn(t.id())) recheckDeferred();
+  }
+
+  /**
+   * Whether a deferred task depends on this one directly: only then can its status change a
+   * verdict (new edges, which can close a cycle, come from offers and lookups, which re-check).
+   */
+  private boolean waitedOn(long id) {
+    for (Entry e : deferred.values()) {
+      if (e.deps.ids().contains(id)) return true;
+    }
+    return false;
   }
 
   /** Starts a reconcile on a worker thread (for callers that must not block). */
