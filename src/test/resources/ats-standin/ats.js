@@ -175,6 +175,15 @@ async function main() {
     case 'message': {
       const sub = positional[1];
       if (!sub) { process.stderr.write('Subcommand required for: message\n'); process.exit(1); }
+      if (sub === 'list') {
+        const lid = positional[2];
+        need(lid, 'Task ID');
+        const d = await request('GET', `${base}/${lid}/messages`);
+        const ms = Array.isArray(d) ? d : (d.messages || []);
+        if (ms.length === 0) { console.log('No messages found.'); return; }
+        console.log(JSON.stringify(ms, null, 2));
+        return;
+      }
       if (sub !== 'add') { process.stderr.write(`Unknown subcommand: message ${sub}\n`); process.exit(1); }
       const tid = positional[2];
       const content = positional[3];

@@ -35,6 +35,9 @@ public interface AtsClient extends AutoCloseable {
   /** Adds a message with one or more parts ({@code {"type":"text","content":...}}). */
   void addMessage(long id, List<JsonNode> parts);
 
+  /** The task's thread: message objects in creation order. */
+  List<JsonNode> messages(long id);
+
   /** Throws unless ATS answers its health check. */
   void health();
 

@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.source.TaskStatus;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -121,13 +122,32 @@ public final class CliAtsClient implements AtsClient {
 
   @Override
   public void addMessage(long id, List<JsonNode> parts) {
-    // The CLI sends one part per message; only text parts can be expressed faithfully.
+    // The CLI sends one part per message: a text part as text, a data part as --type data with
+    // its content as a JSON string (§2.8)
     for (JsonNode p : parts) {
-      if (!p.path("type").asText().equals("text")) continue;
-      String text = p.path("content").asText();
-      if (text.isEmpty()) continue;
-      run("message", "add", Long.toString(id), positional("message", shorten(text)));
+      String type = p.path("type").asText();
+      JsonNode c = p.path("content");
+      if (type.equals("text")) {
+        String text = c.asText();
+        if (text.isEmpty()) continue;
+        run("message", "add", Long.toString(id), positional("message", shorten(text)));
+      } else if (type.equals("data") && !c.isMissingNode()) {
+        String data = c.isTextual() ? c.asText() : c.toString();
+        run("message", "add", Long.toString(id), positional("data", data), "--type", "data");
+      }
     }
+  }
+
+  @Override
+  public List<JsonNode> messages(long id) {
+    String out = run("message", "list", Long.toString(id), "-f", "json").stdout;
+    if (out.strip().startsWith("No messages")) return List.of();
+    JsonNode arr = firstJson(out, "message list");
+    if (arr.isObject() && arr.has("messages")) arr = arr.get("messages");
+    if (!arr.isArray()) throw unparseable("message list", out);
+    List<JsonNode> list = new ArrayList<>();
+    arr.forEach(list::add);
+    return list;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.source.TaskStatus;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -120,6 +121,15 @@ public final class HttpAtsClient implements AtsClient {
     ArrayNode a = b.putArray("parts");
     parts.forEach(a::add);
     call("POST", settings.tasksPath() + "/" + id + "/messages", null, b);
+  }
+
+  @Override
+  public List<JsonNode> messages(long id) {
+    JsonNode body = call("GET", settings.tasksPath() + "/" + id + "/messages", null, null);
+    JsonNode arr = body.isArray() ? body : body.get("messages");
+    List<JsonNode> out = new ArrayList<>();
+    if (arr != null && arr.isArray()) arr.forEach(out::add);
+    return out;
   }
 
   @Override

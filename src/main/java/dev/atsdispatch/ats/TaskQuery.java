@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.source.TaskStatus;
 import java.util.Set;
 
 /**

@@ -64,13 +64,14 @@ public final class CreateCommand implements Callable<Integer> {
       dependsOn.stream().map(String::trim).filter(x -> !x.isEmpty()).forEach(ids::add);
       body.set("depends_on", ids);
     }
-    Dependencies.Parsed deps = Dependencies.parse(body.get("depends_on"));
+    Dependencies.Parsed deps = Dependencies.parse(body.get("depends_on"), "ats");
+    List<Long> depIds = Dependencies.atsIds(body.get("depends_on"));
     if (!deps.invalid().isEmpty()) {
       return usage("not a task id: " + String.join(", ", deps.invalid()));
     }
     try (AtsClient client = Transports.open(s)) {
       List<Long> missing = new ArrayList<>();
-      for (long id : deps.ids()) {
+      for (long id : depIds) {
         try {
           client.get(id);
         } catch (AtsException e) {
@@ -100,7 +101,7 @@ public final class CreateCommand implements Callable<Integer> {
       } else {
         System.out.println("Created task #" + t.id() + " on channel " + t.channel());
         if (!deps.ids().isEmpty()) {
-          System.out.println("Dependencies: " + deps.ids().stream().map(x -> "#" + x)
+          System.out.println("Dependencies: " + depIds.stream().map(x -> "#" + x)
               .collect(Collectors.joining(", ")));
         }
       }

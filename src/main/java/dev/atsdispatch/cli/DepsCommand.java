@@ -8,7 +8,7 @@ import dev.atsdispatch.ats.AtsException;
 import dev.atsdispatch.ats.Task;
 import dev.atsdispatch.ats.TaskPage;
 import dev.atsdispatch.ats.TaskQuery;
-import dev.atsdispatch.ats.TaskStatus;
+import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.dispatch.Dependencies;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -133,7 +133,7 @@ public final class DepsCommand implements Callable<Integer> {
   }
 
   private static List<Long> deps(Task t) {
-    return Dependencies.parse(t.payload().get("depends_on")).ids();
+    return Dependencies.atsIds(t.payload().get("depends_on"));
   }
 
   /** A task outside the listing, read by id; null only for a 404 (other errors propagate). */

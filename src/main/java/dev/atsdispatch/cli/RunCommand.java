@@ -12,6 +12,7 @@ import dev.atsdispatch.crypto.Keyring;
 import dev.atsdispatch.crypto.KeyringException;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.dispatch.Service;
+import dev.atsdispatch.dispatch.StateDir;
 import dev.atsdispatch.crypto.CryptoIntake;
 import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.notify.TaskNotifier;
@@ -69,6 +70,18 @@ public final class RunCommand implements Callable<Integer> {
           ats.actorName());
       if (s.sources().get("transport").equals("default")) transport = "http";
     }
+    // each service claims as an actor of its own, so two services with the same settings never
+    // take one task (a re-claim by the holder is a renewal): the actor id carries the instance id
+    String instance;
+    try {
+      instance = new StateDir(s.service().stateDir()).instanceId();
+    } catch (RuntimeException e) {
+      System.err.println("ats-dispatch: " + e.getMessage());
+      if (server != null) server.close();
+      return 1;
+    }
+    ats = new AtsSettings(ats.url(), ats.org(), ats.project(), ats.scoped(), ats.actorType(),
+        ats.actorId() + "-" + instance, ats.actorName());
     AtsClient client;
     try {
       client = Transports.open(transport, ats, s.atsBin(), s.atsTimeout(), System.getenv());

@@ -1,7 +1,9 @@
 package dev.atsdispatch.crypto;
 
 import com.fasterxml.jackson.databind.node.LongNode;
-import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.TaskKey;
+import com.fasterxml.jackson.databind.node.TextNode;
 import dev.atsdispatch.dispatch.Intake;
 import dev.atsdispatch.dispatch.StateDir;
 import dev.atsdispatch.dispatch.TaskObserver;
@@ -35,14 +37,14 @@ public final class CryptoIntake implements Intake {
   }
 
   @Override
-  public Opened open(Task raw) {
+  public Opened open(SourceTask raw) {
     dev.atsdispatch.crypto.Opened o = opener.open(raw);
     if (o instanceof dev.atsdispatch.crypto.Opened.Plain p) {
-      return new Run(new TaskView(raw.id(), p.title(), p.description(), p.payload(), null, null));
+      return new Run(new TaskView(raw.key(), p.title(), p.description(), p.payload(), null, null));
     }
     if (o instanceof dev.atsdispatch.crypto.Opened.Registration r) return new Register(r.pubkey());
     if (o instanceof dev.atsdispatch.crypto.Opened.Encrypted e) {
-      return new Run(new TaskView(raw.id(), e.title(), e.description(), e.innerPayload(), e.senderName(),
+      return new Run(new TaskView(raw.key(), e.title(), e.description(), e.innerPayload(), e.senderName(),
           response -> opener.sealResponse(response, e)));
     }
     dev.atsdispatch.crypto.Opened.Rejected r = (dev.atsdispatch.crypto.Opened.Rejected) o;
@@ -51,8 +53,9 @@ public final class CryptoIntake implements Intake {
   }
 
   @Override
-  public Registration register(long taskId, String publicKey) {
-    Registrar.Result r = registrar.handle(publicKey, LongNode.valueOf(taskId));
+  public Registration register(TaskKey key, String publicKey) {
+    Registrar.Result r = registrar.handle(publicKey,
+        key.numericId() >= 0 ? LongNode.valueOf(key.numericId()) : TextNode.valueOf(key.toString()));
     if (r instanceof Registrar.Invalid i) return new Refused(i.reason(), true);
     if (r instanceof Registrar.AlreadyRegistered a) return new Registered(a.outputs(), null);
     if (r instanceof Registrar.PendingApproval p) return new Registered(p.outputs(), p.notifyAdmin() ? p.fingerprint() : null);

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.TaskKey;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -33,7 +35,13 @@ public final class TaskOpener {
     this.replay = replay;
   }
 
-  public Opened open(Task raw) {
+  /** An ATS task as read by the admin tools and tests: its key is {@code ats:<id>}. */
+  public Opened open(Task t) {
+    return open(new SourceTask(TaskKey.of("ats", t.id()), t.status(), t.priority(), t.createdAt(), t.title(),
+        t.description(), t.payload() instanceof ObjectNode o ? o : null, false, null));
+  }
+
+  public Opened open(SourceTask raw) {
     JsonNode payload = raw.payload() == null ? M.createObjectNode() : raw.payload();
     String title = raw.title() == null ? "" : raw.title();
     JsonNode pubkey = payload.get("pubkey");
@@ -46,7 +54,7 @@ public final class TaskOpener {
         payload.isObject() ? ((ObjectNode) payload).deepCopy() : M.createObjectNode());
   }
 
-  private Opened decrypt(Task raw, JsonNode outer) {
+  private Opened decrypt(SourceTask raw, JsonNode outer) {
     String senderName;
     String senderKey;
     JsonNode sender = outer.get("sender");
@@ -102,7 +110,7 @@ public final class TaskOpener {
     if (d != null && !d.isNull() && !d.isTextual()) return fail("plaintext description is not a string");
     if (p != null && !p.isNull() && !p.isObject()) return fail("plaintext payload is not a JSON object");
 
-    if (!replay.accept(senderKey, nonce.asText(), raw.id())) {
+    if (!replay.accept(senderKey, nonce.asText(), raw.key().numericId())) {
       return fail("nonce already used by another task (replayed envelope)");
     }
     return new Opened.Encrypted(

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.TaskStatus;
+import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.ats.WireTime;
 import java.io.IOException;
 import java.io.InputStream;

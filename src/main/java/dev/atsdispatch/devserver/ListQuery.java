@@ -1,6 +1,6 @@
 package dev.atsdispatch.devserver;
 
-import dev.atsdispatch.ats.TaskStatus;
+import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.ats.WireTime;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;

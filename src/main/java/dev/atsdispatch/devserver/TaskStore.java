@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.ats.EventTypes;
-import dev.atsdispatch.ats.TaskStatus;
+import dev.atsdispatch.source.TaskStatus;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

@@ -1,7 +1,8 @@
 package dev.atsdispatch.dispatch;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.atsdispatch.ats.TaskStatus;
+import dev.atsdispatch.source.TaskKey;
+import dev.atsdispatch.source.TaskStatus;
 import java.util.ArrayList;
 import java.util.ArrayDeque;
 import java.util.Collection;
@@ -28,13 +29,15 @@ public final class Dependencies {
   public record Ready() implements Verdict {}
 
   /** Some dependency is not finished; {@code lookup} are ids whose status is not known yet. */
-  public record Wait(Set<Long> unmet, Set<Long> lookup) implements Verdict {}
+  public record Wait(Set<TaskKey> unmet, Set<TaskKey> lookup) implements Verdict {}
 
   /** The task can never run: the reason names the ids. */
   public record Blocked(String reason) implements Verdict {}
 
   /** The result of reading a {@code depends_on} value. */
-  public record Parsed(List<Long> ids, List<String> invalid) {
+  public record Parsed(List<TaskKey> ids, List<String> invalid, int given) {
+    public static final Parsed NONE = new Parsed(List.of(), List.of(), 0);
+
     public boolean isEmpty() {
       return ids.isEmpty() && invalid.isEmpty();
     }
@@ -43,15 +46,15 @@ public final class Dependencies {
   /** Beyond this many ids the oldest facts are forgotten; a forgotten one is looked up again. */
   static final int REMEMBERED = 100_000;
 
-  private final Map<Long, List<Long>> edges = bounded();
-  private final Map<Long, TaskStatus> status = bounded();
-  private final Set<Long> missing = java.util.Collections.newSetFromMap(bounded());
-  private final Map<Long, String> inCycle = bounded();
+  private final Map<TaskKey, List<TaskKey>> edges = bounded();
+  private final Map<TaskKey, TaskStatus> status = bounded();
+  private final Set<TaskKey> missing = java.util.Collections.newSetFromMap(bounded());
+  private final Map<TaskKey, String> inCycle = bounded();
 
-  private static <V> Map<Long, V> bounded() {
+  private static <V> Map<TaskKey, V> bounded() {
     return new LinkedHashMap<>(256, 0.75f, false) {
       @Override
-      protected boolean removeEldestEntry(Map.Entry<Long, V> eldest) {
+      protected boolean removeEldestEntry(Map.Entry<TaskKey, V> eldest) {
         return size() > REMEMBERED;
       }
     };
@@ -62,49 +65,53 @@ public final class Dependencies {
    * array of either. Duplicates are dropped; anything that is not a positive whole number is kept
    * aside as invalid so the task can be failed naming it.
    */
-  public static Parsed parse(JsonNode dependsOn) {
-    List<Long> ids = new ArrayList<>();
-    List<String> invalid = new ArrayList<>();
-    if (dependsOn == null || dependsOn.isMissingNode() || dependsOn.isNull()) return new Parsed(ids, invalid);
+  /** The ids only, as ATS numbers (for the admin commands, which speak ATS). */
+  public static List<Long> atsIds(JsonNode dependsOn) {
+    return parse(dependsOn, "ats").ids().stream().map(TaskKey::numericId).toList();
+  }
+
+  public static Parsed parse(JsonNode dependsOn, String source) {
+    if (dependsOn == null || dependsOn.isMissingNode() || dependsOn.isNull()) return Parsed.NONE;
     List<JsonNode> items = new ArrayList<>();
     if (dependsOn.isArray()) dependsOn.forEach(items::add);
     else items.add(dependsOn);
+    Set<TaskKey> ids = new LinkedHashSet<>();
+    Set<String> invalid = new LinkedHashSet<>();
     for (JsonNode n : items) {
       String text = n.isTextual() ? n.asText().trim() : n.isIntegralNumber() ? n.asText() : n.toString();
       if (text.startsWith("#")) text = text.substring(1);
-      Long id = null;
-      if (text.matches("[0-9]{1,18}")) id = Long.parseLong(text);
-      if (id == null || id <= 0) {
-        if (!invalid.contains(text)) invalid.add(text);
-      } else if (!ids.contains(id)) {
-        ids.add(id);
+      long id = text.matches("[0-9]{1,18}") ? Long.parseLong(text) : 0;
+      if (id <= 0) {
+        if (invalid.size() < 10) invalid.add(text.length() > 40 ? text.substring(0, 40) + "..." : text);
+      } else {
+        ids.add(TaskKey.of(source, id));
       }
     }
-    return new Parsed(List.copyOf(ids), List.copyOf(invalid));
+    return new Parsed(List.copyOf(ids), List.copyOf(invalid), items.size());
   }
 
   /** Records what a task depends on (from its payload, after decryption for encrypted tasks). */
-  public void edges(long id, List<Long> dependsOn) {
+  public void edges(TaskKey id, List<TaskKey> dependsOn) {
     edges.put(id, List.copyOf(dependsOn));
   }
 
-  public boolean knowsEdges(long id) {
+  public boolean knowsEdges(TaskKey id) {
     return edges.containsKey(id);
   }
 
   /** Records a task's current status, from an event, a listing or a lookup. */
-  public void status(long id, TaskStatus s) {
+  public void status(TaskKey id, TaskStatus s) {
     missing.remove(id);
     status.put(id, s);
   }
 
   /** Records that ATS answered 404 for this id. */
-  public void notFound(long id) {
+  public void notFound(TaskKey id) {
     status.remove(id);
     missing.add(id);
   }
 
-  public TaskStatus statusOf(long id) {
+  public TaskStatus statusOf(TaskKey id) {
     return status.get(id);
   }
 
@@ -113,26 +120,26 @@ public final class Dependencies {
    * a cycle, then finished dependencies that block (failed, cancelled, rejected, not found), then
    * unfinished ones.
    */
-  public Verdict verdict(long id, Parsed deps) {
-    if (deps.ids().contains(id)) return new Blocked("Blocked: task #" + id + " depends on itself");
+  public Verdict verdict(TaskKey id, Parsed deps) {
+    if (deps.ids().contains(id)) return new Blocked("Blocked: task " + id.display() + " depends on itself");
     if (!deps.invalid().isEmpty()) {
       return new Blocked("Blocked: invalid dependency id " + deps.invalid().stream()
           .map(s -> "\"" + s + "\"").collect(Collectors.joining(", ")));
     }
     String knownCycle = inCycle.get(id);
     if (knownCycle != null) return new Blocked(knownCycle);
-    List<Long> cycle = cycleThrough(id, deps.ids());
+    List<TaskKey> cycle = cycleThrough(id, deps.ids());
     if (cycle != null) {
       // every member gets the same reason, whichever of them is looked at first
-      String reason = "Blocked: dependency cycle " + cycle.stream().map(x -> "#" + x)
+      String reason = "Blocked: dependency cycle " + cycle.stream().map(TaskKey::display)
           .collect(Collectors.joining(" → "));
-      for (long member : cycle) inCycle.put(member, reason);
+      for (TaskKey member : cycle) inCycle.put(member, reason);
       return new Blocked(reason);
     }
-    Map<Long, String> bad = new LinkedHashMap<>();
-    Set<Long> unmet = new LinkedHashSet<>();
-    Set<Long> lookup = new LinkedHashSet<>();
-    for (long d : deps.ids()) {
+    Map<TaskKey, String> bad = new LinkedHashMap<>();
+    Set<TaskKey> unmet = new LinkedHashSet<>();
+    Set<TaskKey> lookup = new LinkedHashSet<>();
+    for (TaskKey d : deps.ids()) {
       if (missing.contains(d)) {
         bad.put(d, "not found");
         continue;
@@ -151,7 +158,7 @@ public final class Dependencies {
     }
     if (!bad.isEmpty()) {
       return new Blocked("Blocked: dependency " + bad.entrySet().stream()
-          .map(x -> "#" + x.getKey() + " (" + x.getValue() + ")").collect(Collectors.joining(", "))
+          .map(x -> x.getKey().display() + " (" + x.getValue() + ")").collect(Collectors.joining(", "))
           + " failed");
     }
     if (unmet.isEmpty()) return new Ready();
@@ -162,30 +169,30 @@ public final class Dependencies {
    * A cycle that leads from {@code id} back to itself through unfinished tasks, as the id path
    * (first and last element equal), or null. Finished tasks end a path: they can no longer wait.
    */
-  List<Long> cycleThrough(long id, Collection<Long> deps) {
-    Map<Long, Long> parent = new HashMap<>();
-    Deque<Long> todo = new ArrayDeque<>();
-    for (long d : deps) {
+  List<TaskKey> cycleThrough(TaskKey id, Collection<TaskKey> deps) {
+    Map<TaskKey, TaskKey> parent = new HashMap<>();
+    Deque<TaskKey> todo = new ArrayDeque<>();
+    for (TaskKey d : deps) {
       if (!parent.containsKey(d)) {
         parent.put(d, id);
         todo.add(d);
       }
     }
     while (!todo.isEmpty()) {
-      long at = todo.poll();
-      if (at == id) {
-        List<Long> path = new ArrayList<>();
-        long x = id;
+      TaskKey at = todo.poll();
+      if (at.equals(id)) {
+        List<TaskKey> path = new ArrayList<>();
+        TaskKey x = id;
         do {
           path.add(0, x);
           x = parent.get(x);
-        } while (x != id);
+        } while (!x.equals(id));
         path.add(0, id);
         return path;
       }
       TaskStatus s = status.get(at);
       if (s != null && s.isTerminal()) continue;
-      for (long next : edges.getOrDefault(at, List.of())) {
+      for (TaskKey next : edges.getOrDefault(at, List.of())) {
         if (!parent.containsKey(next)) {
           parent.put(next, at);
           todo.add(next);

@@ -1,7 +1,8 @@
 package dev.atsdispatch.dispatch;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.TaskKey;
 
 /**
  * The seam between the engine and the encryption policy: turns a pending task into something to
@@ -31,22 +32,22 @@ public interface Intake {
   /** Fail the task with this reason. */
   record Refused(String reason, boolean invalidKey) implements Registration {}
 
-  Opened open(Task raw);
+  Opened open(SourceTask raw);
 
   /** Releases what the intake holds open (the replay record); called once at shutdown. */
   default void close() {}
 
-  /** Handles a registration request of task {@code taskId} (called once the task is claimed). */
-  Registration register(long taskId, String publicKey);
+  /** Handles a registration request of task {@code key} (called once the task is claimed). */
+  Registration register(TaskKey key, String publicKey);
 
   Intake PLAIN = new Intake() {
     @Override
-    public Opened open(Task raw) {
+    public Opened open(SourceTask raw) {
       return new Run(TaskView.plain(raw));
     }
 
     @Override
-    public Registration register(long taskId, String publicKey) {
+    public Registration register(TaskKey key, String publicKey) {
       return new Refused("Registration is not enabled", false);
     }
   };

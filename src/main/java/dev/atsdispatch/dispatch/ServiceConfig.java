@@ -27,6 +27,8 @@ public record ServiceConfig(
     Duration reconcileEvery,
     Duration dependencyRecheck,
     Duration dependencyTimeout,
+    int dependencyMax,
+    Duration stateRetention,
     boolean progressMessages,
     List<String> envAllowlist,
     Map<String, String> extraEnv,
@@ -70,6 +72,8 @@ public record ServiceConfig(
     b.reconcileEvery = reconcileEvery;
     b.dependencyRecheck = dependencyRecheck;
     b.dependencyTimeout = dependencyTimeout;
+    b.dependencyMax = dependencyMax;
+    b.stateRetention = stateRetention;
     b.progressMessages = progressMessages;
     b.envAllowlist = envAllowlist;
     b.extraEnv = extraEnv;
@@ -98,6 +102,8 @@ public record ServiceConfig(
     public Duration reconcileEvery = Duration.ofSeconds(60);
     public Duration dependencyRecheck = Duration.ofSeconds(5);
     public Duration dependencyTimeout = null;
+    public int dependencyMax = 100;
+    public Duration stateRetention = Duration.ofDays(7);
     public boolean progressMessages = true;
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
@@ -128,10 +134,12 @@ public record ServiceConfig(
           "must be at least 100ms");
       require(dependencyTimeout == null || !(dependencyTimeout.isNegative() || dependencyTimeout.isZero()),
           "dependency_timeout", "must be positive (or unset)");
+      require(dependencyMax >= 1 && dependencyMax <= 10_000, "dependency_max", "must be from 1 to 10000");
+      require(stateRetention.compareTo(Duration.ofHours(1)) >= 0, "state_retention", "must be at least 1h");
       return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
-          retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, progressMessages, envAllowlist, extraEnv, stateDir,
-          keysDir, promptIntro);
+          retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
+          stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro);
     }
 
     private static void require(boolean ok, String key, String what) {

@@ -1,23 +1,38 @@
 package dev.atsdispatch.dispatch;
 
+import dev.atsdispatch.source.TaskKey;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.ref.WeakReference;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The service's state directory (design.md §3): per-task ledgers, attempt logs and working
- * directories, the outboxes, and {@code service.lock}, held for the life of the service so that
- * only one service uses a state directory at a time.
+ * directories under {@code tasks/<source>/<id>/}, the outboxes, one marker per running agent in
+ * {@code running/} (so start-up reads only those, however long the history), the instance id,
+ * and {@code service.lock}, held for the life of the service so that only one service uses a
+ * state directory at a time. Thread-safe.
  */
 public final class StateDir implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(StateDir.class);
   private final Path root;
-  private final ConcurrentHashMap<Long, TaskLedger> ledgers = new ConcurrentHashMap<>();
+  /** One ledger object per task while anyone holds it, so its cached summary is the only one. */
+  private final ConcurrentHashMap<TaskKey, WeakReference<TaskLedger>> ledgers = new ConcurrentHashMap<>();
   private FileChannel lockChannel;
   private FileLock lock;
 
@@ -34,7 +49,7 @@ public final class StateDir implements AutoCloseable {
     try {
       Files.createDirectories(root);
       // agent output and results live here: owner only
-      Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+      Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwx------"));
       lockChannel = FileChannel.open(root.resolve("service.lock"), StandardOpenOption.CREATE,
           StandardOpenOption.WRITE);
       try {
@@ -55,40 +70,149 @@ public final class StateDir implements AutoCloseable {
     }
   }
 
-  public Path taskDir(long taskId) {
-    return root.resolve("tasks").resolve(Long.toString(taskId));
+  /**
+   * This service's own identity, made once and kept in {@code instance-id}: services that share
+   * an actor name still claim as distinct actors.
+   */
+  public synchronized String instanceId() {
+    Path f = root.resolve("instance-id");
+    try {
+      if (Files.exists(f)) {
+        String id = Files.readString(f, StandardCharsets.UTF_8).strip();
+        if (id.matches("[a-z0-9]{4,32}")) return id;
+      }
+      byte[] b = new byte[4];
+      new SecureRandom().nextBytes(b);
+      String id = HexFormat.of().formatHex(b);
+      AtomicFiles.write(f, (id + "\n").getBytes(StandardCharsets.UTF_8), AtomicFiles.OWNER_ONLY);
+      return id;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read or write " + f, e);
+    }
   }
 
-  public TaskLedger ledger(long taskId) {
-    return ledgers.computeIfAbsent(taskId, id -> new TaskLedger(taskDir(id)));
+  /**
+   * Moves task directories written by the release before task keys ({@code tasks/<number>/})
+   * under {@code tasks/<source>/}; also writes the running markers for agents those ledgers
+   * left running. Runs once: a directory already moved is not seen again.
+   */
+  public synchronized int migrateLegacy(String source) {
+    Path tasks = root.resolve("tasks");
+    if (!Files.isDirectory(tasks)) return 0;
+    int moved = 0;
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(tasks, p -> p.getFileName().toString().matches("\\d{1,18}"))) {
+      for (Path old : ds) {
+        TaskKey key = new TaskKey(source, old.getFileName().toString());
+        Path target = taskDir(key);
+        Files.createDirectories(target.getParent());
+        if (Files.exists(target)) {
+          log.warn("state: {} and {} both exist; keeping the new one", old, target);
+          continue;
+        }
+        Files.move(old, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        for (long[] g : ledger(key).summary().agentGroups()) markRunning(key, g[0], g[1]);
+        moved++;
+      }
+      if (moved > 0) AtomicFiles.syncDirectory(tasks);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot move the old task directories under " + tasks, e);
+    }
+    if (moved > 0) log.info("state: moved {} task directories of the previous release under tasks/{}/", moved, source);
+    return moved;
   }
 
-  public Path workDir(long taskId) {
-    return taskDir(taskId).resolve("work");
+  public Path taskDir(TaskKey key) {
+    return root.resolve("tasks").resolve(key.source()).resolve(key.fileName());
   }
 
-  public Path stdoutLog(long taskId, int attempt) {
-    return taskDir(taskId).resolve("attempt-" + attempt + ".stdout.log");
+  public TaskLedger ledger(TaskKey key) {
+    while (true) {
+      WeakReference<TaskLedger> ref = ledgers.compute(key, (k, r) ->
+          r != null && r.get() != null ? r : new WeakReference<>(new TaskLedger(taskDir(k))));
+      TaskLedger l = ref.get();
+      if (l != null) {
+        if (ledgers.size() > 4096) ledgers.values().removeIf(r -> r.get() == null);
+        return l;
+      }
+    }
   }
 
-  public Path stderrLog(long taskId, int attempt) {
-    return taskDir(taskId).resolve("attempt-" + attempt + ".stderr.log");
+  public Path workDir(TaskKey key) {
+    return taskDir(key).resolve("work");
+  }
+
+  public Path stdoutLog(TaskKey key, int attempt) {
+    return taskDir(key).resolve("attempt-" + attempt + ".stdout.log");
+  }
+
+  public Path stderrLog(TaskKey key, int attempt) {
+    return taskDir(key).resolve("attempt-" + attempt + ".stderr.log");
   }
 
   public Outbox outbox(String kind) {
     return new Outbox(root.resolve("outbox").resolve(kind));
   }
 
-  /** Ids of every task this state directory has a ledger for. */
-  public java.util.List<Long> knownTasks() {
+  /** An agent of this task runs as process group {@code pgid} (started at {@code startMs}). */
+  public record Running(TaskKey key, long pgid, long startMs) {}
+
+  public void markRunning(TaskKey key, long pgid, long startMs) {
+    String line = key + "\n" + pgid + "\n" + startMs + "\n";
+    try {
+      AtomicFiles.write(marker(key), line.getBytes(StandardCharsets.UTF_8), AtomicFiles.OWNER_ONLY);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the running marker of " + key, e);
+    }
+  }
+
+  public void clearRunning(TaskKey key) {
+    try {
+      Files.deleteIfExists(marker(key));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot remove the running marker of " + key, e);
+    }
+  }
+
+  /** Agents recorded as running (by this or an earlier incarnation); unreadable markers are skipped. */
+  public List<Running> running() {
+    List<Running> out = new ArrayList<>();
+    Path dir = root.resolve("running");
+    if (!Files.isDirectory(dir)) return out;
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.run")) {
+      for (Path f : ds) {
+        try {
+          List<String> l = Files.readAllLines(f, StandardCharsets.UTF_8);
+          out.add(new Running(TaskKey.parse(l.get(0)), Long.parseLong(l.get(1)), Long.parseLong(l.get(2))));
+        } catch (IOException | RuntimeException e) {
+          log.warn("state: unreadable running marker {} ({}); removing it", f, e.toString());
+          Files.deleteIfExists(f);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + dir, e);
+    }
+    return out;
+  }
+
+  private Path marker(TaskKey key) {
+    return root.resolve("running").resolve(key.source() + "-" + key.fileName() + ".run");
+  }
+
+  /** Every task directory of every source, for the retention sweep. */
+  List<Path> taskDirs() {
+    List<Path> out = new ArrayList<>();
     Path tasks = root.resolve("tasks");
-    if (!Files.isDirectory(tasks)) return java.util.List.of();
-    try (var s = Files.list(tasks)) {
-      return s.map(p -> p.getFileName().toString()).filter(n -> n.matches("\\d{1,18}"))
-          .map(Long::parseLong).sorted().toList();
+    if (!Files.isDirectory(tasks)) return out;
+    try (DirectoryStream<Path> sources = Files.newDirectoryStream(tasks, Files::isDirectory)) {
+      for (Path s : sources) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(s, Files::isDirectory)) {
+          ds.forEach(out::add);
+        }
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot list " + tasks, e);
     }
+    return out;
   }
 
   @Override

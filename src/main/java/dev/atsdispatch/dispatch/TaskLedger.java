@@ -28,7 +28,7 @@ public final class TaskLedger {
 
   /** What the ledger says about the task now. */
   public record Summary(int attempts, int strikes, boolean reported, boolean resultPending,
-      String lastOutcome, List<long[]> agentGroups) {}
+      String lastOutcome, List<long[]> agentGroups, Instant resetAt) {}
 
   private final Path file;
 
@@ -83,6 +83,7 @@ public final class TaskLedger {
     boolean reported = false;
     boolean queued = false;
     String last = null;
+    Instant resetAt = null;
     List<long[]> groups = new ArrayList<>();
     for (JsonNode e : events()) {
       switch (e.path("event").asText()) {
@@ -100,12 +101,17 @@ public final class TaskLedger {
           groups.removeIf(g -> g[0] == pgid);
         }
         case "result_queued" -> queued = true;
-        case "reported", "report_refused" -> {
+        case "reported", "report_refused", "terminal_seen" -> {
           reported = true;
           queued = false;
         }
         case "reset" -> {
           strikes = 0;
+          try {
+            resetAt = WireTime.parse(e.path("ts").asText());
+          } catch (RuntimeException x) {
+            resetAt = null;
+          }
           reported = false;
           queued = false;
         }
@@ -114,6 +120,6 @@ public final class TaskLedger {
         }
       }
     }
-    return new Summary(attempts, strikes, reported, queued, last, groups);
+    return new Summary(attempts, strikes, reported, queued, last, groups, resetAt);
   }
 }

@@ -1,5 +1,7 @@
 package dev.atsdispatch.dispatch;
 
+import dev.atsdispatch.source.TaskKey;
+
 /**
  * What the engine tells the outside world (Telegram, callback webhooks, metrics) about a task's
  * way. Called on engine threads; implementations must return at once and never throw. For an
@@ -23,10 +25,10 @@ public interface TaskObserver {
   default void failed(TaskView view, int attempt, Failure why, String reason) {}
 
   /** A registration task asked for a new sender key to be trusted (first request only). */
-  default void registrationRequested(String fingerprint, String publicKey, long taskId) {}
+  default void registrationRequested(String fingerprint, String publicKey, TaskKey key) {}
 
   /** A registration task carried a key that is not a valid public key. */
-  default void registrationInvalid(long taskId, String detail) {}
+  default void registrationInvalid(TaskKey key, String detail) {}
 
   /** The service stops: deliver or persist what is queued, within a few seconds. */
   default void close() {}

@@ -3,7 +3,8 @@ package dev.atsdispatch.dispatch;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.TaskKey;
 import java.util.function.Function;
 
 /**
@@ -12,12 +13,16 @@ import java.util.function.Function;
  * the sender. Delivery settings (callback_url, quiet) and dependencies are read from this payload
  * only. Made once at intake and kept in memory only (it never reaches a log or a file).
  */
-public record TaskView(long id, String title, String description, ObjectNode payload,
+public record TaskView(TaskKey key, String title, String description, ObjectNode payload,
     String sender, Function<String, ObjectNode> seal) {
 
-  public static TaskView plain(Task t) {
-    ObjectNode p = t.payload().isObject() ? (ObjectNode) t.payload() : JsonNodeFactory.instance.objectNode();
-    return new TaskView(t.id(), t.title(), t.description(), p, null, null);
+  public static TaskView plain(SourceTask t) {
+    return new TaskView(t.key(), t.title(), t.description(), t.payload(), null, null);
+  }
+
+  /** A view with nothing of the task's content (registrations, refusals: nothing untrusted). */
+  public static TaskView empty(TaskKey key) {
+    return new TaskView(key, null, null, JsonNodeFactory.instance.objectNode(), null, null);
   }
 
   public boolean encrypted() {
@@ -42,6 +47,6 @@ public record TaskView(long id, String title, String description, ObjectNode pay
 
   @Override
   public String toString() {
-    return "TaskView[" + id + (encrypted() ? ", encrypted" : "") + "]"; // never the content
+    return "TaskView[" + key + (encrypted() ? ", encrypted" : "") + "]"; // never the content
   }
 }

@@ -1,11 +1,11 @@
 package dev.atsdispatch.notify;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import dev.atsdispatch.ats.AtsClient;
-import dev.atsdispatch.ats.AtsException;
 import dev.atsdispatch.dispatch.StateDir;
 import dev.atsdispatch.dispatch.TaskObserver;
 import dev.atsdispatch.dispatch.TaskView;
+import dev.atsdispatch.source.TaskKey;
+import dev.atsdispatch.source.TaskSource;
 import java.time.Instant;
 import java.util.List;
 import java.util.function.BiFunction;
@@ -31,24 +31,24 @@ public final class TaskNotifier implements TaskObserver {
    * The service extension: Telegram per the config, and callbacks from the state directory's
    * {@code outbox/callbacks}; a refused or abandoned callback is noted on the task's thread.
    */
-  public static BiFunction<StateDir, AtsClient, TaskObserver> factory(NotifyConfig cfg) {
-    return (state, ats) -> {
+  public static BiFunction<StateDir, TaskSource, TaskObserver> factory(NotifyConfig cfg) {
+    return (state, source) -> {
       Callbacks cb = Callbacks.builder(cfg, state.outbox("callbacks"))
-          .listener((taskId, message) -> note(ats, taskId, "Callback not delivered: " + message)).build();
+          .listener((taskId, message) -> note(source, TaskKey.of(source.name(), taskId), "Callback not delivered: " + message)).build();
       return new TaskNotifier(Notifications.create(cfg), cb);
     };
   }
 
-  private static void note(AtsClient ats, long taskId, String text) {
+  private static void note(TaskSource source, TaskKey key, String text) {
     try {
-      ats.addMessage(taskId, List.of(JsonNodeFactory.instance.objectNode().put("type", "text").put("content", text)));
-    } catch (AtsException e) {
-      log.warn("task {}: could not note on the task: {}", taskId, e.getMessage());
+      source.note(key, text, null, true);
+    } catch (RuntimeException e) {
+      log.warn("task {}: could not note on the task: {}", key, e.getMessage());
     }
   }
 
   private static TaskRef ref(TaskView v) {
-    return new TaskRef(v.id(), v.encrypted() ? null : v.title(), v.encrypted(), v.quiet());
+    return new TaskRef(v.key().id(), v.encrypted() ? null : v.title(), v.encrypted(), v.quiet());
   }
 
   @Override
@@ -76,13 +76,13 @@ public final class TaskNotifier implements TaskObserver {
   }
 
   @Override
-  public void registrationRequested(String fingerprint, String publicKey, long taskId) {
-    telegram.registrationRequested(fingerprint, publicKey, Long.toString(taskId));
+  public void registrationRequested(String fingerprint, String publicKey, TaskKey key) {
+    telegram.registrationRequested(fingerprint, publicKey, key.id());
   }
 
   @Override
-  public void registrationInvalid(long taskId, String detail) {
-    telegram.registrationInvalid(Long.toString(taskId), detail);
+  public void registrationInvalid(TaskKey key, String detail) {
+    telegram.registrationInvalid(key.id(), detail);
   }
 
   @Override
@@ -93,7 +93,7 @@ public final class TaskNotifier implements TaskObserver {
 
   private void callback(TaskView v, int attempt, String status, String result) {
     String url = v.callbackUrl();
-    if (url != null) callbacks.enqueue(v.id(), url, status, result, Instant.now(), attempt);
+    if (url != null) callbacks.enqueue(v.key().numericId(), url, status, result, Instant.now(), attempt);
   }
 
   /** "Blocked: dependency #4 (failed) failed" → "#4 (failed)", for "dependency {reasons} failed". */

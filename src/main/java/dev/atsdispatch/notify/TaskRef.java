@@ -5,7 +5,7 @@ package dev.atsdispatch.notify;
  * anywhere (the notifications name it by id only); {@code quiet} is the task's own
  * (authenticated) {@code payload.quiet}.
  */
-public record TaskRef(long id, String title, boolean encrypted, boolean quiet) {
+public record TaskRef(String id, String title, boolean encrypted, boolean quiet) {
   public TaskRef {
     title = title == null ? "" : title;
   }

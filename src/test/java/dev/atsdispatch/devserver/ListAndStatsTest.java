@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.atsdispatch.ats.TaskStatus;
+import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.testing.Http.Resp;
 import dev.atsdispatch.testing.RawHttp;

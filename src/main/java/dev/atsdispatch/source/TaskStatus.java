@@ -1,4 +1,4 @@
-package dev.atsdispatch.ats;
+package dev.atsdispatch.source;
 
 import java.util.Arrays;
 import java.util.Optional;

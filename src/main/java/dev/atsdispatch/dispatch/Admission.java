@@ -1,0 +1,106 @@
+package dev.atsdispatch.dispatch;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atsdispatch.source.SourceEvent;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.TaskStatus;
+import dev.atsdispatch.time.Clock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides what an offer is to the engine (design.md §1): a duplicate of a task it holds, a task
+ * whose result is still on its way, a task it finished that someone reopened, a registration, a
+ * refusal, a task that used up its attempts, or one to run. Only a reopen event, or a task seen
+ * pending after this service's report was acknowledged, resets the strike count. Owned by the
+ * loop thread; reads the ledgers (cached in memory) and the intake, which is quick and local.
+ */
+final class Admission {
+  private static final Logger log = LoggerFactory.getLogger(Admission.class);
+  private static final ObjectMapper M = new ObjectMapper();
+
+  /** What to do with an offer. */
+  sealed interface Decision {}
+
+  /** Nothing: it is held here already, or not for us. */
+  record Ignore(String why) implements Decision {}
+
+  /** It was finished here: only a fresh status read can tell a reopen from a stale listing. */
+  record Confirm() implements Decision {}
+
+  /** The intake cannot open it now (e.g. a key file being edited): leave it pending for later. */
+  record Later(String why) implements Decision {}
+
+  /** Run it (through the dependency gate and the queue). */
+  record Accept(Tracked task) implements Decision {}
+
+  record Register(Tracked task, String publicKey) implements Decision {}
+
+  record Refuse(Tracked task, String reason, TaskObserver.Failure why) implements Decision {}
+
+  /** It used up its attempts: claim it and fail it. */
+  record Poison(Tracked task, int strikes) implements Decision {}
+
+  private final StateDir state;
+  private final Intake intake;
+  private final ResultReporter reporter;
+  private final Clock clock;
+  private final int maxAttempts;
+
+  Admission(StateDir state, Intake intake, ResultReporter reporter, Clock clock, int maxAttempts) {
+    this.state = state;
+    this.intake = intake;
+    this.reporter = reporter;
+    this.clock = clock;
+    this.maxAttempts = maxAttempts;
+  }
+
+  /** {@code known} is what the engine holds for this key (null if nothing). */
+  Decision offer(SourceTask t, SourceEvent.Why why, Tracked known) {
+    if (t.status() != TaskStatus.PENDING) return new Ignore("not pending");
+    if (known != null && known.state != Tracked.State.DONE) return new Ignore("held here");
+    TaskLedger ledger = state.ledger(t.key());
+    TaskLedger.Summary sum = ledger.summary();
+    if (sum.resultPending() || reporter.holds(t.key())) return new Ignore("its result is on its way");
+    if (why == SourceEvent.Why.REOPENED) {
+      if (sum.attempts() > 0) {
+        ledger.append("reset", M.createObjectNode().put("why", "reopened"), clock.now());
+        log.info("task {}: reopened; its strike count starts again", t.key());
+      }
+    } else if (sum.reported()) {
+      return new Confirm();
+    }
+    return classify(t, why);
+  }
+
+  /** A fresh read showed a task this service had finished pending again: it was reopened. */
+  Decision reopened(SourceTask t) {
+    state.ledger(t.key()).append("reset", M.createObjectNode().put("why", "pending after its report"), clock.now());
+    log.info("task {}: pending again after its result was reported; taken as reopened", t.key());
+    return classify(t, SourceEvent.Why.REOPENED);
+  }
+
+  private Decision classify(SourceTask t, SourceEvent.Why why) {
+    Tracked e = new Tracked(t.lighten(), why);
+    Intake.Opened opened;
+    try {
+      opened = intake.open(e.offer);
+    } catch (RuntimeException x) {
+      return new Later(x.getMessage() == null ? x.getClass().getSimpleName() : x.getMessage());
+    }
+    if (opened instanceof Intake.Register r) {
+      e.view = TaskView.empty(e.key);
+      return new Register(e, r.publicKey());
+    }
+    if (opened instanceof Intake.Reject r) {
+      e.view = TaskView.empty(e.key); // nothing untrusted reaches a notice
+      return new Refuse(e, r.reason(), r.why());
+    }
+    e.view = ((Intake.Run) opened).view();
+    e.deps = Dependencies.parse(e.view.payload().get("depends_on"), e.key.source());
+    int strikes = state.ledger(e.key).summary().strikes();
+    if (t.deliveries() != null) strikes = Math.max(strikes, t.deliveries() - 1);
+    if (strikes >= maxAttempts) return new Poison(e, strikes);
+    return new Accept(e);
+  }
+}

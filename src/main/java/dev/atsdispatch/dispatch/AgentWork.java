@@ -1,0 +1,82 @@
+package dev.atsdispatch.dispatch;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atsdispatch.exec.AgentResult;
+import dev.atsdispatch.exec.AgentSpec;
+import dev.atsdispatch.source.TaskKey;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What an attempt hands the agent and what it makes of the agent's result: the spec (prompt,
+ * scrubbed environment, the task's own directory, limits), the outputs of a completed task and
+ * the reason of a failed one. Pure functions of the config; safe from any thread.
+ */
+final class AgentWork {
+  private static final ObjectMapper M = new ObjectMapper();
+  private final ServiceConfig cfg;
+  private final StateDir state;
+  private final Map<String, String> serviceEnv;
+
+  AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv) {
+    this.cfg = cfg;
+    this.state = state;
+    this.serviceEnv = Map.copyOf(serviceEnv);
+  }
+
+  AgentSpec spec(TaskView v, int attempt) {
+    TaskKey key = v.key();
+    String prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
+    Map<String, String> env = new LinkedHashMap<>();
+    for (String k : cfg.envAllowlist()) {
+      String value = serviceEnv.get(k);
+      if (value != null) env.put(k, value);
+    }
+    env.putAll(cfg.extraEnv());
+    env.put("ATS_TASK_ID", key.id());
+    env.put("ATS_TASK_TITLE", v.title() == null ? "" : v.title());
+    env.put("ATS_CHANNEL", cfg.channel());
+    env.put("ATS_ATTEMPT", Integer.toString(attempt));
+    return new AgentSpec(cfg.agentCommand(), prompt, state.workDir(key), env,
+        state.stdoutLog(key, attempt), state.stderrLog(key, attempt), cfg.agentTimeout(),
+        cfg.noOutputTimeout(), cfg.grace(), cfg.responseCapBytes(), cfg.stderrTailBytes());
+  }
+
+  /**
+   * A plaintext task's outputs carry the response and stderr tail; an encrypted task's carry only
+   * the sealed response and metadata that reveal nothing of the content.
+   */
+  ObjectNode outputs(TaskView v, AgentResult r, int attempt) {
+    ObjectNode o = M.createObjectNode();
+    if (v.encrypted()) {
+      o.set("encrypted_response", v.seal().apply(r.response()));
+      o.put("response_encrypted", true);
+    } else {
+      o.put("response", r.response());
+    }
+    if (r.responseTruncated()) {
+      o.put("response_truncated", true);
+      o.put("response_bytes", r.stdoutBytes());
+    }
+    o.put("exit_code", r.exitCode());
+    o.put("duration_ms", r.durationMs());
+    o.put("attempt", attempt);
+    if (!v.encrypted()) o.put("stderr_tail", r.stderrTail());
+    return o;
+  }
+
+  /** The reason for a failed attempt; an encrypted task's never quotes stderr (it may echo the plaintext). */
+  String reason(Outcome o, AgentResult r, String detail, boolean encrypted) {
+    return switch (o) {
+      case START_FAILED -> "Agent could not start: " + detail;
+      case TIMED_OUT -> "Agent timed out after " + Reasons.human(cfg.agentTimeout()) + " (killed)";
+      case NO_OUTPUT -> "Agent produced no output for " + Reasons.human(cfg.noOutputTimeout()) + " (killed)";
+      case INTERNAL_ERROR -> "Internal error in ats-dispatch: " + detail;
+      default -> {
+        String tail = encrypted || r == null ? "" : Reasons.tail(r.stderrTail().strip(), 1000);
+        yield "Agent exited with code " + (r == null ? null : r.exitCode()) + (tail.isEmpty() ? "" : ": " + tail);
+      }
+    };
+  }
+}

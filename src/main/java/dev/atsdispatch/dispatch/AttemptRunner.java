@@ -1,0 +1,381 @@
+package dev.atsdispatch.dispatch;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atsdispatch.exec.AgentResult;
+import dev.atsdispatch.exec.AgentRunner;
+import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.exec.RunningAgent;
+import dev.atsdispatch.source.Lease;
+import dev.atsdispatch.source.SourceException;
+import dev.atsdispatch.source.TaskKey;
+import dev.atsdispatch.source.TaskSource;
+import dev.atsdispatch.status.DispatchMetrics;
+import dev.atsdispatch.time.Clock;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * Runs one claimed task to its end on the calling (runner) thread: the claim, a lease keeper for
+ * it, the attempts inside the claim (retries with backoff), and the report. Every way out is one
+ * of: reported (completed or failed, through the outbox), cancelled, given back (shutdown), or
+ * left to its new owner (lease lost, finished elsewhere). Anything unexpected inside an attempt
+ * becomes a reported failure counted as a strike; nothing is left without an owner.
+ */
+final class AttemptRunner {
+  private static final Logger log = LoggerFactory.getLogger(AttemptRunner.class);
+  private static final ObjectMapper M = new ObjectMapper();
+
+  /** How a claim ended, for the loop. */
+  enum End {
+    /** Finished here (reported, or cancelled): stale offers of it are ignored for a while. */
+    DONE,
+    /** Not ours (any more): forget it; a later offer is taken as new. */
+    FORGET
+  }
+
+  private final ServiceConfig cfg;
+  private final TaskSource source;
+  private final AgentRunner runner;
+  private final StateDir state;
+  private final Clock clock;
+  private final Intake intake;
+  private final TaskObserver observer;
+  private final ResultReporter reporter;
+  private final Executor calls;
+  private final ScheduledExecutorService timers;
+  private final AgentWork work;
+  private final Engine.Stats stats;
+  private final DispatchMetrics metrics;
+  private final String instance;
+
+  AttemptRunner(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
+      Intake intake, TaskObserver observer, ResultReporter reporter, Executor calls,
+      ScheduledExecutorService timers, AgentWork work, Engine.Stats stats, DispatchMetrics metrics, String instance) {
+    this.cfg = cfg;
+    this.source = source;
+    this.runner = runner;
+    this.state = state;
+    this.clock = clock;
+    this.intake = intake;
+    this.observer = observer;
+    this.reporter = reporter;
+    this.calls = calls;
+    this.timers = timers;
+    this.work = work;
+    this.stats = stats;
+    this.metrics = metrics;
+    this.instance = instance;
+  }
+
+  End run(Tracked t, Claim c) {
+    MDC.put("task_id", t.key.toString());
+    try {
+      long sentAt = clock.nanoTime();
+      Lease lease;
+      try {
+        lease = source.claim(t.key, cfg.lease());
+      } catch (SourceException x) {
+        if (x.kind() == SourceException.Kind.UNAVAILABLE) {
+          log.warn("task {}: claim failed: {}; reconcile will offer it again", t.key, x.getMessage());
+        } else {
+          log.info("task {}: not claimed: {}", t.key, x.getMessage());
+        }
+        return End.FORGET;
+      }
+      LeaseKeeper keeper = new LeaseKeeper(lease, cfg.lease(), clock, calls, c::stop, keeperListener(), sentAt);
+      keeper.start(timers);
+      try {
+        return attempts(t, c, lease, keeper);
+      } catch (RuntimeException | Error x) {
+        log.error("task {}: internal error during the attempt", t.key, x);
+        return internalFailure(t, c, lease, keeper, x);
+      } finally {
+        keeper.close(cfg.grace().plusSeconds(5));
+      }
+    } finally {
+      MDC.remove("task_id");
+    }
+  }
+
+  private LeaseKeeper.Listener keeperListener() {
+    return new LeaseKeeper.Listener() {
+      @Override
+      public void renewed() {
+        stats.leaseRenewals.incrementAndGet();
+        metrics.leaseRenewed();
+      }
+
+      @Override
+      public void renewalFailed() {
+        stats.leaseRenewalFailures.incrementAndGet();
+        metrics.leaseRenewalFailed();
+      }
+    };
+  }
+
+  private End attempts(Tracked t, Claim c, Lease lease, LeaseKeeper keeper) {
+    TaskLedger ledger = state.ledger(t.key);
+    TaskView view = t.view;
+    if (lease.task() != null && !lease.task().light()) {
+      Intake.Opened o = intake.open(lease.task());
+      if (!(o instanceof Intake.Run run)) {
+        return report(t, c, lease, keeper, ledger.summary().attempts(), null, TaskObserver.Failure.DECRYPTION,
+            "The task changed while it waited and can no longer be run: "
+                + (o instanceof Intake.Reject r ? r.reason() : "it is now a registration"));
+      }
+      view = run.view();
+    }
+    int retriesLeft = cfg.retries();
+    while (true) {
+      TaskLedger.Summary sum = ledger.summary();
+      TaskSource.SharedAttempts shared = shared(t, sum);
+      int strikes = Math.max(sum.strikes(), shared.strikes());
+      int n = Math.max(sum.attempts(), shared.highest()) + 1;
+      if (strikes >= cfg.maxAttempts()) {
+        stats.poisoned.incrementAndGet();
+        return report(t, c, lease, keeper, n - 1, null, TaskObserver.Failure.POISON, "poison: " + strikes + " attempts");
+      }
+      End stopped = stoppedBeforeStart(t, c, lease);
+      if (stopped != null) return stopped;
+      ledger.append("attempt_started", M.createObjectNode().put("attempt", n).put("instance", instance), clock.now());
+      stats.attempts.incrementAndGet();
+      Attempt a = attempt(t, c, view, n);
+      if (a.outcome.isStrike()) metrics.strike();
+      switch (a.outcome) {
+        case COMPLETED -> {
+          return completed(t, c, lease, keeper, view, a, n);
+        }
+        case CANCELLED -> {
+          stats.cancelled.incrementAndGet();
+          metrics.taskFinished("cancelled");
+          ledger.append("terminal_seen", M.createObjectNode().put("status", "cancelled"), clock.now());
+          return End.DONE;
+        }
+        case LEASE_LOST -> {
+          stats.leaseLost.incrementAndGet();
+          metrics.taskFinished("lease_lost");
+          log.warn("task {}: {}; nothing reported", t.key, c.stopDetail());
+          return End.FORGET;
+        }
+        case INTERRUPTED -> {
+          return interrupted(t, c, lease);
+        }
+        default -> {
+          String reason = work.reason(a.outcome, a.result, a.detail, view.encrypted());
+          if (retriesLeft > 0 && strikes + 1 < cfg.maxAttempts() && c.stopped() == null) {
+            retriesLeft--;
+            log.info("task {}: attempt {} failed ({}); retrying in {} s", t.key, n, reason, cfg.retryBackoff().toSeconds());
+            c.sleep(cfg.retryBackoff());
+            continue; // a stop during the backoff is handled before the next attempt starts
+          }
+          return report(t, c, lease, keeper, n, null, TaskObserver.Failure.AGENT, reason);
+        }
+      }
+    }
+  }
+
+  /** Attempts other services recorded on the task's thread; read only when this one may not be the first. */
+  private TaskSource.SharedAttempts shared(Tracked t, TaskLedger.Summary sum) {
+    if (!source.capabilities().threads() || (t.why == dev.atsdispatch.source.SourceEvent.Why.CREATED && sum.attempts() == 0)) {
+      return TaskSource.SharedAttempts.NONE;
+    }
+    if (t.offer.deliveries() != null) return new TaskSource.SharedAttempts(t.offer.deliveries() - 1, t.offer.deliveries() - 1);
+    try {
+      return source.sharedAttempts(t.key, sum.resetAt());
+    } catch (RuntimeException e) {
+      log.debug("task {}: cannot read the attempts on its thread: {}", t.key, e.getMessage());
+      return TaskSource.SharedAttempts.NONE;
+    }
+  }
+
+  /** A stop that came before the attempt started: nothing was run, nothing is a strike. */
+  private End stoppedBeforeStart(Tracked t, Claim c, Lease lease) {
+    Claim.Stop s = c.stopped();
+    if (s == null) return null;
+    return switch (s) {
+      case CANCELLED -> {
+        stats.cancelled.incrementAndGet();
+        yield End.DONE;
+      }
+      case SHUTDOWN -> interrupted(t, c, lease);
+      case LEASE_LOST, FINISHED_ELSEWHERE -> End.FORGET;
+    };
+  }
+
+  private record Attempt(Outcome outcome, AgentResult result, String detail) {}
+
+  /** One agent process, from start to end, recorded in the ledger and the running markers. */
+  private Attempt attempt(Tracked t, Claim c, TaskView view, int n) {
+    TaskLedger ledger = state.ledger(t.key);
+    if (cfg.progressMessages() && source.capabilities().threads()) {
+      String text = (n == 1 ? "Agent processing started" : "Agent retry started") + " (attempt " + n + ")";
+      calls.execute(() -> note(t.key, text, n, true));
+    }
+    observer.pickedUp(view, n);
+    AgentResult r = null;
+    String detail = null;
+    long pgid = -1;
+    RunningAgent agent = null;
+    try {
+      agent = runner.start(work.spec(view, n));
+      c.attach(agent);
+      pgid = agent.pid();
+      long startMs = ProcessAgentRunner.startMillis(pgid);
+      state.markRunning(t.key, pgid, startMs);
+      ledger.append("agent_started", M.createObjectNode().put("attempt", n).put("pgid", pgid)
+          .put("start_ms", startMs), clock.now());
+      if (n == 1 && t.offer.createdAt() != null) metrics.pickedUp(Duration.between(t.offer.createdAt(), clock.now()));
+      r = agent.result().join();
+    } catch (IOException x) {
+      detail = x.getMessage();
+    } catch (RuntimeException x) {
+      log.error("task {}: attempt {} failed inside the service", t.key, n, x);
+      detail = x.getClass().getSimpleName() + (x.getMessage() == null ? "" : ": " + x.getMessage());
+      if (agent != null) {
+        agent.stop("internal error", cfg.grace());
+        try {
+          agent.result().get(cfg.grace().toMillis() + 5000, TimeUnit.MILLISECONDS);
+        } catch (Exception ignored) {
+          // the leftover reaper finds it at the next start if it is still there
+        }
+      }
+    } finally {
+      c.detach();
+      if (pgid > 0) {
+        try {
+          state.clearRunning(t.key);
+        } catch (RuntimeException e) {
+          log.warn("task {}: {}", t.key, e.getMessage());
+        }
+      }
+    }
+    Outcome o = outcome(c, r, detail, agent != null);
+    ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
+    if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
+    if (o != Outcome.COMPLETED) ledger.append("attempt_finished", fin, clock.now()); // a completion is recorded with its report
+    if (r != null) metrics.agentFinished(Duration.ofMillis(r.durationMs()));
+    log.info("task {} attempt {}: {}{}", t.key, n, o.wire(), r == null ? "" : " in " + r.durationMs() + " ms");
+    if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
+      calls.execute(() -> note(t.key, null, n, false));
+    }
+    return new Attempt(o, r, detail);
+  }
+
+  private static Outcome outcome(Claim c, AgentResult r, String detail, boolean started) {
+    Claim.Stop s = c.stopped();
+    if (s == Claim.Stop.CANCELLED) return Outcome.CANCELLED;
+    if (s == Claim.Stop.LEASE_LOST) return Outcome.LEASE_LOST;
+    if (s != null && (r == null || !r.succeeded())) return Outcome.INTERRUPTED;
+    if (r == null) return started ? Outcome.INTERNAL_ERROR : detail == null ? Outcome.INTERNAL_ERROR
+        : detail.contains("Exception") ? Outcome.INTERNAL_ERROR : Outcome.START_FAILED;
+    return switch (r.outcome()) {
+      case EXITED -> r.succeeded() ? Outcome.COMPLETED : Outcome.EXITED;
+      case TIMED_OUT -> Outcome.TIMED_OUT;
+      case NO_OUTPUT -> Outcome.NO_OUTPUT;
+      case STOPPED -> Outcome.INTERRUPTED;
+    };
+  }
+
+  private End completed(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, TaskView view, Attempt a, int n) {
+    TaskLedger ledger = state.ledger(t.key);
+    ObjectNode out;
+    try {
+      out = work.outputs(view, a.result, n);
+    } catch (RuntimeException x) {
+      log.error("task {}: cannot make the outputs of attempt {}", t.key, n, x);
+      ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", Outcome.INTERNAL_ERROR.wire())
+          .put("strike", true), clock.now());
+      return report(t, c, lease, keeper, n, null, TaskObserver.Failure.AGENT,
+          work.reason(Outcome.INTERNAL_ERROR, a.result, "the result could not be prepared (" + x.getClass().getSimpleName() + ")", true));
+    }
+    keeper.close(cfg.grace().plusSeconds(5));
+    if (c.stopped() == Claim.Stop.LEASE_LOST || c.stopped() == Claim.Stop.CANCELLED) {
+      ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", "completed_too_late")
+          .put("strike", false), clock.now());
+      log.warn("task {}: finished, but {}; nothing reported", t.key, c.stopDetail());
+      return End.FORGET;
+    }
+    reporter.submit(t.key, n, out, null, lease);
+    ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", Outcome.COMPLETED.wire())
+        .put("strike", false).put("exit_code", a.result.exitCode()).put("duration_ms", a.result.durationMs()), clock.now());
+    stats.completed.incrementAndGet();
+    metrics.taskFinished("completed");
+    observer.completed(view, n, view.encrypted() ? out.get("encrypted_response").toString() : a.result.response());
+    return End.DONE;
+  }
+
+  /** Reports a failure after the lease keeper has stopped; a fence that came first wins. */
+  private End report(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, int attempt, ObjectNode outputs,
+      TaskObserver.Failure why, String reason) {
+    keeper.close(cfg.grace().plusSeconds(5));
+    Claim.Stop s = c.stopped();
+    if (s == Claim.Stop.LEASE_LOST || s == Claim.Stop.FINISHED_ELSEWHERE) {
+      log.warn("task {}: would fail ({}), but {}; nothing reported", t.key, reason, c.stopDetail());
+      return End.FORGET;
+    }
+    reporter.submit(t.key, attempt, outputs, reason, lease);
+    stats.failed.incrementAndGet();
+    metrics.taskFinished(Engine.failureMetric(why));
+    observer.failed(t.view, attempt, why, reason);
+    return End.DONE;
+  }
+
+  /** Something threw outside an attempt's own guard: fail the task with a strike, or give it back. */
+  private End internalFailure(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, Throwable x) {
+    String detail = x.getClass().getSimpleName() + (x.getMessage() == null ? "" : ": " + Reasons.cap(x.getMessage(), 200));
+    try {
+      TaskLedger ledger = state.ledger(t.key);
+      ledger.append("attempt_finished", M.createObjectNode().put("outcome", Outcome.INTERNAL_ERROR.wire())
+          .put("strike", true).put("error", x.getClass().getSimpleName()), clock.now());
+      int attempt = ledger.summary().attempts();
+      return report(t, c, lease, keeper, attempt, null, TaskObserver.Failure.AGENT,
+          t.view != null && t.view.encrypted() ? "Internal error in ats-dispatch (" + x.getClass().getSimpleName() + ")"
+              : "Internal error in ats-dispatch: " + detail);
+    } catch (RuntimeException again) {
+      // the state directory itself fails: report straight to the source, or give the task back
+      log.error("task {}: cannot record or queue the failure; reporting it directly", t.key, again);
+      keeper.close(Duration.ofSeconds(5));
+      try {
+        lease.fail(Reasons.clean("Internal error in ats-dispatch: " + x.getClass().getSimpleName()));
+        return End.DONE;
+      } catch (RuntimeException third) {
+        try {
+          lease.release(Duration.ZERO);
+        } catch (RuntimeException ignored) {
+          // its lease runs out and the task is offered again
+        }
+        return End.FORGET;
+      }
+    }
+  }
+
+  /** Shutdown stopped the task (or someone finished it): give it back at once, no strike. */
+  private End interrupted(Tracked t, Claim c, Lease lease) {
+    stats.interrupted.incrementAndGet();
+    metrics.taskFinished("interrupted");
+    if (c.stopped() != Claim.Stop.SHUTDOWN) return End.FORGET;
+    try {
+      lease.release(Duration.ZERO);
+      state.ledger(t.key).append("released", M.createObjectNode().put("why", "shutdown"), clock.now());
+      log.info("task {}: given back to the queue (service shutting down)", t.key);
+    } catch (SourceException x) {
+      log.warn("task {}: not given back ({}); it is offered again when its lease expires", t.key, x.getMessage());
+    }
+    return End.FORGET;
+  }
+
+  private void note(TaskKey key, String text, int attempt, boolean strike) {
+    try {
+      source.note(key, text, attempt, strike);
+    } catch (RuntimeException x) {
+      log.debug("task {}: note not posted: {}", key, x.getMessage());
+    }
+  }
+}

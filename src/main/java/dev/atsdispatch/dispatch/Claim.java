@@ -1,0 +1,68 @@
+package dev.atsdispatch.dispatch;
+
+import dev.atsdispatch.exec.RunningAgent;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the loop, the lease keeper and the attempt runner share about one task while it runs:
+ * why it must stop (first reason wins) and the agent to stop. Set from any thread; the runner
+ * reads it between steps and the agent is stopped the moment a reason is set.
+ */
+final class Claim {
+  /** Why a running task must stop early. */
+  enum Stop { CANCELLED, LEASE_LOST, SHUTDOWN, FINISHED_ELSEWHERE }
+
+  private final CountDownLatch wake = new CountDownLatch(1);
+  private volatile Stop stop;
+  private volatile String stopDetail;
+  private volatile RunningAgent agent;
+  private final Duration grace;
+  private final Duration shortGrace;
+
+  Claim(Duration grace) {
+    this.grace = grace;
+    this.shortGrace = grace.compareTo(Duration.ofSeconds(1)) < 0 ? grace : Duration.ofSeconds(1);
+  }
+
+  /** Asks the task to stop; the first reason wins. Stops the agent if one runs. */
+  void stop(Stop why, String detail) {
+    synchronized (this) {
+      if (stop != null) return;
+      stopDetail = detail;
+      stop = why;
+    }
+    wake.countDown();
+    RunningAgent a = agent;
+    if (a != null) a.stop(detail, why == Stop.CANCELLED ? shortGrace : grace);
+  }
+
+  Stop stopped() {
+    return stop;
+  }
+
+  String stopDetail() {
+    return stopDetail;
+  }
+
+  /** Attaches the agent of the current attempt; stops it at once if a stop came first. */
+  void attach(RunningAgent a) {
+    agent = a;
+    Stop s = stop;
+    if (s != null) a.stop(stopDetail, s == Stop.CANCELLED ? shortGrace : grace);
+  }
+
+  void detach() {
+    agent = null;
+  }
+
+  /** Sleeps up to {@code d} (the retry backoff); returns early when a stop is asked. */
+  void sleep(Duration d) {
+    try {
+      wake.await(d.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

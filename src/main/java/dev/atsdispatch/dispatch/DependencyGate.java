@@ -1,0 +1,222 @@
+package dev.atsdispatch.dispatch;
+
+import dev.atsdispatch.source.SourceException;
+import dev.atsdispatch.source.TaskKey;
+import dev.atsdispatch.source.TaskSource;
+import dev.atsdispatch.source.TaskStatus;
+import dev.atsdispatch.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The dependency gate (design.md §1): decides for a task whether its {@code depends_on} lets it
+ * run, keeps the deferred tasks with an index from each dependency to the tasks waiting on it (so
+ * a status change re-checks only those), and looks up unknown statuses through the source off the
+ * loop, batched and backed off per id. Owned by the loop thread; lookups run on the source-call
+ * pool and hand their answers back through {@code toLoop}.
+ */
+final class DependencyGate {
+  private static final Logger log = LoggerFactory.getLogger(DependencyGate.class);
+  /** Lookups in flight at once, and the longest wait between two lookups of one id. */
+  static final int MAX_IN_FLIGHT = 8;
+  static final Duration MAX_LOOKUP_BACKOFF = Duration.ofSeconds(60);
+
+  /** What the gate says about a task. */
+  sealed interface Verdict {}
+
+  record Ready() implements Verdict {}
+
+  record Waiting() implements Verdict {}
+
+  record Blocked(String reason) implements Verdict {}
+
+  private final Dependencies deps = new Dependencies();
+  private final Map<TaskKey, Tracked> deferred = new LinkedHashMap<>();
+  private final Map<TaskKey, Set<Tracked>> waiters = new HashMap<>();
+  private final Map<TaskKey, long[]> lookupState = new HashMap<>(); // {next allowed nanos, backoff ms}
+  private final Set<TaskKey> inFlight = new LinkedHashSet<>();
+  private final Set<TaskKey> wanted = new LinkedHashSet<>();
+  private final TaskSource source;
+  private final Executor calls;
+  private final Consumer<Runnable> toLoop;
+  private final Clock clock;
+  private final int maxDependencies;
+  private final Duration recheck;
+  private final Runnable onAnswer;
+
+  DependencyGate(TaskSource source, Executor calls, Consumer<Runnable> toLoop, Clock clock,
+      int maxDependencies, Duration recheck, Runnable onAnswer) {
+    this.source = source;
+    this.calls = calls;
+    this.toLoop = toLoop;
+    this.clock = clock;
+    this.maxDependencies = maxDependencies;
+    this.recheck = recheck;
+    this.onAnswer = onAnswer;
+  }
+
+  Dependencies graph() {
+    return deps;
+  }
+
+  int deferredCount() {
+    return deferred.size();
+  }
+
+  /** The verdict for a task that is new or deferred; records its edges. */
+  Verdict check(Tracked t) {
+    if (t.deps.given() > maxDependencies) {
+      return new Blocked("Blocked: depends on " + t.deps.given() + " tasks; at most " + maxDependencies
+          + " are allowed (dependency_max)");
+    }
+    deps.edges(t.key, t.deps.ids());
+    Dependencies.Verdict v = deps.verdict(t.key, t.deps);
+    if (v instanceof Dependencies.Ready) return new Ready();
+    if (v instanceof Dependencies.Blocked b) return new Blocked(b.reason());
+    Dependencies.Wait w = (Dependencies.Wait) v;
+    wanted.addAll(w.lookup());
+    return new Waiting();
+  }
+
+  /** Keeps a waiting task until its dependencies change. */
+  void defer(Tracked t) {
+    if (deferred.put(t.key, t) == null) {
+      t.deferredAt = clock.nanoTime();
+      for (TaskKey d : t.deps.ids()) waiters.computeIfAbsent(d, k -> new LinkedHashSet<>()).add(t);
+      log.info("task {}: waiting for dependencies {}", t.key, t.deps.ids().stream()
+          .filter(d -> deps.statusOf(d) != TaskStatus.COMPLETED).map(TaskKey::display).collect(Collectors.joining(", ")));
+    }
+  }
+
+  /** Forgets a deferred task (it runs, is blocked, cancelled or finished elsewhere). */
+  void remove(Tracked t) {
+    if (deferred.remove(t.key, t)) {
+      for (TaskKey d : t.deps.ids()) {
+        Set<Tracked> w = waiters.get(d);
+        if (w != null && w.remove(t) && w.isEmpty()) waiters.remove(d);
+      }
+    }
+  }
+
+  /**
+   * Records a status; returns the deferred tasks whose verdict it may change (those waiting on
+   * it directly). New edges that close a cycle come through {@link #check}, which the caller
+   * runs for every deferred task after an offer.
+   */
+  List<Tracked> status(TaskKey key, TaskStatus s) {
+    deps.status(key, s);
+    if (s.isTerminal()) lookupState.remove(key);
+    Set<Tracked> w = waiters.get(key);
+    return w == null ? List.of() : List.copyOf(w);
+  }
+
+  List<Tracked> deferredTasks() {
+    return List.copyOf(deferred.values());
+  }
+
+  /** Deferred tasks that waited longer than {@code limit}. */
+  List<Tracked> waitedLongerThan(Duration limit) {
+    long now = clock.nanoTime();
+    List<Tracked> out = new ArrayList<>();
+    for (Tracked t : deferred.values()) {
+      if (now - t.deferredAt >= limit.toNanos()) out.add(t);
+    }
+    return out;
+  }
+
+  /** The ids a timed-out task still waits for, for its reason. */
+  String unfinished(Tracked t) {
+    return t.deps.ids().stream().filter(d -> deps.statusOf(d) != TaskStatus.COMPLETED)
+        .map(TaskKey::display).collect(Collectors.joining(", "));
+  }
+
+  /**
+   * The periodic safety net behind events: asks for every unfinished dependency of a deferred
+   * task (other channels send no events here), each id at most once per its backoff.
+   */
+  void refresh() {
+    for (TaskKey d : waiters.keySet()) {
+      TaskStatus s = deps.statusOf(d);
+      if (s == null || !s.isTerminal()) wanted.add(d);
+    }
+    lookUp();
+  }
+
+  /** Sends the wanted lookups that are due, at most {@link #MAX_IN_FLIGHT} at once. */
+  void lookUp() {
+    long now = clock.nanoTime();
+    var it = wanted.iterator();
+    while (it.hasNext() && inFlight.size() < MAX_IN_FLIGHT) {
+      TaskKey id = it.next();
+      if (inFlight.contains(id)) {
+        it.remove();
+        continue;
+      }
+      long[] st = lookupState.get(id);
+      if (st != null && now - st[0] < 0) continue; // backed off: stays wanted
+      it.remove();
+      inFlight.add(id);
+      try {
+        calls.execute(() -> ask(id));
+      } catch (RejectedExecutionException e) {
+        inFlight.remove(id);
+        return;
+      }
+    }
+  }
+
+  private void ask(TaskKey id) {
+    Runnable answer;
+    try {
+      TaskStatus s = source.status(id);
+      answer = () -> answered(id, s);
+    } catch (SourceException x) {
+      if (x.kind() == SourceException.Kind.NOT_FOUND) {
+        answer = () -> {
+          deps.notFound(id);
+          lookupState.remove(id);
+        };
+      } else {
+        log.debug("dependency {}: lookup failed ({}); retried later", id, x.getMessage());
+        answer = () -> backOff(id);
+      }
+    } catch (RuntimeException x) {
+      log.warn("dependency {}: lookup failed", id, x);
+      answer = () -> backOff(id);
+    }
+    Runnable a = answer;
+    toLoop.accept(() -> {
+      inFlight.remove(id);
+      a.run();
+      onAnswer.run();
+      lookUp();
+    });
+  }
+
+  private void answered(TaskKey id, TaskStatus s) {
+    deps.status(id, s);
+    if (s.isTerminal()) {
+      lookupState.remove(id);
+    } else {
+      backOff(id); // still running: ask again later, less often the longer it runs
+    }
+  }
+
+  private void backOff(TaskKey id) {
+    long[] st = lookupState.computeIfAbsent(id, k -> new long[] {0, recheck.toMillis() / 2});
+    st[1] = Math.min(MAX_LOOKUP_BACKOFF.toMillis(), Math.max(recheck.toMillis(), st[1] * 2));
+    st[0] = clock.nanoTime() + st[1] * 1_000_000;
+  }
+}

@@ -1,0 +1,35 @@
+package dev.atsdispatch.dispatch;
+
+/** How one attempt ended, and whether it counts towards the poison limit (design.md §2). */
+public enum Outcome {
+  COMPLETED("completed", false),
+  EXITED("exited", true),
+  TIMED_OUT("timed_out", true),
+  NO_OUTPUT("no_output", true),
+  START_FAILED("start_failed", true),
+  /** The service itself failed during the attempt (sealing, the outbox, the ledger). */
+  INTERNAL_ERROR("internal_error", true),
+  /** The service died during the attempt (found at the next start). */
+  CRASHED("crashed", true),
+  CANCELLED("cancelled", false),
+  LEASE_LOST("lease_lost", false),
+  /** Graceful shutdown stopped it, or someone else finished the task meanwhile. */
+  INTERRUPTED("interrupted", false);
+
+  private final String wire;
+  private final boolean strike;
+
+  Outcome(String wire, boolean strike) {
+    this.wire = wire;
+    this.strike = strike;
+  }
+
+  /** The name in the ledger. */
+  public String wire() {
+    return wire;
+  }
+
+  public boolean isStrike() {
+    return strike;
+  }
+}

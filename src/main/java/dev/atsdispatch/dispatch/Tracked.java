@@ -1,0 +1,40 @@
+package dev.atsdispatch.dispatch;
+
+import dev.atsdispatch.source.SourceEvent;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.TaskKey;
+import java.util.Set;
+
+/**
+ * One task the engine knows about: the light offer it waits with, what intake made of it, and
+ * where it is. Owned by the loop thread; the {@link Claim} is what other threads touch.
+ */
+final class Tracked {
+  enum State { DEFERRED, QUEUED, RUNNING, DONE }
+
+  final TaskKey key;
+  final SourceTask offer;
+  final SourceEvent.Why why;
+  TaskView view;
+  State state = State.QUEUED;
+  long doneAt;
+  long deferredAt;
+  Dependencies.Parsed deps = Dependencies.Parsed.NONE;
+  Set<String> slots = Set.of();
+  Claim claim;
+
+  Tracked(SourceTask offer, SourceEvent.Why why) {
+    this.key = offer.key();
+    this.offer = offer;
+    this.why = why;
+  }
+
+  int priority() {
+    return offer.priority();
+  }
+
+  @Override
+  public String toString() {
+    return key + "(" + state + ")";
+  }
+}

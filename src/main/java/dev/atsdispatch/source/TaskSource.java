@@ -1,0 +1,67 @@
+package dev.atsdispatch.source;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The seam every task source implements (ATS today; NATS JetStream and a local board next). The
+ * engine learns of tasks through {@link #start}'s sink and, where the source can list, through
+ * {@link #listPending}; takes them with {@link #claim}; reports through the {@link Lease}. It
+ * never names a source. Calls block and may throw {@link SourceException}; implementations are
+ * thread-safe and bound every call in time.
+ */
+public interface TaskSource extends AutoCloseable {
+  /** The name in task keys ({@code ats}). */
+  String name();
+
+  Capabilities capabilities();
+
+  /** Starts pushing events to {@code sink} (on the source's own threads); called once. */
+  void start(java.util.function.Consumer<SourceEvent> sink);
+
+  /** True while the push channel is up (for readiness). */
+  boolean connected();
+
+  /** One page of pending tasks (light), oldest first, after {@code cursor} (null: from the start). */
+  Page listPending(String cursor, int limit);
+
+  /** A page of a listing; {@code next} is null after the last page. */
+  record Page(List<SourceTask> tasks, String next) {}
+
+  Lease claim(TaskKey key, Duration lease);
+
+  /**
+   * A lease handle for a task this service held before (a result in the outbox after a restart):
+   * reports through it reach the task by key.
+   */
+  Lease held(TaskKey key);
+
+  /** The task's current status (for dependencies); NOT_FOUND when it does not exist. */
+  TaskStatus status(TaskKey key);
+
+  /** The attempts recorded on the task's thread by any service since {@code since} (null: all), threads capability; else none. */
+  default SharedAttempts sharedAttempts(TaskKey key, java.time.Instant since) {
+    return SharedAttempts.NONE;
+  }
+
+  /** Attempts seen on a task's thread: the highest number, and how many of them were strikes. */
+  record SharedAttempts(int highest, int strikes) {
+    public static final SharedAttempts NONE = new SharedAttempts(0, 0);
+  }
+
+  /**
+   * Posts a note on the task's thread (threads capability): {@code text} for people and, when
+   * {@code attempt} is not null, a structured record of the attempt ({@code strike} false marks
+   * an attempt that did not count).
+   */
+  default void note(TaskKey key, String text, Integer attempt, boolean strike) {}
+
+  /** Throws unless the source answers a health check. */
+  void health();
+
+  /** What the source is, for logs ("ats channel ada-dispatch over http"). */
+  String describe();
+
+  @Override
+  void close();
+}

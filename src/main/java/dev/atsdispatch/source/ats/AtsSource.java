@@ -1,0 +1,342 @@
+package dev.atsdispatch.source.ats;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atsdispatch.ats.AtsClient;
+import dev.atsdispatch.ats.AtsEvent;
+import dev.atsdispatch.ats.AtsException;
+import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.ats.EventTypes;
+import dev.atsdispatch.ats.EventWatcher;
+import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.ats.TaskPage;
+import dev.atsdispatch.ats.TaskQuery;
+import dev.atsdispatch.source.Capabilities;
+import dev.atsdispatch.source.Lease;
+import dev.atsdispatch.source.SourceEvent;
+import dev.atsdispatch.source.SourceException;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.TaskKey;
+import dev.atsdispatch.source.TaskSource;
+import dev.atsdispatch.source.TaskStatus;
+import dev.atsdispatch.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * One ATS channel as a task source, over either transport: events from the WebSocket watcher,
+ * the pending listing for reconcile, claims and reports through the {@link AtsClient}, attempt
+ * records as data parts on the task's thread. Task keys are {@code <name>:<ATS id>}. Threads: the
+ * watcher's socket thread and its one timer thread (events go to the sink from there); every
+ * other method runs on the caller's thread.
+ */
+public final class AtsSource implements TaskSource {
+  private static final ObjectMapper M = new ObjectMapper();
+  private static final List<String> EVENTS = List.of(EventTypes.CREATED, EventTypes.REOPENED,
+      EventTypes.LEASE_EXPIRED, EventTypes.CANCELLED, EventTypes.COMPLETED, EventTypes.FAILED);
+
+  private final String name;
+  private final AtsClient client;
+  private final AtsSettings settings;
+  private final String channel;
+  private final Clock clock;
+  private final EventWatcher.Timing timing;
+  private final ScheduledExecutorService watcherTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "ats-watcher");
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile EventWatcher watcher;
+
+  public AtsSource(String name, AtsClient client, AtsSettings settings, String channel, Clock clock,
+      EventWatcher.Timing timing) {
+    this.name = name;
+    this.client = client;
+    this.settings = settings;
+    this.channel = channel;
+    this.clock = clock;
+    this.timing = timing;
+  }
+
+  public AtsClient client() {
+    return client;
+  }
+
+  public EventWatcher watcher() {
+    return watcher;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public Capabilities capabilities() {
+    return new Capabilities(true, true, true, false, true, false);
+  }
+
+  @Override
+  public String describe() {
+    return "ATS channel " + channel + " over " + client.transport();
+  }
+
+  @Override
+  public void start(Consumer<SourceEvent> sink) {
+    EventWatcher w = new EventWatcher(settings, channel, EVENTS, new EventWatcher.Listener() {
+      @Override
+      public void onSubscribed() {
+        sink.accept(new SourceEvent.Connected());
+      }
+
+      @Override
+      public void onEvent(AtsEvent e) {
+        SourceEvent ev = translate(e);
+        if (ev != null) sink.accept(ev);
+      }
+    }, clock, watcherTimer, timing);
+    watcher = w;
+    w.start();
+  }
+
+  private SourceEvent translate(AtsEvent e) {
+    Task t = e.task();
+    if (!channel.equals(t.channel())) return null;
+    TaskKey key = key(t.id());
+    return switch (e.type()) {
+      case EventTypes.CREATED -> offered(t, SourceEvent.Why.CREATED);
+      case EventTypes.REOPENED -> offered(t, SourceEvent.Why.REOPENED);
+      case EventTypes.LEASE_EXPIRED -> offered(t, SourceEvent.Why.LEASE_EXPIRED);
+      case EventTypes.CANCELLED -> new SourceEvent.Cancelled(key);
+      default -> t.status() == null ? null : new SourceEvent.StatusChanged(key, t.status());
+    };
+  }
+
+  private SourceEvent offered(Task t, SourceEvent.Why why) {
+    if (t.status() != TaskStatus.PENDING) return new SourceEvent.StatusChanged(key(t.id()), t.status());
+    return new SourceEvent.Offered(toSource(t).lighten(), why);
+  }
+
+  @Override
+  public boolean connected() {
+    EventWatcher w = watcher;
+    return w != null && w.subscribed();
+  }
+
+  /** The cursor is the offset into the pending listing of the channel. */
+  @Override
+  public Page listPending(String cursor, int limit) {
+    int offset = cursor == null ? 0 : Integer.parseInt(cursor);
+    TaskPage page = call(() -> client.list(TaskQuery.pending(channel).page(limit, offset)));
+    List<SourceTask> out = new ArrayList<>(page.tasks().size());
+    for (Task t : page.tasks()) {
+      if (t.status() == TaskStatus.PENDING && channel.equals(t.channel())) out.add(toSource(t).lighten());
+    }
+    int next = offset + limit;
+    boolean more = page.tasks().size() >= limit && next < page.count();
+    return new Page(out, more ? Integer.toString(next) : null);
+  }
+
+  @Override
+  public Lease claim(TaskKey key, Duration lease) {
+    long id = idOf(key);
+    Task t = call(() -> client.claim(id, lease));
+    return new AtsLease(key, toSource(t), t.leaseExpires());
+  }
+
+  @Override
+  public Lease held(TaskKey key) {
+    return new AtsLease(key, null, null);
+  }
+
+  @Override
+  public TaskStatus status(TaskKey key) {
+    long id = idOf(key);
+    return call(() -> client.get(id)).status();
+  }
+
+  @Override
+  public SharedAttempts sharedAttempts(TaskKey key, Instant since) {
+    long id = idOf(key);
+    List<JsonNode> messages = call(() -> client.messages(id));
+    int highest = 0;
+    Set<Integer> started = new HashSet<>();
+    Set<Integer> notStrikes = new HashSet<>();
+    for (JsonNode m : messages) {
+      if (since != null && !after(m.path("created_at").asText(null), since)) continue;
+      for (JsonNode part : m.path("parts")) {
+        JsonNode rec = record(part);
+        if (rec == null) continue;
+        int n = rec.path("attempt").asInt(0);
+        if (n <= 0) continue;
+        highest = Math.max(highest, n);
+        if (rec.path("strike").asBoolean(true)) started.add(n);
+        else notStrikes.add(n);
+      }
+    }
+    started.removeAll(notStrikes);
+    return new SharedAttempts(highest, started.size());
+  }
+
+  private static boolean after(String createdAt, Instant since) {
+    if (createdAt == null) return true;
+    try {
+      return !dev.atsdispatch.ats.WireTime.parse(createdAt).isBefore(since);
+    } catch (RuntimeException e) {
+      return true;
+    }
+  }
+
+  /** The {@code ats_dispatch} record of a data part, whether its content is an object or a JSON string. */
+  private static JsonNode record(JsonNode part) {
+    if (!part.path("type").asText().equals("data")) return null;
+    JsonNode c = part.get("content");
+    if (c != null && c.isTextual()) {
+      try {
+        c = M.readTree(c.asText());
+      } catch (Exception e) {
+        return null;
+      }
+    }
+    JsonNode rec = c == null ? null : c.get("ats_dispatch");
+    return rec != null && rec.isObject() ? rec : null;
+  }
+
+  @Override
+  public void note(TaskKey key, String text, Integer attempt, boolean strike) {
+    long id = idOf(key);
+    List<JsonNode> parts = new ArrayList<>();
+    if (text != null) parts.add(M.createObjectNode().put("type", "text").put("content", text));
+    if (attempt != null) {
+      ObjectNode rec = M.createObjectNode().put("attempt", attempt);
+      if (!strike) rec.put("strike", false);
+      parts.add(M.createObjectNode().put("type", "data").set("content", M.createObjectNode().set("ats_dispatch", rec)));
+    }
+    call(() -> {
+      client.addMessage(id, parts);
+      return null;
+    });
+  }
+
+  @Override
+  public void health() {
+    call(() -> {
+      client.health();
+      return null;
+    });
+  }
+
+  @Override
+  public void close() {
+    EventWatcher w = watcher;
+    if (w != null) w.close();
+    watcherTimer.shutdownNow();
+    client.close();
+  }
+
+  private TaskKey key(long id) {
+    return TaskKey.of(name, id);
+  }
+
+  private long idOf(TaskKey key) {
+    long id = key.numericId();
+    if (!key.source().equals(name) || id < 0) {
+      throw new SourceException(SourceException.Kind.REFUSED, "not a task of source " + name + ": " + key);
+    }
+    return id;
+  }
+
+  private SourceTask toSource(Task t) {
+    return new SourceTask(key(t.id()), t.status(), t.priority(), t.createdAt(), t.title(),
+        t.description(), t.payload() instanceof ObjectNode o ? o : null, false, null);
+  }
+
+  /** Runs an ATS call, typing its failure for the engine. */
+  static <T> T call(Supplier<T> c) {
+    try {
+      return c.get();
+    } catch (AtsException e) {
+      SourceException.Kind k = switch (e.kind()) {
+        case NOT_FOUND -> SourceException.Kind.NOT_FOUND;
+        case CONFLICT, FORBIDDEN -> SourceException.Kind.CONFLICT;
+        case BAD_REQUEST -> SourceException.Kind.REFUSED;
+        case UNAVAILABLE -> SourceException.Kind.UNAVAILABLE;
+      };
+      throw new SourceException(k, e.getMessage(), e);
+    } catch (SourceException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      // e.g. an argument the process API refuses (a NUL): the request can never be sent
+      throw new SourceException(SourceException.Kind.REFUSED, e.toString(), e);
+    }
+  }
+
+  /** A claim on an ATS task: renewal is a re-claim by the same actor. */
+  private final class AtsLease implements Lease {
+    private final TaskKey key;
+    private final SourceTask task;
+    private final long id;
+    private volatile Instant expires;
+
+    AtsLease(TaskKey key, SourceTask task, Instant expires) {
+      this.key = key;
+      this.task = task;
+      this.id = idOf(key);
+      this.expires = expires;
+    }
+
+    @Override
+    public TaskKey key() {
+      return key;
+    }
+
+    @Override
+    public SourceTask task() {
+      return task;
+    }
+
+    @Override
+    public Instant expiresAt() {
+      return expires;
+    }
+
+    @Override
+    public void renew(Duration lease) {
+      Task t = call(() -> client.claim(id, lease));
+      expires = t.leaseExpires();
+    }
+
+    @Override
+    public void complete(List<JsonNode> outputs) {
+      call(() -> {
+        client.complete(id, outputs);
+        return null;
+      });
+    }
+
+    @Override
+    public void fail(String reason) {
+      call(() -> {
+        client.fail(id, reason);
+        return null;
+      });
+    }
+
+    @Override
+    public void release(Duration delay) {
+      call(() -> {
+        client.release(id);
+        return null;
+      });
+    }
+  }
+}
