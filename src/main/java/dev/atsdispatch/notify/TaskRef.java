@@ -9,4 +9,8 @@ public record TaskRef(String id, String title, boolean encrypted, boolean quiet)
   public TaskRef {
     title = title == null ? "" : title;
   }
+
+  public TaskRef(long id, String title, boolean encrypted, boolean quiet) {
+    this(Long.toString(id), title, encrypted, quiet);
+  }
 }

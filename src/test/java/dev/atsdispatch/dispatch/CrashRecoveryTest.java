@@ -1,6 +1,7 @@
 package dev.atsdispatch.dispatch;
 
 import static dev.atsdispatch.dispatch.DispatchFixture.CH;
+import dev.atsdispatch.source.TaskKey;
 import static dev.atsdispatch.dispatch.DispatchFixture.await;
 import static dev.atsdispatch.dispatch.DispatchFixture.ledger;
 import static dev.atsdispatch.dispatch.DispatchFixture.lines;
@@ -124,6 +125,6 @@ final class CrashRecoveryTest {
     assertEquals("poison: 3 attempts", DispatchFixture.task(http, id).path("reason").asText());
     assertEquals(3, lines(starts).size(), "the agent must not start a fourth time");
     assertTrue(ledger(state, id, "attempt_started").stream().noneMatch(e -> e.path("attempt").asInt() > 3));
-    assertEquals(3, new StateDir(state).ledger(id).summary().strikes());
+    assertEquals(3, new StateDir(state).ledger(TaskKey.of("ats", id)).summary().strikes());
   }
 }

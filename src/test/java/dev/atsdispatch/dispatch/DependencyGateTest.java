@@ -256,10 +256,10 @@ final class DependencyGateTest {
 
   @Test
   void parsesTheJavaScriptShapes() {
-    assertEquals(List.of(12L), Dependencies.parse(Http.JSON.valueToTree("12")).ids());
-    assertEquals(List.of(12L), Dependencies.parse(Http.JSON.valueToTree(12)).ids());
-    assertEquals(List.of(1L, 2L), Dependencies.parse(Http.JSON.valueToTree(List.of("1", 2, "#1"))).ids());
-    assertEquals(List.of("-4", "x"), Dependencies.parse(Http.JSON.valueToTree(List.of("-4", "x"))).invalid());
-    assertTrue(Dependencies.parse(null).isEmpty());
+    assertEquals(List.of(12L), Dependencies.atsIds(Http.JSON.valueToTree("12")));
+    assertEquals(List.of(12L), Dependencies.atsIds(Http.JSON.valueToTree(12)));
+    assertEquals(List.of(1L, 2L), Dependencies.atsIds(Http.JSON.valueToTree(List.of("1", 2, "#1"))));
+    assertEquals(List.of("-4", "x"), Dependencies.parse(Http.JSON.valueToTree(List.of("-4", "x")), "ats").invalid());
+    assertTrue(Dependencies.parse(null, "ats").isEmpty());
   }
 }

@@ -116,7 +116,7 @@ final class DispatchFixture {
   /** The ledger's events of one task. */
   static List<JsonNode> ledger(Path stateDir, long id) {
     List<JsonNode> out = new ArrayList<>();
-    for (String l : lines(stateDir.resolve("tasks/" + id + "/events.jsonl"))) {
+    for (String l : lines(stateDir.resolve("tasks/ats/" + id + "/events.jsonl"))) {
       try {
         out.add(Http.JSON.readTree(l));
       } catch (IOException e) {

@@ -1,6 +1,7 @@
 package dev.atsdispatch.dispatch;
 
 import static dev.atsdispatch.dispatch.DispatchFixture.lines;
+import dev.atsdispatch.source.TaskKey;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -91,7 +92,7 @@ final class RetriesAndSlotsTest {
       assertTrue(f.path("strike").asBoolean(), f.toString());
       assertEquals(4, f.path("exit_code").asInt());
     }
-    assertEquals(2, new StateDir(dir.resolve("state")).ledger(id).summary().strikes());
+    assertEquals(2, new StateDir(dir.resolve("state")).ledger(TaskKey.of("ats", id)).summary().strikes());
     assertEquals(1, service.engine().stats().failed.get());
     assertEquals(2, service.engine().stats().attempts.get());
   }
@@ -115,7 +116,7 @@ final class RetriesAndSlotsTest {
     assertEquals(List.of("exited", "completed"),
         finished.stream().map(f -> f.path("outcome").asText()).toList());
     assertEquals(List.of(true, false), finished.stream().map(f -> f.path("strike").asBoolean()).toList());
-    assertEquals(1, new StateDir(dir.resolve("state")).ledger(id).summary().strikes());
+    assertEquals(1, new StateDir(dir.resolve("state")).ledger(TaskKey.of("ats", id)).summary().strikes());
   }
 
   @Test

@@ -1,6 +1,9 @@
 package dev.atsdispatch.dispatch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import dev.atsdispatch.source.SourceTask;
+import dev.atsdispatch.source.SourceEvent;
+import dev.atsdispatch.source.TaskKey;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -98,11 +101,11 @@ final class ServiceTest {
     assertEquals(0, out.path("exit_code").asInt());
     assertEquals(1, out.path("attempt").asInt());
     assertTrue(out.has("duration_ms"));
-    Path work = dir.resolve("state/tasks/" + id + "/work").toRealPath();
+    Path work = dir.resolve("state/tasks/ats/" + id + "/work").toRealPath();
     assertEquals(work.toString(), out.path("stderr_tail").asText().strip(), "agent ran in its own directory");
     JsonNode msgs = task(id).path("messages");
     assertTrue(msgs.get(0).path("parts").get(0).path("content").asText().startsWith("Agent processing started"));
-    assertTrue(Files.exists(dir.resolve("state/tasks/" + id + "/attempt-1.stdout.log")));
+    assertTrue(Files.exists(dir.resolve("state/tasks/ats/" + id + "/attempt-1.stdout.log")));
     assertEquals(1, svc.engine().stats().attempts.get());
   }
 
@@ -114,6 +117,11 @@ final class ServiceTest {
     assertEquals("Agent exited with code 3: boom: missing file", task(id).path("reason").asText());
   }
 
+  private static SourceEvent offered(Task t, SourceEvent.Why why) {
+    return new SourceEvent.Offered(new SourceTask(TaskKey.of("ats", t.id()), t.status(), t.priority(), t.createdAt(),
+        t.title(), t.description(), (com.fasterxml.jackson.databind.node.ObjectNode) t.payload(), false, null), why);
+  }
+
   @Test
   void duplicateEventsRunATaskOnce() throws Exception {
     Path runs = dir.resolve("runs");
@@ -123,13 +131,13 @@ final class ServiceTest {
     Task t = new HttpAtsClient(new AtsSettings(server.url(), "default", "main", false, "agent", "x", "x"),
         Duration.ofSeconds(5)).get(id);
     for (int i = 0; i < 20; i++) {
-      svc.engine().onEvent(new AtsEvent("task.created", t));
-      svc.engine().onEvent(new AtsEvent("task.lease_expired", t));
+      svc.engine().onEvent(offered(t, SourceEvent.Why.CREATED));
+      svc.engine().onEvent(offered(t, SourceEvent.Why.LEASE_EXPIRED));
       svc.engine().reconcileSoon();
     }
     awaitStatus(id, "completed");
     Thread.sleep(500);
-    for (int i = 0; i < 5; i++) svc.engine().onEvent(new AtsEvent("task.created", t)); // stale
+    for (int i = 0; i < 5; i++) svc.engine().onEvent(offered(t, SourceEvent.Why.CREATED)); // stale
     Thread.sleep(500);
     assertEquals(1, Files.readAllLines(runs).size());
   }
@@ -144,7 +152,7 @@ final class ServiceTest {
     assertEquals(200, http.post("/tasks/" + id + "/cancel", (String) null).status());
     await("agent gone", Duration.ofSeconds(5), () -> {
       try (var s = Files.list(dir.resolve("state/tasks/" + id))) {
-        return Files.readString(dir.resolve("state/tasks/" + id + "/events.jsonl")).contains("\"outcome\":\"cancelled\"");
+        return Files.readString(dir.resolve("state/tasks/ats/" + id + "/events.jsonl")).contains("\"outcome\":\"cancelled\"");
       } catch (Exception e) {
         return false;
       }
@@ -161,7 +169,7 @@ final class ServiceTest {
     long id = create("Crashes the service", 5, null);
     StateDir pre = new StateDir(dir.resolve("state"));
     for (int n = 1; n <= 3; n++) {
-      pre.ledger(id).append("attempt_started", new com.fasterxml.jackson.databind.ObjectMapper()
+      pre.ledger(TaskKey.of("ats", id)).append("attempt_started", new com.fasterxml.jackson.databind.ObjectMapper()
           .createObjectNode().put("attempt", n), Instant.now());
     }
     start(config(agent("never.sh", "echo run >> " + runs)).build(), "ada-1");
@@ -192,7 +200,7 @@ final class ServiceTest {
     long id = create("Longer than the lease", 5, null);
     awaitStatus(id, "completed");
     assertTrue(svc.engine().stats().leaseRenewals.get() >= 3, "renewals: " + svc.engine().stats().leaseRenewals.get());
-    String ledger = Files.readString(dir.resolve("state/tasks/" + id + "/events.jsonl"));
+    String ledger = Files.readString(dir.resolve("state/tasks/ats/" + id + "/events.jsonl"));
     assertFalse(ledger.contains("lease_lost"));
     assertEquals(1, svc.engine().stats().attempts.get());
   }
@@ -251,7 +259,7 @@ final class ServiceTest {
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(8).toNanos());
     JsonNode t = task(id);
     assertEquals("pending", t.path("status").asText(), "not failed: given back to the queue");
-    TaskLedger.Summary s = new StateDir(dir.resolve("state")).ledger(id).summary();
+    TaskLedger.Summary s = new StateDir(dir.resolve("state")).ledger(TaskKey.of("ats", id)).summary();
     assertEquals(0, s.strikes());
     assertEquals(1, s.attempts());
   }

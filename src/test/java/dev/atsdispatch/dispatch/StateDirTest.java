@@ -1,6 +1,7 @@
 package dev.atsdispatch.dispatch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import dev.atsdispatch.source.TaskKey;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,22 +29,22 @@ final class StateDirTest {
   @Test
   void strikesSurviveANewProcessReadingTheSameDirectory() {
     StateDir s = new StateDir(dir);
-    TaskLedger l = s.ledger(7);
+    TaskLedger l = s.ledger(TaskKey.of("ats", 7));
     l.append("attempt_started", attempt(1), Instant.now());
     l.append("agent_started", attempt(1).put("pgid", 4242), Instant.now());
     // crash here: no attempt_finished
-    TaskLedger fresh = new StateDir(dir).ledger(7);
+    TaskLedger fresh = new StateDir(dir).ledger(TaskKey.of("ats", 7));
     TaskLedger.Summary sum = fresh.summary();
     assertEquals(1, sum.attempts());
     assertEquals(1, sum.strikes());
     assertEquals(1, sum.agentGroups().size(), "the agent group left running is known");
     assertEquals(4242L, sum.agentGroups().get(0)[0]);
-    assertEquals(List.of(7L), new StateDir(dir).knownTasks());
+    assertTrue(Files.exists(dir.resolve("tasks/ats/7/events.jsonl")));
   }
 
   @Test
   void interruptedAttemptsAreNotStrikesAndResetClears() {
-    TaskLedger l = new StateDir(dir).ledger(1);
+    TaskLedger l = new StateDir(dir).ledger(TaskKey.of("ats", 1));
     l.append("attempt_started", attempt(1), Instant.now());
     l.append("attempt_finished", attempt(1).put("outcome", "failed").put("strike", true), Instant.now());
     l.append("attempt_started", attempt(2), Instant.now());
@@ -62,7 +63,7 @@ final class StateDirTest {
 
   @Test
   void aTornLastLineIsIgnored() throws Exception {
-    TaskLedger l = new StateDir(dir).ledger(3);
+    TaskLedger l = new StateDir(dir).ledger(TaskKey.of("ats", 3));
     l.append("attempt_started", attempt(1), Instant.now());
     Files.writeString(l.file(), "{\"ts\":\"2026-01-01T00:00:00.000Z\",\"event\":\"attempt_sta",
         StandardCharsets.UTF_8, StandardOpenOption.APPEND);
