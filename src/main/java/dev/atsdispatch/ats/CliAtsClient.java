@@ -5,14 +5,16 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,12 +26,24 @@ import java.util.stream.Collectors;
  * JSON followed by a count line for {@code list}, a {@code ✓} line then JSON for {@code create},
  * text for the actions, {@code Error: ...} on stderr with exit 1 for failures. No single argument
  * exceeds {@link #MAX_ARG_BYTES}: an oversized response is shortened (and marked truncated; the
- * attempt log keeps it all) rather than failing a successful run. Thread-safe: each call is its
- * own process.
+ * attempt log keeps it all) rather than failing a successful run.
+ *
+ * <p>Thread-safe: each call is its own process, whose stdout and stderr are drained by two daemon
+ * threads of its own (stdout kept whole up to {@link #MAX_STDOUT_BYTES}, stderr only its tail), while
+ * the calling thread waits. Every call ends within the timeout from the process's start: past it, or
+ * when the caller is interrupted, the process and its descendants are killed and the call fails as
+ * UNAVAILABLE, even if something still holds the pipes open. A descendant is known only while its
+ * parent lives (it is looked for every 200 ms): one orphaned sooner is not killed, and keeps the
+ * two drain threads until it closes the pipes.
  */
 public final class CliAtsClient implements AtsClient {
   public static final int MAX_ARG_BYTES = 100 * 1024;
   private static final ObjectMapper M = new ObjectMapper();
+  /** Stdout is kept whole (it carries the answer) up to this; stderr only its last {@link #STDERR_TAIL_BYTES}. */
+  static final int MAX_STDOUT_BYTES = 64 << 20;
+  static final int STDERR_TAIL_BYTES = 64 << 10;
+  /** How often a running call looks for the process's descendants. */
+  private static final long SAMPLE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
   private static final Pattern COUNT = Pattern.compile("(?m)^(\\d+) task\\(s\\) found");
 
   private final AtsSettings settings;
@@ -259,29 +273,58 @@ public final class CliAtsClient implements AtsClient {
     } catch (IOException e) {
       throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, "cannot run " + bin + ": " + e.getMessage(), e);
     }
+    long deadline = System.nanoTime() + timeout.toNanos();
     try {
       p.getOutputStream().close();
     } catch (IOException e) {
       // nothing to send anyway
     }
-    CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
-    String out = read(p.getInputStream());
+    Drain out = new Drain(p.getInputStream(), MAX_STDOUT_BYTES, false, what + " stdout");
+    Drain err = new Drain(p.getErrorStream(), STDERR_TAIL_BYTES, true, what + " stderr");
+    Set<ProcessHandle> seen = new HashSet<>();
     try {
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        p.destroyForcibly();
-        throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, what + " timed out after " + timeout.toSeconds() + " s");
+      while (!p.waitFor(Math.min(SAMPLE_NANOS, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        // remembered so that a child still holding the pipes after its parent exited can be killed
+        p.descendants().forEach(seen::add);
+        if (System.nanoTime() - deadline >= 0) throw timedOut(what, p, seen);
       }
+      out.thread.join(millisLeft(deadline));
+      err.thread.join(millisLeft(deadline));
+      if (out.thread.isAlive() || err.thread.isAlive()) throw timedOut(what, p, seen);
     } catch (InterruptedException e) {
-      p.destroyForcibly();
+      kill(p, seen);
       Thread.currentThread().interrupt();
       throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, what + " interrupted");
     }
-    String stderr = err.join();
+    String stdout = out.text();
+    String stderr = err.text();
     if (p.exitValue() != 0) {
-      String msg = errorLine(stderr, out);
+      String msg = errorLine(stderr, stdout);
       throw new AtsException(AtsException.kindOfText(msg), 0, msg);
     }
-    return new Result(out, stderr);
+    if (out.overflowed) {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, what + " printed more than "
+          + (MAX_STDOUT_BYTES >> 20) + " MiB");
+    }
+    return new Result(stdout, stderr);
+  }
+
+  private AtsException timedOut(String what, Process p, Set<ProcessHandle> seen) {
+    kill(p, seen);
+    return new AtsException(AtsException.Kind.UNAVAILABLE, 0, what + " timed out after " + timeout.toSeconds() + " s");
+  }
+
+  /** Kills the process and every descendant it has or was seen to have. */
+  private static void kill(Process p, Set<ProcessHandle> seen) {
+    List<ProcessHandle> tree = new ArrayList<>(seen);
+    p.descendants().forEach(tree::add);
+    p.destroyForcibly();
+    tree.forEach(ProcessHandle::destroyForcibly);
+  }
+
+  /** At least 1, since {@code Thread.join(0)} waits forever. */
+  private static long millisLeft(long deadline) {
+    return Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime() + 999_999));
   }
 
   private static String errorLine(String stderr, String stdout) {
@@ -293,11 +336,56 @@ public final class CliAtsClient implements AtsClient {
     return s.isEmpty() ? "ats exited with an error and no message" : s.lines().findFirst().orElse(s);
   }
 
-  private static String read(InputStream in) {
-    try (in) {
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      return "";
+  /**
+   * Reads one stream to its end on a daemon thread of its own, keeping at most {@code limit} bytes:
+   * the first ones (and {@link #overflowed} when there were more), or with {@code keepTail} the
+   * last ones. Read {@link #text()} and {@link #overflowed} only once the thread has ended.
+   */
+  private static final class Drain implements Runnable {
+    private final InputStream in;
+    private final int limit;
+    private final boolean keepTail;
+    private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
+    private boolean overflowed;
+    final Thread thread;
+
+    Drain(InputStream in, int limit, boolean keepTail, String name) {
+      this.in = in;
+      this.limit = limit;
+      this.keepTail = keepTail;
+      thread = new Thread(this, name);
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    @Override
+    public void run() {
+      byte[] buf = new byte[64 * 1024];
+      try (in) {
+        for (int n; (n = in.read(buf)) >= 0; ) {
+          if (keepTail) {
+            kept.write(buf, 0, n);
+            if (kept.size() > 2 * limit) keepLast(limit);
+          } else if (kept.size() + n <= limit) {
+            kept.write(buf, 0, n);
+          } else {
+            overflowed = true;
+          }
+        }
+      } catch (IOException e) {
+        // the process is gone; keep what was read
+      }
+      if (kept.size() > limit) keepLast(limit);
+    }
+
+    private void keepLast(int n) {
+      byte[] all = kept.toByteArray();
+      kept.reset();
+      kept.write(all, all.length - n, n);
+    }
+
+    String text() {
+      return kept.toString(StandardCharsets.UTF_8);
     }
   }
 
