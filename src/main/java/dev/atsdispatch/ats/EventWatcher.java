@@ -5,17 +5,22 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.time.Clock;
+import java.io.IOException;
+import java.net.Socket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.java_websocket.client.WebSocketClient;
+import org.java_websocket.drafts.Draft_6455;
+import org.java_websocket.framing.CloseFrame;
 import org.java_websocket.handshake.ServerHandshake;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,14 +28,25 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps one WebSocket subscription to an ATS channel alive (ats-protocol.md §4). On every
  * successful subscribe it calls {@link Listener#onSubscribed()} (the engine reconciles then, so
- * events missed while disconnected are found by listing). It sends an application ping every
- * {@code pingEvery}; a connection that has sent nothing for {@code deadAfter} is closed and
- * replaced. Reconnects back off with jitter from 2 s doubling to 60 s (configurable), reset once a
- * subscription is confirmed. Listener calls come on the socket thread and must not block.
+ * events missed while disconnected are found by listing).
+ *
+ * <p>No step waits without a bound. A connection that is not subscribed within {@code
+ * handshakeTimeout} of its start (TCP connect, HTTP upgrade, subscribe), or that has sent nothing
+ * for {@code deadAfter}, is dropped, whether it is connecting, upgrading or open. The watcher sends
+ * an application ping every {@code pingEvery} (at most {@code deadAfter}/3), and the library's
+ * ping/pong check runs too. A dropped connection is replaced after a backoff with jitter from 2 s
+ * doubling to 60 s (configurable), reset once a subscription is confirmed. {@link #close()}
+ * returns within about {@link #CLOSE_GRACE} even if the peer never answers.
+ *
+ * <p>Threads: each connection has the library's connect/read and write threads, and its ping timer
+ * while open (all daemons); listener calls come on the read thread and must not block. The deadline checks, pings and reconnects run
+ * on the given scheduler, and read time from the {@link Clock}.
  */
 public final class EventWatcher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EventWatcher.class);
   private static final ObjectMapper M = new ObjectMapper();
+  /** How long {@link #close()} waits for the peer's close frame before it drops the socket. */
+  static final Duration CLOSE_GRACE = Duration.ofSeconds(1);
 
   /** Receives what the watcher sees; implementations hand work off and return at once. */
   public interface Listener {
@@ -41,10 +57,26 @@ public final class EventWatcher implements AutoCloseable {
     default void onDisconnected(String why) {}
   }
 
-  /** Timing of the watcher; the defaults are the protocol's. */
-  public record Timing(Duration pingEvery, Duration deadAfter, Duration backoffBase, Duration backoffMax) {
+  /**
+   * Timing of the watcher; the defaults are the protocol's. {@code handshakeTimeout} bounds the TCP
+   * connect and the time from a connection's start until ATS confirms the subscription.
+   */
+  public record Timing(Duration pingEvery, Duration deadAfter, Duration backoffBase, Duration backoffMax,
+      Duration handshakeTimeout) {
+    public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
     public static final Timing DEFAULT = new Timing(Duration.ofSeconds(30), Duration.ofSeconds(75),
-        Duration.ofSeconds(2), Duration.ofSeconds(60));
+        Duration.ofSeconds(2), Duration.ofSeconds(60), DEFAULT_HANDSHAKE_TIMEOUT);
+
+    public Timing {
+      for (Duration d : List.of(pingEvery, deadAfter, backoffBase, backoffMax, handshakeTimeout)) {
+        if (d.isNegative() || d.isZero()) throw new IllegalArgumentException("timings must be positive");
+      }
+    }
+
+    /** With the default handshake timeout. */
+    public Timing(Duration pingEvery, Duration deadAfter, Duration backoffBase, Duration backoffMax) {
+      this(pingEvery, deadAfter, backoffBase, backoffMax, DEFAULT_HANDSHAKE_TIMEOUT);
+    }
   }
 
   private final AtsSettings settings;
@@ -54,13 +86,15 @@ public final class EventWatcher implements AutoCloseable {
   private final Clock clock;
   private final ScheduledExecutorService scheduler;
   private final Timing timing;
+  private final long pingEveryNanos;
   private final Backoff backoff;
   private final AtomicLong lastHeard = new AtomicLong();
   private final AtomicInteger reconnects = new AtomicInteger();
   private volatile boolean subscribed;
   private volatile boolean closed;
-  private WebSocketClient current;
-  private ScheduledFuture<?> pinger;
+  private Connection current; // null while waiting to reconnect
+  private ScheduledFuture<?> ticker;
+  private ScheduledFuture<?> retry;
   private int generation;
 
   public EventWatcher(AtsSettings settings, String channel, List<String> eventTypes, Listener listener,
@@ -72,14 +106,16 @@ public final class EventWatcher implements AutoCloseable {
     this.clock = clock;
     this.scheduler = scheduler;
     this.timing = timing;
+    this.pingEveryNanos = Math.min(timing.pingEvery().toNanos(), timing.deadAfter().toNanos() / 3);
     this.backoff = new Backoff(timing.backoffBase(), timing.backoffMax());
   }
 
   public synchronized void start() {
-    if (pinger != null) return;
+    if (ticker != null || closed) return;
     connect();
-    long every = Math.max(50, Math.min(timing.pingEvery().toMillis(), timing.deadAfter().toMillis() / 3));
-    pinger = scheduler.scheduleWithFixedDelay(this::tick, every, every, TimeUnit.MILLISECONDS);
+    long every = Math.min(pingEveryNanos, timing.handshakeTimeout().toNanos() / 4) / 1_000_000;
+    every = Math.max(50, every);
+    ticker = scheduler.scheduleWithFixedDelay(this::tick, every, every, TimeUnit.MILLISECONDS);
   }
 
   /** True while a subscription is confirmed on an open connection. */
@@ -103,42 +139,74 @@ public final class EventWatcher implements AutoCloseable {
   }
 
   private synchronized void connect() {
+    retry = null;
     if (closed) return;
-    final int gen = ++generation;
     lastHeard.set(clock.nanoTime());
-    WebSocketClient c = new WebSocketClient(uri()) {
-      @Override
-      public void onOpen(ServerHandshake h) {
-        heard();
-        ObjectNode sub = M.createObjectNode();
-        sub.put("type", "subscribe");
-        sub.put("id", "ats-dispatch-" + gen);
-        sub.putArray("channels").add(channel);
-        ArrayNode ev = sub.putArray("event_types");
-        eventTypes.forEach(ev::add);
-        send(sub.toString());
-      }
-
-      @Override
-      public void onMessage(String text) {
-        heard();
-        handle(gen, text);
-      }
-
-      @Override
-      public void onClose(int code, String reason, boolean remote) {
-        lost(gen, "closed (" + code + (reason == null || reason.isEmpty() ? "" : " " + reason) + ")");
-      }
-
-      @Override
-      public void onError(Exception ex) {
-        log.debug("websocket error: {}", ex.toString());
-      }
-    };
-    c.setConnectionLostTimeout(0); // liveness is ours: application pings on the clock seam
-    c.setTcpNoDelay(true);
+    Connection c = new Connection(++generation, uri());
     current = c;
     c.connect();
+  }
+
+  /** One connection attempt; callbacks from an attempt that is no longer current are ignored. */
+  private final class Connection extends WebSocketClient {
+    final int gen;
+    final long startedAt = clock.nanoTime();
+    final CountDownLatch gone = new CountDownLatch(1);
+    long lastPing = startedAt; // read and written by tick() only
+
+    Connection(int gen, URI uri) {
+      super(uri, new Draft_6455(), null, (int) Math.min(Integer.MAX_VALUE,
+          Math.max(1, timing.handshakeTimeout().toMillis()))); // the TCP connect timeout
+      this.gen = gen;
+      // The library's own check as well: while open it pings every T s and drops the connection
+      // when no pong came for 1.5 T (real time). tick() covers every state, on the Clock.
+      setConnectionLostTimeout((int) Math.max(1, timing.deadAfter().toSeconds() / 2));
+      setTcpNoDelay(true);
+      setDaemon(true); // a stuck library thread never keeps the JVM from exiting
+    }
+
+    @Override
+    public void onOpen(ServerHandshake h) {
+      heard();
+      ObjectNode sub = M.createObjectNode();
+      sub.put("type", "subscribe");
+      sub.put("id", "ats-dispatch-" + gen);
+      sub.putArray("channels").add(channel);
+      ArrayNode ev = sub.putArray("event_types");
+      eventTypes.forEach(ev::add);
+      send(sub.toString());
+    }
+
+    @Override
+    public void onMessage(String text) {
+      heard();
+      handle(gen, text);
+    }
+
+    @Override
+    public void onClose(int code, String reason, boolean remote) {
+      gone.countDown();
+      lost(gen, "closed (" + code + (reason == null || reason.isEmpty() ? "" : " " + reason) + ")");
+    }
+
+    @Override
+    public void onError(Exception ex) {
+      log.debug("websocket error: {}", ex.toString());
+    }
+
+    /**
+     * Drops the connection at once, in any state and without a close handshake: onClose runs now,
+     * and closing the socket ends the library's threads even if they are blocked on a silent peer.
+     */
+    void abort(String why) {
+      closeConnection(CloseFrame.ABNORMAL_CLOSE, why);
+      Socket s = getSocket();
+      try {
+        if (s != null) s.close();
+      } catch (IOException e) {
+        log.debug("closing the socket: {}", e.toString());
+      }
+    }
   }
 
   private void heard() {
@@ -179,18 +247,26 @@ public final class EventWatcher implements AutoCloseable {
   }
 
   private void tick() {
-    WebSocketClient c;
+    Connection c;
     synchronized (this) {
       c = current;
     }
     if (closed || c == null) return;
-    long silent = clock.nanoTime() - lastHeard.get();
-    if (c.isOpen()) {
-      if (silent > timing.deadAfter().toNanos()) {
-        log.warn("no frame from ATS for {} ms; replacing the WebSocket connection", silent / 1_000_000);
-        c.closeConnection(1001, "unresponsive");
-        return;
-      }
+    long now = clock.nanoTime();
+    if (!subscribed && now - c.startedAt > timing.handshakeTimeout().toNanos()) {
+      log.warn("ATS confirmed no subscription within {} ms ({}); replacing the WebSocket connection",
+          timing.handshakeTimeout().toMillis(), c.getReadyState());
+      c.abort("no subscription in time");
+      return;
+    }
+    long silent = now - lastHeard.get();
+    if (silent > timing.deadAfter().toNanos()) {
+      log.warn("no frame from ATS for {} ms; replacing the WebSocket connection", silent / 1_000_000);
+      c.abort("unresponsive");
+      return;
+    }
+    if (c.isOpen() && now - c.lastPing >= pingEveryNanos) {
+      c.lastPing = now;
       try {
         c.send("{\"type\":\"ping\"}");
       } catch (RuntimeException e) {
@@ -204,30 +280,40 @@ public final class EventWatcher implements AutoCloseable {
     synchronized (this) {
       if (gen != generation || closed) return;
       subscribed = false;
-      delay = backoff.next();
+      current = null;
       generation++; // late callbacks from this client are ignored
+      delay = backoff.next();
+      retry = scheduler.schedule(this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);
     }
     reconnects.incrementAndGet();
     log.warn("WebSocket to ATS {}; reconnecting in {} ms", why, delay.toMillis());
     listener.onDisconnected(why);
-    scheduler.schedule(this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /**
+   * Stops the watcher: no reconnect runs after this. Sends a close frame and waits up to {@link
+   * #CLOSE_GRACE} for the peer's answer (a real-time wait, so no Clock), then drops the socket.
+   */
   @Override
   public void close() {
-    WebSocketClient c;
+    Connection c;
     synchronized (this) {
       closed = true;
       subscribed = false;
-      if (pinger != null) pinger.cancel(false);
+      if (ticker != null) ticker.cancel(false);
+      if (retry != null) retry.cancel(false);
       c = current;
+      current = null;
     }
-    if (c != null) {
+    if (c == null) return;
+    if (c.isOpen()) {
+      c.close();
       try {
-        c.closeBlocking();
+        if (c.gone.await(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS)) return;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     }
+    c.abort("watcher closed");
   }
 }
