@@ -9,14 +9,11 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -71,11 +68,11 @@ public final class TaskLedger {
     byte[] line = (n.toString() + "\n").getBytes(StandardCharsets.UTF_8);
     long before = -1;
     try {
-      List<Path> created = createDirectories(file.getParent());
+      List<Path> created = AtomicFiles.createDirectories(file.getParent());
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
           StandardOpenOption.WRITE)) {
         try {
-          before = cutTornLine(ch);
+          before = AtomicFiles.cutTornLine(ch);
           ByteBuffer b = ByteBuffer.wrap(line);
           long pos = before;
           while (b.hasRemaining()) pos += ch.write(b, pos);
@@ -99,47 +96,6 @@ public final class TaskLedger {
       throw new UncheckedIOException("cannot record " + event + " in " + file, e);
     }
     if (tally != null) tally.add(n);
-  }
-
-  /** Creates the missing directories of {@code dir}, returning those created, deepest first. */
-  private static List<Path> createDirectories(Path dir) throws IOException {
-    Deque<Path> missing = new ArrayDeque<>();
-    for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) missing.push(d);
-    List<Path> created = new ArrayList<>();
-    for (Path d : missing) {
-      try {
-        Files.createDirectory(d);
-        created.add(0, d);
-      } catch (FileAlreadyExistsException e) {
-        if (!Files.isDirectory(d)) throw e;
-      }
-    }
-    return created;
-  }
-
-  /** Truncates an unterminated last line and returns the file's length. */
-  private static long cutTornLine(FileChannel ch) throws IOException {
-    long end = ch.size();
-    ByteBuffer b = ByteBuffer.allocate(4096);
-    while (end > 0) {
-      b.clear().limit((int) Math.min(b.capacity(), end));
-      long from = end - b.limit();
-      while (b.hasRemaining()) {
-        if (ch.read(b, from + b.position()) < 0) throw new IOException("file shrank while being read");
-      }
-      int i = b.limit() - 1;
-      while (i >= 0 && b.get(i) != '\n') i--;
-      if (i >= 0) {
-        end = from + i + 1;
-        break;
-      }
-      end = from;
-    }
-    if (end < ch.size()) {
-      ch.truncate(end);
-      ch.force(false);
-    }
-    return end;
   }
 
   /** Every recorded event, in order; a torn last line is left out. */
