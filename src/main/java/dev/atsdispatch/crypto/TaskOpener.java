@@ -102,7 +102,7 @@ public final class TaskOpener {
     if (d != null && !d.isNull() && !d.isTextual()) return fail("plaintext description is not a string");
     if (p != null && !p.isNull() && !p.isObject()) return fail("plaintext payload is not a JSON object");
 
-    if (!replay.accept(senderKey, nonce.asText(), raw.id())) {
+    if (!replay.accept(senderKey, nonce.asText(), "ats:" + raw.id())) {
       return fail("nonce already used by another task (replayed envelope)");
     }
     return new Opened.Encrypted(
