@@ -110,7 +110,7 @@ public final class TaskOpener {
     if (d != null && !d.isNull() && !d.isTextual()) return fail("plaintext description is not a string");
     if (p != null && !p.isNull() && !p.isObject()) return fail("plaintext payload is not a JSON object");
 
-    if (!replay.accept(senderKey, nonce.asText(), raw.key().numericId())) {
+    if (!replay.accept(senderKey, nonce.asText(), raw.key().toString())) {
       return fail("nonce already used by another task (replayed envelope)");
     }
     return new Opened.Encrypted(

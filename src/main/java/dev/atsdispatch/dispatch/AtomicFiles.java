@@ -1,17 +1,28 @@
 package dev.atsdispatch.dispatch;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
 import java.util.Set;
 
-/** Whole-file writes that are never seen half-done: temp file, fsync, rename, fsync the directory. */
+/**
+ * Crash-safe file helpers: whole-file writes that are never seen half-done (temp file, fsync,
+ * rename, fsync the directory), directory creation and syncs, and cutting the torn last line of a
+ * file of lines.
+ */
 public final class AtomicFiles {
   public static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
 
@@ -38,7 +49,54 @@ public final class AtomicFiles {
     }
   }
 
-  static void syncDirectory(Path dir) {
+  /**
+   * Creates the missing directories of {@code dir}, returning those created, deepest first: the
+   * caller syncs the parent of each (and {@code dir} itself) to make new entries in them durable.
+   */
+  public static List<Path> createDirectories(Path dir, FileAttribute<?>... attrs) throws IOException {
+    Deque<Path> missing = new ArrayDeque<>();
+    for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) missing.push(d);
+    List<Path> created = new ArrayList<>();
+    for (Path d : missing) {
+      try {
+        Files.createDirectory(d, attrs);
+        created.add(0, d);
+      } catch (FileAlreadyExistsException e) {
+        if (!Files.isDirectory(d)) throw e;
+      }
+    }
+    return created;
+  }
+
+  /**
+   * Truncates the unterminated last line of an append-only file of lines (one torn by a crash
+   * mid-append) and returns the file's new length. The channel must be readable and writable.
+   */
+  public static long cutTornLine(FileChannel ch) throws IOException {
+    long end = ch.size();
+    ByteBuffer b = ByteBuffer.allocate(4096);
+    while (end > 0) {
+      b.clear().limit((int) Math.min(b.capacity(), end));
+      long from = end - b.limit();
+      while (b.hasRemaining()) {
+        if (ch.read(b, from + b.position()) < 0) throw new IOException("file shrank while being read");
+      }
+      int i = b.limit() - 1;
+      while (i >= 0 && b.get(i) != '\n') i--;
+      if (i >= 0) {
+        end = from + i + 1;
+        break;
+      }
+      end = from;
+    }
+    if (end < ch.size()) {
+      ch.truncate(end);
+      ch.force(false);
+    }
+    return end;
+  }
+
+  public static void syncDirectory(Path dir) {
     try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
       ch.force(true);
     } catch (IOException e) {

@@ -15,13 +15,24 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * One task's append-only history in {@code state/tasks/<id>/events.jsonl}: attempts started and
  * finished, reports, resets. Every append is fsync'd before it returns, so an attempt recorded
- * before its agent starts is still counted after a crash or kill -9 of the service. Strikes are
- * the attempts started, minus those that finished without counting (graceful shutdown, lease lost,
- * cancelled), since the last reset. A torn last line (a crash mid-append) is ignored.
+ * before its agent starts is still counted after a crash or kill -9 of the service; the first
+ * append of an instance also syncs the file's directory, and the parents of any directories it
+ * created, so a new ledger survives a power loss too. Strikes are the attempts started, minus those
+ * that finished without counting (graceful shutdown, lease lost, cancelled), since the last reset.
+ *
+ * <p>A crash mid-append can only tear the last line (it then lacks its newline): that line is
+ * ignored, and cut off by the next append. Any other unparsable line is corruption and a
+ * {@link LedgerCorruptException}: an attempt record is never silently lost.
+ *
+ * <p>{@link #summary()} reads the file once, then keeps the summary current in memory on each
+ * append. That assumes this instance is the file's only writer, which holds in the service:
+ * {@link StateDir} keeps one ledger per task and {@code service.lock} one service per state
+ * directory. Thread-safe (all methods synchronize on the instance).
  */
 public final class TaskLedger {
   private static final ObjectMapper M = new ObjectMapper();
@@ -31,9 +42,18 @@ public final class TaskLedger {
       String lastOutcome, List<long[]> agentGroups, Instant resetAt) {}
 
   private final Path file;
+  private final Consumer<Path> syncDirectory;
+  private boolean directorySynced;
+  /** The summary so far, once the file has been read; null before that or after a failed append. */
+  private Tally tally;
 
   TaskLedger(Path dir) {
+    this(dir, AtomicFiles::syncDirectory);
+  }
+
+  TaskLedger(Path dir, Consumer<Path> syncDirectory) {
     this.file = dir.resolve("events.jsonl");
+    this.syncDirectory = syncDirectory;
   }
 
   public Path file() {
@@ -46,46 +66,90 @@ public final class TaskLedger {
     n.put("event", event);
     if (fields != null) n.setAll(fields);
     byte[] line = (n.toString() + "\n").getBytes(StandardCharsets.UTF_8);
+    long before = -1;
     try {
-      Files.createDirectories(file.getParent());
-      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.APPEND)) {
-        ByteBuffer b = ByteBuffer.wrap(line);
-        while (b.hasRemaining()) ch.write(b);
-        ch.force(false);
+      List<Path> created = AtomicFiles.createDirectories(file.getParent());
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+          StandardOpenOption.WRITE)) {
+        try {
+          before = AtomicFiles.cutTornLine(ch);
+          ByteBuffer b = ByteBuffer.wrap(line);
+          long pos = before;
+          while (b.hasRemaining()) pos += ch.write(b, pos);
+          ch.force(false);
+        } catch (IOException e) {
+          tally = null; // read the file again rather than guess what it holds
+          try {
+            if (before >= 0) ch.truncate(before); // no half line for the next one to join
+          } catch (IOException ignored) {
+            // the next append cuts the torn line off
+          }
+          throw e;
+        }
+      }
+      if (!directorySynced) {
+        syncDirectory.accept(file.getParent());
+        for (Path d : created) syncDirectory.accept(d.getParent());
+        directorySynced = true;
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot record " + event + " in " + file, e);
     }
+    if (tally != null) tally.add(n);
   }
 
+  /** Every recorded event, in order; a torn last line is left out. */
   public synchronized List<JsonNode> events() {
     List<JsonNode> out = new ArrayList<>();
     if (!Files.exists(file)) return out;
+    byte[] all;
     try {
-      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-        if (line.isBlank()) continue;
-        try {
-          out.add(M.readTree(line));
-        } catch (IOException e) {
-          // a torn line from a crash mid-append: the attempt it described never started
-        }
-      }
+      all = Files.readAllBytes(file);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + file, e);
     }
+    int lineNo = 0;
+    for (int start = 0, nl; (nl = indexOf(all, (byte) '\n', start)) >= 0; start = nl + 1) {
+      lineNo++;
+      if (new String(all, start, nl - start, StandardCharsets.UTF_8).isBlank()) continue;
+      JsonNode e;
+      try {
+        e = M.readTree(all, start, nl - start);
+      } catch (IOException x) {
+        throw new LedgerCorruptException(file, lineNo, x);
+      }
+      if (e == null || !e.isObject()) throw new LedgerCorruptException(file, lineNo, null);
+      out.add(e);
+    }
+    // what follows the last newline is a line torn by a crash mid-append: its attempt never started
     return out;
   }
 
-  public Summary summary() {
-    int attempts = 0;
-    int strikes = 0;
-    boolean reported = false;
-    boolean queued = false;
-    String last = null;
-    Instant resetAt = null;
-    List<long[]> groups = new ArrayList<>();
-    for (JsonNode e : events()) {
+  private static int indexOf(byte[] a, byte b, int from) {
+    for (int i = from; i < a.length; i++) if (a[i] == b) return i;
+    return -1;
+  }
+
+  public synchronized Summary summary() {
+    if (tally == null) {
+      Tally t = new Tally();
+      for (JsonNode e : events()) t.add(e);
+      tally = t;
+    }
+    return tally.snapshot();
+  }
+
+  /** The summary being built, one event at a time. */
+  private static final class Tally {
+    int attempts;
+    int strikes;
+    boolean reported;
+    boolean queued;
+    String last;
+    Instant resetAt;
+    final List<long[]> groups = new ArrayList<>();
+
+    void add(JsonNode e) {
       switch (e.path("event").asText()) {
         case "attempt_started" -> {
           attempts = Math.max(attempts, e.path("attempt").asInt());
@@ -120,6 +184,12 @@ public final class TaskLedger {
         }
       }
     }
-    return new Summary(attempts, strikes, reported, queued, last, groups, resetAt);
+
+    /** A copy the caller may keep and change (and walk while appending). */
+    Summary snapshot() {
+      List<long[]> g = new ArrayList<>(groups.size());
+      for (long[] a : groups) g.add(a.clone());
+      return new Summary(attempts, strikes, reported, queued, last, g, resetAt);
+    }
   }
 }
