@@ -181,7 +181,6 @@ public final class Engine {
   private void handle(SourceEvent e) {
     if (e instanceof SourceEvent.Offered o) {
       offer(o.task(), o.why());
-      pump();
     } else if (e instanceof SourceEvent.Cancelled c) {
       cancel(c.key());
     } else if (e instanceof SourceEvent.StatusChanged s) {
@@ -190,6 +189,7 @@ public final class Engine {
       if (connections++ > 0) metrics.webSocketReconnected();
       reconcileSoon();
     }
+    pump();
   }
 
   /** One offer, guarded on its own: a failure leaves the task unknown, so a later offer retries it. */
@@ -292,11 +292,11 @@ public final class Engine {
       if (t.state == Tracked.State.DONE) work.addAll(gate.status(t.key, TaskStatus.FAILED));
     }
     gate.lookUp();
-    pump();
   }
 
   private void recheckDeferred() {
     recheck(gate.deferredTasks());
+    pump();
   }
 
   /** Claims and fails a task that can never run; the tasks waiting on it see it failed at once. */
@@ -318,6 +318,7 @@ public final class Engine {
       }
     }
     gate.refresh();
+    pump();
   }
 
   private void cancel(TaskKey key) {

@@ -6,7 +6,8 @@ import java.time.Instant;
 
 /**
  * A task as a source offers it. A {@code light} task (from a listing or a shortened event) has no
- * title or description; the full task comes with the claim. {@code deliveries} is the source's own
+ * description, and its title only when short ({@link #LIGHT_TITLE} characters); the full task
+ * comes with the claim. {@code deliveries} is the source's own
  * delivery count where it keeps one, else null. {@code status} is what the source said last.
  */
 public record SourceTask(TaskKey key, TaskStatus status, int priority, Instant createdAt,
@@ -16,9 +17,13 @@ public record SourceTask(TaskKey key, TaskStatus status, int priority, Instant c
     if (payload == null) payload = JsonNodeFactory.instance.objectNode();
   }
 
-  /** The same task without its title and description: what a queue keeps while it waits. */
+  public static final int LIGHT_TITLE = 1024;
+
+  /** The same task without its description (and a long title): what a queue keeps while it waits. */
   public SourceTask lighten() {
-    return light ? this : new SourceTask(key, status, priority, createdAt, null, null, payload, true, deliveries);
+    if (light) return this;
+    String t = title != null && title.length() <= LIGHT_TITLE ? title : null;
+    return new SourceTask(key, status, priority, createdAt, t, null, payload, true, deliveries);
   }
 
   @Override

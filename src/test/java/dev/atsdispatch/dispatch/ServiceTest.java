@@ -151,7 +151,7 @@ final class ServiceTest {
     long t0 = System.nanoTime();
     assertEquals(200, http.post("/tasks/" + id + "/cancel", (String) null).status());
     await("agent gone", Duration.ofSeconds(5), () -> {
-      try (var s = Files.list(dir.resolve("state/tasks/" + id))) {
+      try (var s = Files.list(dir.resolve("state/tasks/ats/" + id))) {
         return Files.readString(dir.resolve("state/tasks/ats/" + id + "/events.jsonl")).contains("\"outcome\":\"cancelled\"");
       } catch (Exception e) {
         return false;
