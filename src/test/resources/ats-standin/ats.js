@@ -107,6 +107,22 @@ async function main() {
       if (flags.channel) q.set('channel', flags.channel);
       if (flags.limit) q.set('limit', flags.limit);
       if (flags.offset) q.set('offset', flags.offset);
+      const since = flags.since || flags.S;
+      if (since) {                             // only absolute forms (ISO, YYYY-MM-DD) here
+        const d = new Date(since);
+        if (isNaN(d.getTime())) throw new Error(`Invalid --since value: ${since}`);
+        q.set('created_after', d.toISOString());
+      }
+      const sortKeys = { created: 'created_at', updated: 'updated_at', priority: 'priority', title: 'title' };
+      if (flags.sort) {
+        const key = sortKeys[flags.sort];
+        if (!key) throw new Error(`Invalid --sort value: ${flags.sort}`);
+        const dflt = key === 'title' ? 'asc' : 'desc';
+        q.set('sort_by', key);
+        q.set('sort_dir', flags.r ? (dflt === 'asc' ? 'desc' : 'asc') : dflt);
+      } else if (flags.r) {
+        q.set('sort_dir', 'asc');
+      }
       const qs = q.toString();
       const d = await request('GET', base + (qs ? `?${qs}` : ''));
       const tasks = Array.isArray(d) ? d : (d.tasks || []);

@@ -68,6 +68,11 @@ public final class CliAtsClient implements AtsClient {
     return parseTask(firstJson(run("get", Long.toString(id), "-f", "json").stdout, "get"));
   }
 
+  /**
+   * {@code createdAfter} goes as {@code --since <ISO>}, the sort as {@link #sortFlags}. The CLI
+   * prints whole tasks, so a light query is read whole and then made light: it saves memory only
+   * for what is kept, not while reading.
+   */
   @Override
   public TaskPage list(TaskQuery q) {
     List<String> args = new ArrayList<>(List.of("list"));
@@ -80,6 +85,8 @@ public final class CliAtsClient implements AtsClient {
     }
     if (q.limit() != null) args.addAll(flag("limit", q.limit().toString()));
     if (q.offset() != null) args.addAll(flag("offset", q.offset().toString()));
+    if (q.createdAfter() != null) args.addAll(flag("since", WireTime.format(q.createdAfter())));
+    args.addAll(sortFlags(q.sortBy(), q.sortDir()));
     args.addAll(List.of("-f", "json"));
     String out = run(args.toArray(String[]::new)).stdout;
     String trimmed = out.strip();
@@ -89,10 +96,25 @@ public final class CliAtsClient implements AtsClient {
     JsonNode arr = firstJson(out, "list");
     if (!arr.isArray()) throw unparseable("list", out);
     List<Task> tasks = new ArrayList<>();
-    for (JsonNode n : arr) tasks.add(parseTask(n));
+    for (JsonNode n : arr) tasks.add(q.light() ? parseTask(n).toLight() : parseTask(n));
     Matcher m = COUNT.matcher(out);
     int count = m.find() ? Integer.parseInt(m.group(1)) : tasks.size();
     return new TaskPage(tasks, Math.max(count, tasks.size()));
+  }
+
+  /**
+   * {@code --sort created|updated|priority|title} sends that key with its default direction (desc,
+   * asc for title) and {@code -r} flips it; {@code -r} alone sends {@code sort_dir=asc} (§2.4).
+   */
+  static List<String> sortFlags(String sortBy, String sortDir) {
+    List<String> args = new ArrayList<>();
+    String defaultDir = "desc";
+    if (sortBy != null) {
+      args.addAll(List.of("--sort", sortBy.replace("_at", "")));
+      if (sortBy.equals("title")) defaultDir = "asc";
+    }
+    if (sortDir != null && !sortDir.equals(defaultDir)) args.add("-r");
+    return args;
   }
 
   @Override

@@ -1,15 +1,20 @@
 package dev.atsdispatch.ats;
 
 import dev.atsdispatch.source.TaskStatus;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Collectors;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
@@ -17,16 +22,22 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
+import okhttp3.ResponseBody;
 
 /**
  * The {@code http} transport: the ATS REST API through OkHttp (ats-protocol.md §2, §8). Sends the
  * actor headers on every request, unwraps {@code {"task":…}} or a bare body, and maps statuses to
- * {@link AtsException.Kind}. One instance per service; thread-safe; {@link #close()} releases the
- * connection pool.
+ * {@link AtsException.Kind}. A light list ({@link TaskQuery#light()}) is parsed as it streams in,
+ * so a page of tasks with huge descriptions never sits in memory. One instance per service;
+ * thread-safe; {@link #close()} releases the connection pool.
  */
 public final class HttpAtsClient implements AtsClient {
   private static final MediaType JSON = MediaType.get("application/json");
   private static final ObjectMapper MAPPER = new ObjectMapper();
+  /** The fields a light task keeps (payload as a tree); every other field is skipped unread. */
+  private static final Set<String> LIGHT_FIELDS = Set.of("id", "uuid", "status", "priority", "type",
+      "channel", "payload", "assignee_type", "assignee_id", "assignee_name", "lease_expires",
+      "created_at", "updated_at");
 
   private final AtsSettings settings;
   private final HttpUrl base;
@@ -65,11 +76,15 @@ public final class HttpAtsClient implements AtsClient {
     if (q.channel() != null) params.add(new String[] {"channel", q.channel()});
     if (q.limit() != null) params.add(new String[] {"limit", q.limit().toString()});
     if (q.offset() != null) params.add(new String[] {"offset", q.offset().toString()});
+    if (q.createdAfter() != null) {
+      params.add(new String[] {"created_after", WireTime.format(q.createdAfter())});
+    }
+    if (q.sortBy() != null) params.add(new String[] {"sort_by", q.sortBy()});
+    if (q.sortDir() != null) params.add(new String[] {"sort_dir", q.sortDir()});
+    if (q.light()) return exchange("GET", settings.tasksPath(), params, null, HttpAtsClient::lightPage);
     JsonNode body = call("GET", settings.tasksPath(), params, null);
     JsonNode arr = body.isArray() ? body : body.get("tasks");
-    if (arr == null || !arr.isArray()) {
-      throw new AtsException(AtsException.Kind.UNAVAILABLE, 200, "list answer has no tasks array");
-    }
+    if (arr == null || !arr.isArray()) throw noTasksArray();
     List<Task> tasks = new ArrayList<>(arr.size());
     for (JsonNode n : arr) tasks.add(parseTask(n));
     int count = body.path("count").asInt(0);
@@ -161,7 +176,83 @@ public final class HttpAtsClient implements AtsClient {
     }
   }
 
+  private static AtsException noTasksArray() {
+    return new AtsException(AtsException.Kind.UNAVAILABLE, 200, "list answer has no tasks array");
+  }
+
+  /**
+   * Reads a list answer straight from the socket with a streaming parser, keeping only
+   * {@link #LIGHT_FIELDS} of each task: a description of any size is skipped, never held.
+   */
+  private static TaskPage lightPage(InputStream in) throws IOException {
+    try (JsonParser p = MAPPER.getFactory().createParser(in)) {
+      JsonToken top = p.nextToken();
+      List<Task> tasks = null;
+      int count = 0;
+      if (top == JsonToken.START_ARRAY) {
+        tasks = lightTasks(p);
+      } else if (top == JsonToken.START_OBJECT) {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String field = p.currentName();
+          JsonToken v = p.nextToken();
+          if (field.equals("tasks") && v == JsonToken.START_ARRAY) {
+            tasks = lightTasks(p);
+          } else if (field.equals("count") && v == JsonToken.VALUE_NUMBER_INT) {
+            count = p.getIntValue();
+          } else {
+            p.skipChildren();
+          }
+        }
+      }
+      if (tasks == null) throw noTasksArray();
+      return new TaskPage(tasks, count > 0 ? count : tasks.size());
+    }
+  }
+
+  /** The parser is on START_ARRAY; leaves it on the matching END_ARRAY. */
+  private static List<Task> lightTasks(JsonParser p) throws IOException {
+    List<Task> tasks = new ArrayList<>();
+    for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+      ObjectNode kept = MAPPER.createObjectNode();
+      if (t == JsonToken.START_OBJECT) {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String field = p.currentName();
+          p.nextToken();
+          if (LIGHT_FIELDS.contains(field)) {
+            kept.set(field, MAPPER.readTree(p));
+          } else if (field.equals("title") && p.currentToken() == JsonToken.VALUE_STRING
+              && p.getTextLength() <= Task.LIGHT_TITLE) {
+            kept.put("title", p.getText()); // a short title is kept: it tells a registration
+          } else {
+            p.skipChildren();
+          }
+        }
+      } else {
+        p.skipChildren();
+      }
+      tasks.add(parseTask(kept).toLight());
+    }
+    return tasks;
+  }
+
+  /** Reads a successful answer's body; may throw {@link AtsException}. */
+  private interface BodyReader<T> {
+    T read(InputStream body) throws IOException;
+  }
+
   private JsonNode call(String method, String path, List<String[]> params, JsonNode body) {
+    return exchange(method, path, params, body, in -> {
+      String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      return text.isBlank() ? MAPPER.createObjectNode() : MAPPER.readTree(text);
+    });
+  }
+
+  /**
+   * Sends one request. A 2xx answer goes to {@code reader} (an answer it cannot parse as JSON is
+   * UNAVAILABLE); any other status is an {@link AtsException} of its kind with the server's message.
+   */
+  private <T> T exchange(String method, String path, List<String[]> params, JsonNode body,
+      BodyReader<T> reader) {
     HttpUrl.Builder u = base.newBuilder();
     for (String seg : path.substring(1).split("/")) u.addPathSegment(seg);
     if (params != null) params.forEach(p -> u.addQueryParameter(p[0], p[1]));
@@ -175,19 +266,23 @@ public final class HttpAtsClient implements AtsClient {
         .build();
     String where = method + " " + path;
     try (Response r = http.newCall(req).execute()) {
-      String text = r.body() == null ? "" : r.body().string();
+      ResponseBody rbody = r.body();
+      if (r.isSuccessful()) {
+        try {
+          return reader.read(rbody == null ? InputStream.nullInputStream() : rbody.byteStream());
+        } catch (JsonProcessingException e) {
+          throw new AtsException(AtsException.Kind.UNAVAILABLE, r.code(), where + ": answer is not JSON");
+        }
+      }
+      String text = rbody == null ? "" : rbody.string();
       JsonNode json = null;
       if (!text.isBlank()) {
         try {
           json = MAPPER.readTree(text);
         } catch (IOException e) {
-          if (r.isSuccessful()) {
-            throw new AtsException(AtsException.Kind.UNAVAILABLE, r.code(),
-                where + ": answer is not JSON");
-          }
+          // not JSON: the status alone says what went wrong
         }
       }
-      if (r.isSuccessful()) return json == null ? MAPPER.createObjectNode() : json;
       String msg = json == null ? null : json.path("error").asText(null);
       if (msg == null && json != null) msg = json.path("message").asText(null);
       if (msg == null) msg = "HTTP " + r.code();

@@ -8,6 +8,11 @@ import java.time.Instant;
 /**
  * A task as a client reads it (ats-protocol.md §2.3). Unknown fields are ignored; {@code payload}
  * is always an object (empty when absent) and {@code outputs} always an array.
+ *
+ * <p>A {@code light} task is what a light list ({@link TaskQuery#light()}) returns: everything a
+ * queue needs (id, status, priority, type, channel, payload, assignee, lease and times) but no
+ * {@code title}, {@code description} or {@code reason} (null) and no {@code outputs} (empty). Read
+ * the full task with {@link AtsClient#get} before working on it.
  */
 public record Task(
     long id,
@@ -25,7 +30,27 @@ public record Task(
     Instant leaseExpires,
     String reason,
     Instant createdAt,
-    Instant updatedAt) {
+    Instant updatedAt,
+    boolean light) {
+
+  /** A full (not light) task. */
+  public Task(long id, String title, String description, TaskStatus status, int priority,
+      String type, String channel, JsonNode payload, JsonNode outputs, String assigneeType,
+      String assigneeId, String assigneeName, Instant leaseExpires, String reason,
+      Instant createdAt, Instant updatedAt) {
+    this(id, title, description, status, priority, type, channel, payload, outputs, assigneeType,
+        assigneeId, assigneeName, leaseExpires, reason, createdAt, updatedAt, false);
+  }
+
+  /** This task without its text: title, description and reason null, outputs empty. */
+  public static final int LIGHT_TITLE = 1024;
+
+  /** The task without its description, reason and outputs (and its title, unless short). */
+  public Task toLight() {
+    return new Task(id, title != null && title.length() <= LIGHT_TITLE ? title : null, null, status, priority, type, channel, payload,
+        JsonNodeFactory.instance.arrayNode(), assigneeType, assigneeId, assigneeName, leaseExpires,
+        null, createdAt, updatedAt, true);
+  }
 
   /** Reads a task object; throws IllegalArgumentException when id or status is unusable. */
   public static Task fromJson(JsonNode n) {

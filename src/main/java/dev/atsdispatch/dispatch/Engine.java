@@ -441,19 +441,17 @@ public final class Engine {
   }
 
   private void listPending() {
-    String cursor = null;
     int seen = 0;
     try {
-      do {
-        TaskSource.Page page = source.listPending(cursor, PAGE);
-        List<SourceTask> batch = page.tasks();
+      var pages = source.listPending(PAGE);
+      while (accepting && pages.hasNext()) {
+        List<SourceTask> batch = pages.next();
         onLoop(() -> {
           for (SourceTask t : batch) offer(t, SourceEvent.Why.LISTED);
           pump(); // a whole page is queued before any starts, so priority decides
         });
         seen += batch.size();
-        cursor = page.next();
-      } while (cursor != null && accepting);
+      }
       stats.reconciles.incrementAndGet();
       log.debug("reconcile listed {} pending tasks", seen);
     } catch (SourceException e) {

@@ -22,11 +22,12 @@ public interface TaskSource extends AutoCloseable {
   /** True while the push channel is up (for readiness). */
   boolean connected();
 
-  /** One page of pending tasks (light), oldest first, after {@code cursor} (null: from the start). */
-  Page listPending(String cursor, int limit);
-
-  /** A page of a listing; {@code next} is null after the last page. */
-  record Page(List<SourceTask> tasks, String next) {}
+  /**
+   * The pending tasks (light), oldest first, a page at a time: each {@code next()} makes at most
+   * one call and may throw {@link SourceException}. A task that stays pending during the walk is
+   * never skipped, however many others are claimed meanwhile.
+   */
+  java.util.Iterator<List<SourceTask>> listPending(int pageSize);
 
   Lease claim(TaskKey key, Duration lease);
 

@@ -2,7 +2,9 @@ package dev.atsdispatch.ats;
 
 import dev.atsdispatch.source.TaskStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +14,7 @@ import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.testing.Http;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -81,6 +84,42 @@ abstract class AtsClientContract {
       client.list(TaskQuery.pending("pg").page(10, off)).tasks().forEach(t -> seen.add(t.id()));
     }
     assertEquals(created, seen);
+  }
+
+  @Test
+  void createdAfterSortLightAndCursor() throws Exception {
+    List<Long> ids = new ArrayList<>();
+    for (String title : List.of("b", "c", "a")) {
+      ids.add(client.create(new NewTask(title, "long text", M.readTree("{\"k\":1}"), 6, "cur", null)).id());
+      Thread.sleep(3);
+    }
+    Task second = client.get(ids.get(1));
+    TaskQuery pending = TaskQuery.pending("cur");
+    TaskPage since = client.list(pending.withCreatedAfter(second.createdAt()).oldestFirst().withLight(true));
+    assertEquals(ids.subList(1, 3), since.tasks().stream().map(Task::id).toList());
+    Task light = since.tasks().get(0);
+    assertTrue(light.light());
+    assertNull(light.title());
+    assertNull(light.description());
+    assertEquals(1, light.payload().path("k").asInt());
+    assertEquals(6, light.priority());
+    assertEquals("cur", light.channel());
+    assertEquals(TaskStatus.PENDING, light.status());
+    assertEquals(second.createdAt(), light.createdAt());
+    assertFalse(second.light());
+
+    assertEquals(List.of(ids.get(2), ids.get(1), ids.get(0)), ids(client.list(pending)));
+    assertEquals(ids, ids(client.list(pending.withSort(null, "asc"))));
+    assertEquals(List.of(ids.get(1), ids.get(0), ids.get(2)), ids(client.list(pending.withSort("title", "desc"))));
+    assertEquals(List.of(ids.get(2), ids.get(0), ids.get(1)), ids(client.list(pending.withSort("title", "asc"))));
+
+    List<Long> walked = new ArrayList<>();
+    new PendingCursor(client, pending.withLight(true), 2).forEachRemaining(t -> walked.add(t.id()));
+    assertEquals(ids, walked);
+  }
+
+  private static List<Long> ids(TaskPage page) {
+    return page.tasks().stream().map(Task::id).toList();
   }
 
   @Test

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atsdispatch.source.TaskStatus;
+import dev.atsdispatch.ats.WireTime;
 import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.testing.Http.Resp;
+import dev.atsdispatch.testing.MutableClock;
 import dev.atsdispatch.testing.RawHttp;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -189,6 +191,32 @@ class ListAndStatsTest {
     // Both together: created since b and updated since a's update -> nothing.
     assertEquals(List.of(), ids(http.get("/tasks?created_after=" + enc(bCreated)
         + "&updated_after=" + enc(aUpdated))));
+  }
+
+  @Test
+  void createdAtTiesFollowTheIdSoACreatedAfterCursorIsStable() {
+    // Every task in one millisecond: the order among them must be the id, on every request.
+    MutableClock clock = MutableClock.startingNow();
+    try (DevServer tied = DevServer.builder().port(0).inMemory().clock(clock).start()) {
+      Http h = new Http(tied.url());
+      List<Long> created = new ArrayList<>();
+      for (int i = 0; i < 5; i++) created.add(h.create("tie" + i, "default"));
+      clock.advance(Duration.ofMillis(1));
+      long later = h.create("later", "default");
+      String t0 = enc(WireTime.format(clock.instant().minusMillis(1)));
+
+      List<Long> asc = new ArrayList<>(created);
+      asc.add(later);
+      assertEquals(asc, ids(h.get("/tasks?sort_by=created_at&sort_dir=asc")));
+      List<Long> desc = new ArrayList<>(asc);
+      java.util.Collections.reverse(desc);
+      assertEquals(desc, ids(h.get("/tasks?sort_by=created_at&sort_dir=desc")));
+      // Inclusive at the tied instant, with an offset into the tie.
+      assertEquals(List.of(created.get(3), created.get(4), later),
+          ids(h.get("/tasks?created_after=" + t0 + "&sort_by=created_at&sort_dir=asc&offset=3")));
+      assertEquals(List.of(later), ids(h.get("/tasks?created_after="
+          + enc(WireTime.format(clock.instant())) + "&sort_by=created_at&sort_dir=asc")));
+    }
   }
 
   @Test

@@ -15,8 +15,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code ats-dispatch} (dev.atsdispatch.cli.Main) started as a separate JVM with the test JVM's
- * classpath, its stdout and stderr going to files (so a chatty child never blocks on a full pipe).
+ * {@code ats-dispatch} (dev.atsdispatch.cli.Main), or another main class, started as a separate JVM
+ * with the test JVM's classpath, its stdout and stderr going to files (so a chatty child never blocks on a full pipe).
  * Tests must {@link #kill()} (or close) every one they start.
  */
 public final class ChildJvm implements AutoCloseable {
@@ -49,14 +49,20 @@ public final class ChildJvm implements AutoCloseable {
    * a variable), in {@code dir}, logging to {@code dir/<name>.stdout|stderr}.
    */
   public static ChildJvm start(Path dir, String name, Map<String, String> env, List<String> args) {
+    return start(dir, name, env, "256m", "dev.atsdispatch.cli.Main", args);
+  }
+
+  /** Starts any {@code mainClass} on the test classpath with {@code -Xmx<maxHeap>}, as above. */
+  public static ChildJvm start(Path dir, String name, Map<String, String> env, String maxHeap,
+      String mainClass, List<String> args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xshare:auto");
     cmd.add("-XX:TieredStopAtLevel=1");
-    cmd.add("-Xmx256m");
+    cmd.add("-Xmx" + maxHeap);
     cmd.add("-cp");
     cmd.add(classpath());
-    cmd.add("dev.atsdispatch.cli.Main");
+    cmd.add(mainClass);
     cmd.addAll(args);
     Path out = dir.resolve(name + ".stdout");
     Path err = dir.resolve(name + ".stderr");

@@ -10,7 +10,7 @@ import dev.atsdispatch.ats.AtsSettings;
 import dev.atsdispatch.ats.EventTypes;
 import dev.atsdispatch.ats.EventWatcher;
 import dev.atsdispatch.ats.Task;
-import dev.atsdispatch.ats.TaskPage;
+import dev.atsdispatch.ats.PendingCursor;
 import dev.atsdispatch.ats.TaskQuery;
 import dev.atsdispatch.source.Capabilities;
 import dev.atsdispatch.source.Lease;
@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Executors;
@@ -132,18 +133,26 @@ public final class AtsSource implements TaskSource {
     return w != null && w.subscribed();
   }
 
-  /** The cursor is the offset into the pending listing of the channel. */
+  /** A walk by a stable created_at cursor ({@link PendingCursor}), light tasks only. */
   @Override
-  public Page listPending(String cursor, int limit) {
-    int offset = cursor == null ? 0 : Integer.parseInt(cursor);
-    TaskPage page = call(() -> client.list(TaskQuery.pending(channel).page(limit, offset)));
-    List<SourceTask> out = new ArrayList<>(page.tasks().size());
-    for (Task t : page.tasks()) {
-      if (t.status() == TaskStatus.PENDING && channel.equals(t.channel())) out.add(toSource(t).lighten());
-    }
-    int next = offset + limit;
-    boolean more = page.tasks().size() >= limit && next < page.count();
-    return new Page(out, more ? Integer.toString(next) : null);
+  public Iterator<List<SourceTask>> listPending(int pageSize) {
+    PendingCursor cursor = new PendingCursor(client, TaskQuery.pending(channel).withLight(true), pageSize);
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return call(cursor::hasNext);
+      }
+
+      @Override
+      public List<SourceTask> next() {
+        List<SourceTask> page = new ArrayList<>(pageSize);
+        while (page.size() < pageSize && call(cursor::hasNext)) {
+          Task t = cursor.next();
+          if (t.status() == TaskStatus.PENDING && channel.equals(t.channel())) page.add(toSource(t).lighten());
+        }
+        return page;
+      }
+    };
   }
 
   @Override
@@ -257,7 +266,7 @@ public final class AtsSource implements TaskSource {
 
   private SourceTask toSource(Task t) {
     return new SourceTask(key(t.id()), t.status(), t.priority(), t.createdAt(), t.title(),
-        t.description(), t.payload() instanceof ObjectNode o ? o : null, false, null);
+        t.description(), t.payload() instanceof ObjectNode o ? o : null, t.light(), null);
   }
 
   /** Runs an ATS call, typing its failure for the engine. */
