@@ -1,6 +1,7 @@
 package dev.atsdispatch.dispatch;
 
 import dev.atsdispatch.exec.AgentRunner;
+import dev.atsdispatch.exec.OrphanGuard;
 import dev.atsdispatch.source.SourceEvent;
 import dev.atsdispatch.source.SourceException;
 import dev.atsdispatch.source.SourceTask;
@@ -93,6 +94,7 @@ public final class Engine {
   /** 0 idle, 1 running, 2 running and asked again: a request during a run is not lost. */
   private final AtomicInteger reconcileState = new AtomicInteger();
   private final List<ScheduledFuture<?>> periodic = new ArrayList<>();
+  private OrphanGuard guard;
 
   public Engine(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Map<String, String> serviceEnv, Intake intake, TaskObserver observer, DispatchMetrics metrics, String instance) {
@@ -131,6 +133,7 @@ public final class Engine {
   public void start() {
     state.migrateLegacy(source.name());
     LeftoverReaper.reap(state, clock);
+    guard = OrphanGuard.start(state.runningDir());
     reporter.load();
     accepting = true;
     every(Duration.ofMillis(250), reporter::tick);
@@ -486,6 +489,7 @@ public final class Engine {
     long stopEnd = clock.nanoTime() + cfg.grace().plusSeconds(10).toNanos();
     while (runningNow() > 0 && clock.nanoTime() - stopEnd < 0) sleep(20);
     reporter.flush(Duration.ofSeconds(5));
+    if (guard != null) guard.close();
     timers.shutdownNow();
     reconciler.shutdownNow();
     loop.shutdown();

@@ -157,7 +157,8 @@ public final class StateDir implements AutoCloseable {
   public record Running(TaskKey key, long pgid, long startMs) {}
 
   public void markRunning(TaskKey key, long pgid, long startMs) {
-    String line = key + "\n" + pgid + "\n" + startMs + "\n";
+    // the fourth line names the service that owns it, for the orphan guard
+    String line = key + "\n" + pgid + "\n" + startMs + "\n" + ProcessHandle.current().pid() + "\n";
     try {
       AtomicFiles.write(marker(key), line.getBytes(StandardCharsets.UTF_8), AtomicFiles.OWNER_ONLY);
     } catch (IOException e) {
@@ -194,8 +195,12 @@ public final class StateDir implements AutoCloseable {
     return out;
   }
 
+  public Path runningDir() {
+    return root.resolve("running");
+  }
+
   private Path marker(TaskKey key) {
-    return root.resolve("running").resolve(key.source() + "-" + key.fileName() + ".run");
+    return runningDir().resolve(key.source() + "-" + key.fileName() + ".run");
   }
 
   /** Every task directory of every source, for the retention sweep. */
