@@ -51,13 +51,13 @@ final class AttemptRunner {
   private final Executor calls;
   private final ScheduledExecutorService timers;
   private final AgentWork work;
-  private final Engine.Stats stats;
+  private final Stats stats;
   private final DispatchMetrics metrics;
   private final String instance;
 
   AttemptRunner(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Intake intake, TaskObserver observer, ResultReporter reporter, Executor calls,
-      ScheduledExecutorService timers, AgentWork work, Engine.Stats stats, DispatchMetrics metrics, String instance) {
+      ScheduledExecutorService timers, AgentWork work, Stats stats, DispatchMetrics metrics, String instance) {
     this.cfg = cfg;
     this.source = source;
     this.runner = runner;
@@ -322,7 +322,7 @@ final class AttemptRunner {
     }
     reporter.submit(t.key, attempt, outputs, reason, lease);
     stats.failed.incrementAndGet();
-    metrics.taskFinished(Engine.failureMetric(why));
+    metrics.taskFinished(why.metric());
     observer.failed(t.view, attempt, why, reason);
     return End.DONE;
   }
