@@ -93,8 +93,7 @@ final class DependencyGate {
     while (!work.isEmpty()) {
       Tracked t = work.poll();
       if (t.state != Tracked.State.DEFERRED || deferred.get(t.key) != t || !seen.add(t)) continue;
-      apply(t);
-      if (t.state == Tracked.State.DONE) work.addAll(status(t.key, TaskStatus.FAILED));
+      if (apply(t)) work.addAll(status(t.key, TaskStatus.FAILED));
     }
     lookUp();
   }
@@ -111,17 +110,21 @@ final class DependencyGate {
     refresh();
   }
 
-  private void apply(Tracked t) {
+  /** Applies the verdict; true when the task was blocked. */
+  private boolean apply(Tracked t) {
     Verdict v = check(t);
     if (v instanceof Blocked b) {
       block(t, b.reason());
-    } else if (v instanceof Waiting) {
+      return true;
+    }
+    if (v instanceof Waiting) {
       t.state = Tracked.State.DEFERRED;
       defer(t);
     } else {
       remove(t);
       ready.accept(t);
     }
+    return false;
   }
 
   /** The task can never run; the tasks waiting on it see it failed at once. */

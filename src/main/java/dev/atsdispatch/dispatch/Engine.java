@@ -248,10 +248,14 @@ public final class Engine {
     });
   }
 
-  /** Claims and finishes a task without an agent, off the loop; one not claimed is forgotten. */
+  /**
+   * Claims and finishes a task without an agent, off the loop; it counts as running here until
+   * then (offers of it are dropped), and one that was not claimed is forgotten.
+   */
   private void quickly(Tracked t, java.util.function.BooleanSupplier job) {
     track(t);
-    markDone(t);
+    t.state = Tracked.State.RUNNING;
+    t.claim = new Claim(cfg.grace());
     calls.execute(() -> {
       boolean claimed;
       try {
@@ -260,7 +264,12 @@ public final class Engine {
         log.error("task {}: could not be finished", t.key, x);
         claimed = false;
       }
-      if (!claimed) onLoop(() -> forget(t));
+      boolean done = claimed;
+      onLoop(() -> {
+        if (known.get(t.key) != t) return;
+        if (done) markDone(t);
+        else forget(t);
+      });
     });
   }
 
