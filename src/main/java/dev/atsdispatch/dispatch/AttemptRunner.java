@@ -215,8 +215,9 @@ final class AttemptRunner {
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n) {
     TaskLedger ledger = state.ledger(t.key);
-    if (cfg.progressMessages() && source.capabilities().threads()) {
-      String text = (n == 1 ? "Agent processing started" : "Agent retry started") + " (attempt " + n + ")";
+    if (source.capabilities().threads()) { // the attempt record is what other services count strikes by
+      String text = !cfg.progressMessages() ? null
+          : (n == 1 ? "Agent processing started" : "Agent retry started") + " (attempt " + n + ")";
       later(() -> note(t.key, text, n, true));
     }
     observer.pickedUp(view, n);

@@ -3,7 +3,7 @@ package dev.atsdispatch.dispatch;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.Backoff;
+import dev.atsdispatch.time.Backoff;
 import dev.atsdispatch.source.Lease;
 import dev.atsdispatch.source.SourceException;
 import dev.atsdispatch.source.TaskKey;

@@ -2,7 +2,7 @@ package dev.atsdispatch.notify;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.dispatch.Outbox;
 import dev.atsdispatch.source.TaskKey;
 import dev.atsdispatch.time.Clock;
