@@ -497,13 +497,13 @@ public final class FakeTaskSource implements TaskSource {
     return calls(op, key).size();
   }
 
-  /** The most calls of {@code op} for {@code key} that were in flight at once. */
+  /** The most calls of {@code op} for {@code key} (null: any key) that were in flight at once. */
   public synchronized int maxInFlight(Op op, TaskKey key) {
-    return maxInFlight.getOrDefault(op + " " + key, 0);
+    return maxInFlight.getOrDefault(op + " " + (key == null ? "*" : key), 0);
   }
 
   public synchronized int inFlight(Op op, TaskKey key) {
-    AtomicInteger n = inFlight.get(op + " " + key);
+    AtomicInteger n = inFlight.get(op + " " + (key == null ? "*" : key));
     return n == null ? 0 : n.get();
   }
 
@@ -527,9 +527,12 @@ public final class FakeTaskSource implements TaskSource {
         store.clock.nanoTime(), detail);
     store.calls.add(c);
     String slot = op + " " + key;
+    String any = op + " *";
     synchronized (this) {
       int now = inFlight.computeIfAbsent(slot, s -> new AtomicInteger()).incrementAndGet();
       maxInFlight.merge(slot, now, Math::max);
+      int all = inFlight.computeIfAbsent(any, s -> new AtomicInteger()).incrementAndGet();
+      maxInFlight.merge(any, all, Math::max);
     }
     try {
       Fault f = take(op, key);
@@ -552,6 +555,7 @@ public final class FakeTaskSource implements TaskSource {
       c.endSeq = store.seq.incrementAndGet();
       synchronized (this) {
         inFlight.get(slot).decrementAndGet();
+        inFlight.get(any).decrementAndGet();
       }
     }
   }
