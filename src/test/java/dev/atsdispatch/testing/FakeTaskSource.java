@@ -429,6 +429,16 @@ public final class FakeTaskSource implements TaskSource {
     push(new SourceEvent.Offered(store.offered(k), why));
   }
 
+  /**
+   * Pushes an offer that says the task is pending whatever the store says now: a stale event or
+   * listing (sent before the task moved on), or an event of a fault in the source.
+   */
+  public void offerStale(TaskKey k, SourceEvent.Why why) {
+    SourceTask t = store.offered(k);
+    push(new SourceEvent.Offered(new SourceTask(k, TaskStatus.PENDING, t.priority(), t.createdAt(), t.title(), null,
+        t.payload(), true, null), why));
+  }
+
   /** Cancels the task in the store and pushes Cancelled. */
   public void cancel(TaskKey k) {
     synchronized (store) {
