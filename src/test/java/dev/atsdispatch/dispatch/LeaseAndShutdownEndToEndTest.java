@@ -70,6 +70,8 @@ final class LeaseAndShutdownEndToEndTest {
     service = DispatchFixture.start(server.url(), b.build(), "stopping", dir);
     long id = DispatchFixture.create(http, "flaky", 5, null);
     DispatchFixture.await("attempt 1 to fail", Duration.ofSeconds(20), () -> Files.exists(first));
+    DispatchFixture.await("attempt 1 to be recorded (the retry backoff starts)", Duration.ofSeconds(10),
+        () -> !DispatchFixture.ledger(dir.resolve("state"), id, "attempt_finished").isEmpty());
     service.close(); // during the 1 s backoff
     service = null;
     assertEquals("pending", DispatchFixture.task(http, id).path("status").asText(),
