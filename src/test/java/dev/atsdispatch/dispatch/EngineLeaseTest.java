@@ -157,7 +157,7 @@ final class EngineLeaseTest {
     }
     assertEquals(renewals, src.count(Op.RENEW, k), "renewed after the result was reported");
     assertEquals(1, src.count(Op.COMPLETE, k));
-    assertEquals(1, h.engine.stats().completed.get());
+    Wait.until("the completion to be counted", () -> h.engine.stats().completed.get() == 1);
   }
 
   @Test
@@ -207,6 +207,7 @@ final class EngineLeaseTest {
     Wait.until("the runner to stop the keeper before reporting", () -> Wait.threadIn("dispatch-run", "LeaseKeeper.close"));
     late.gate().open();
     Wait.until("the task to be completed", () -> src.store().status(k) == TaskStatus.COMPLETED);
+    Wait.until("the runner to end", () -> h.engine.runningNow() == 0);
     assertEquals(0, h.engine.stats().leaseLost.get(), "a refusal after the agent finished counted as a lost lease");
     assertEquals(1, h.engine.stats().completed.get());
     assertEquals(1, src.count(Op.COMPLETE, k));

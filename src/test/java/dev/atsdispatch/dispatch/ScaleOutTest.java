@@ -73,7 +73,8 @@ final class ScaleOutTest {
       assertEquals(1, store.calls(Op.COMPLETE, k).size(), "reports of " + k);
     }
     assertEquals(1, runner.maxConcurrentAnyTask(), "a task ran twice at once");
-    assertEquals(200, a.engine.stats().completed.get() + b.engine.stats().completed.get());
+    Wait.until("both engines to count their completions",
+        () -> a.engine.stats().completed.get() + b.engine.stats().completed.get() == 200);
   }
 
   /** An engine that lost ATS mid-attempt: every call fails, so it fences and cannot even say the attempt did not count. */
