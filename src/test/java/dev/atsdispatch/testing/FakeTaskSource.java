@@ -248,9 +248,10 @@ public final class FakeTaskSource implements TaskSource {
     private final String sourceName;
     private final Map<TaskKey, Rec> tasks = new LinkedHashMap<>();
     private final List<FakeTaskSource> views = new CopyOnWriteArrayList<>();
-    private final List<Call> calls = new CopyOnWriteArrayList<>();
+    private final List<Call> calls = new ArrayList<>(); // guarded by itself
     private final AtomicLong seq = new AtomicLong();
     private final AtomicLong created = new AtomicLong();
+    private long sweptAt = Long.MIN_VALUE; // guarded by this
     /** When set, finishing, cancelling and giving back push the matching events to every view. */
     public volatile boolean autoEvents;
 
@@ -349,6 +350,8 @@ public final class FakeTaskSource implements TaskSource {
     private List<TaskKey> sweep() {
       List<TaskKey> out = new ArrayList<>();
       long now = clock.nanoTime();
+      if (now == sweptAt) return out; // leases only run out when the clock moves
+      sweptAt = now;
       for (Rec r : tasks.values()) {
         if (r.status == TaskStatus.IN_PROGRESS && now - r.expiresAt >= 0) {
           r.status = TaskStatus.PENDING;
@@ -361,11 +364,19 @@ public final class FakeTaskSource implements TaskSource {
 
     /** Every call of every view, in order. */
     public List<Call> calls() {
-      return List.copyOf(calls);
+      synchronized (calls) {
+        return List.copyOf(calls);
+      }
     }
 
     public List<Call> calls(Op op, TaskKey key) {
-      return calls.stream().filter(c -> c.op == op && (key == null || key.equals(c.key))).toList();
+      return calls().stream().filter(c -> c.op == op && (key == null || key.equals(c.key))).toList();
+    }
+
+    void record(Call c) {
+      synchronized (calls) {
+        calls.add(c);
+      }
     }
 
     public List<Note> notes(TaskKey k) {
@@ -496,7 +507,7 @@ public final class FakeTaskSource implements TaskSource {
 
   /** This view's calls, in order. */
   public List<Call> calls() {
-    return store.calls.stream().filter(c -> c.actor.equals(actor)).toList();
+    return store.calls().stream().filter(c -> c.actor.equals(actor)).toList();
   }
 
   public List<Call> calls(Op op, TaskKey key) {
@@ -535,7 +546,7 @@ public final class FakeTaskSource implements TaskSource {
   private <T> T call(Op op, TaskKey key, String detail, Body<T> body) {
     Call c = new Call(store.seq.incrementAndGet(), op, key, actor, Thread.currentThread().getName(),
         store.clock.nanoTime(), detail);
-    store.calls.add(c);
+    store.record(c);
     String slot = op + " " + key;
     String any = op + " *";
     synchronized (this) {
