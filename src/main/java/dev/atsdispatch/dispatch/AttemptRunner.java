@@ -54,10 +54,13 @@ final class AttemptRunner {
   private final Stats stats;
   private final DispatchMetrics metrics;
   private final String instance;
+  private final java.util.function.BooleanSupplier accepting;
 
   AttemptRunner(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Intake intake, TaskObserver observer, ResultReporter reporter, Executor calls,
-      ScheduledExecutorService timers, AgentWork work, Stats stats, DispatchMetrics metrics, String instance) {
+      ScheduledExecutorService timers, AgentWork work, Stats stats, DispatchMetrics metrics, String instance,
+      java.util.function.BooleanSupplier accepting) {
+    this.accepting = accepting;
     this.cfg = cfg;
     this.source = source;
     this.runner = runner;
@@ -173,6 +176,7 @@ final class AttemptRunner {
             retriesLeft--;
             log.info("task {}: attempt {} failed ({}); retrying in {} s", t.key, n, reason, cfg.retryBackoff().toSeconds());
             c.sleep(cfg.retryBackoff());
+            if (!accepting.getAsBoolean()) c.stop(Claim.Stop.SHUTDOWN, "service shutting down"); // no retry in the drain
             continue; // a stop during the backoff is handled before the next attempt starts
           }
           return report(t, c, lease, keeper, n, null, TaskObserver.Failure.AGENT, reason);

@@ -139,7 +139,7 @@ final class DependencyGate {
   }
 
   /** The verdict for a task that is new or deferred; records its edges. */
-  private Verdict check(Tracked t) {
+  Verdict check(Tracked t) {
     if (t.deps.given() > maxDependencies) {
       return new Blocked("Blocked: depends on " + t.deps.given() + " tasks; at most " + maxDependencies
           + " are allowed (dependency_max)");
@@ -154,7 +154,7 @@ final class DependencyGate {
   }
 
   /** Keeps a waiting task until its dependencies change. */
-  private void defer(Tracked t) {
+  void defer(Tracked t) {
     if (deferred.put(t.key, t) == null) {
       t.deferredAt = clock.nanoTime();
       for (TaskKey d : t.deps.ids()) waiters.computeIfAbsent(d, k -> new LinkedHashSet<>()).add(t);
@@ -209,7 +209,7 @@ final class DependencyGate {
    * The periodic safety net behind events: asks for every unfinished dependency of a deferred
    * task (other channels send no events here), each id at most once per its backoff.
    */
-  private void refresh() {
+  void refresh() {
     for (TaskKey d : waiters.keySet()) {
       TaskStatus s = deps.statusOf(d);
       if (s == null || !s.isTerminal()) wanted.add(d);

@@ -90,7 +90,7 @@ public final class Engine {
         this::ready, this::blocked, this::recheckDeferred);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
-        new AgentWork(cfg, state, serviceEnv), stats, metrics, instance);
+        new AgentWork(cfg, state, serviceEnv), stats, metrics, instance, () -> accepting);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
       for (SourceTask t : batch) offer(t, SourceEvent.Why.LISTED);
       pump(); // a whole page is queued before any starts, so priority decides
@@ -403,6 +403,11 @@ public final class Engine {
   public void shutdown() {
     accepting = false;
     periodic.forEach(f -> f.cancel(false));
+    onLoop(() -> { // a task waiting to retry is given back now: no new attempt starts in the drain
+      for (Tracked t : known.values()) {
+        if (t.state == Tracked.State.RUNNING && t.claim.sleeping()) t.claim.stop(Claim.Stop.SHUTDOWN, "service shutting down");
+      }
+    });
     long drainEnd = clock.nanoTime() + cfg.drain().toNanos();
     while (runningNow() > 0 && clock.nanoTime() - drainEnd < 0) sleep(20);
     onLoop(() -> {

@@ -101,16 +101,21 @@ final class EngineRaceTest {
     Wait.until("the quick claim to be under way", () -> quickClaim.gate().waiting() == 1);
 
     trusted.set(true);
-    h.source.offer(k, SourceEvent.Why.LISTED);
-    Wait.until("the task to run", () -> h.runner.starts(k).size() == 1);
+    h.source.offer(k, SourceEvent.Why.LISTED); // held here while its quick claim is in flight: dropped
+    h.source.offer(witness);
+    Wait.until("the witness to be claimed", () -> h.source.count(Op.CLAIM, witness) == 1);
+    assertEquals(1, h.source.count(Op.CLAIM, k), "an offer during the quick claim claimed the task again");
     quickClaim.gate().open();
     Call first = h.source.calls(Op.CLAIM, k).get(0);
     Wait.until("the quick claim to fail", () -> "CONFLICT".equals(first.result()));
     Wait.idle(first.thread); // its clean-up is handed to the loop before this thread is idle
 
-    h.source.offer(k, SourceEvent.Why.LISTED); // a duplicate, after the clean-up
-    h.source.offer(witness);
-    Wait.until("the witness to be claimed", () -> h.source.count(Op.CLAIM, witness) == 1);
+    h.source.offer(k, SourceEvent.Why.LISTED); // the next listing: now trusted, it runs
+    Wait.until("the task to run", () -> h.runner.starts(k).size() == 1);
+    TaskKey witness2 = h.source.add(3);
+    h.source.offer(k, SourceEvent.Why.LISTED); // a duplicate while it runs
+    h.source.offer(witness2);
+    Wait.until("the second witness to be claimed", () -> h.source.count(Op.CLAIM, witness2) == 1);
     assertEquals(2, h.source.count(Op.CLAIM, k), "the duplicate offer claimed the running task again");
     assertEquals(1, h.runner.starts(k).size(), "the duplicate offer started the task again");
     assertEquals(1, h.runner.maxConcurrent(k));
