@@ -53,7 +53,7 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>The agent ({@code soak-agent.sh}) appends {@code start|end|term <task> <pid> <incarnation>
  * <attempt> <epoch ns>} to a shared log with single O_APPEND writes, sleeps the time its title
- * names (50-400 ms, a share of the tasks 1.5-4 s so kills often hit a running agent) and prints
+ * names (50-400 ms, a share of the tasks 2-6 s so kills often hit a running agent) and prints
  * {@code ok}. A watcher thread tails the log and, for every run without an end line yet, polls its
  * process (the agent's shell leads its own process group) every 25 ms, so a run that was killed
  * (its service's next incarnation kills leftover groups with KILL) still has a bounded interval:
@@ -81,8 +81,10 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Size by system properties (defaults: a CI-sized run well under 2 minutes):
  * {@code soak.tasks} (150), {@code soak.kills} (2 service kills), {@code soak.serverRestarts} (1),
- * {@code soak.concurrency} (4 per service), {@code soak.longShare} (0.12), {@code soak.serverDownMs}
- * (4000, longer than the 3 s lease), {@code soak.seed}, {@code soak.killAgentsWithService} (false),
+ * {@code soak.concurrency} (4 per service), {@code soak.longShare} (0.12), {@code soak.longSecs} (2-6),
+ * {@code soak.serverDownMs}
+ * (4000, longer than the 3 s lease), {@code soak.serviceDownMs} (random 300-1500; 5000 makes overlaps
+ * with leftover agents likely), {@code soak.seed}, {@code soak.killAgentsWithService} (false),
  * {@code soak.keepDir} (copy the logs and the summary there). The big run:
  * <pre>
  * mvn -B -q test -Dtest=SoakTest -Dsurefire.failIfNoSpecifiedTests=false -Dsoak.tasks=600 -Dsoak.kills=6
@@ -96,7 +98,12 @@ final class SoakTest {
   static final int SERVER_RESTARTS = Integer.getInteger("soak.serverRestarts", 1);
   static final int CONCURRENCY = Integer.getInteger("soak.concurrency", 4);
   static final double LONG_SHARE = Double.parseDouble(System.getProperty("soak.longShare", "0.12"));
+  /** The sleep of a long task, "MIN-MAX" seconds: longer than the lease, so renewals happen during it. */
+  static final double[] LONG_SECS = java.util.Arrays.stream(System.getProperty("soak.longSecs", "2-6").split("-"))
+      .mapToDouble(Double::parseDouble).toArray();
   static final long SERVER_DOWN_MS = Long.getLong("soak.serverDownMs", 4000);
+  /** How long a killed service stays down before its restart; default a random 300-1500 ms. */
+  static final Long SERVICE_DOWN_MS = Long.getLong("soak.serviceDownMs");
   static final boolean KILL_AGENTS_WITH_SERVICE = Boolean.getBoolean("soak.killAgentsWithService");
   static final long SEED = Long.getLong("soak.seed", System.currentTimeMillis());
   static final String LEASE = "3s";
@@ -283,7 +290,8 @@ final class SoakTest {
       serverUp.lock();
       try {
         for (int k = 0; k < burst; k++, made++) {
-          double secs = rnd.nextDouble() < LONG_SHARE ? 1.5 + 2.5 * rnd.nextDouble() : 0.05 + 0.35 * rnd.nextDouble();
+          double secs = rnd.nextDouble() < LONG_SHARE
+              ? LONG_SECS[0] + (LONG_SECS[1] - LONG_SECS[0]) * rnd.nextDouble() : 0.05 + 0.35 * rnd.nextDouble();
           long id = DispatchFixture.create(http, String.format(Locale.ROOT, "soak %d %.3f", made, secs),
               1 + rnd.nextInt(10), null);
           synchronized (ids) {
@@ -360,18 +368,24 @@ final class SoakTest {
     s.jvm.kill();
     assertTrue(!s.jvm.process().isAlive(), inc.label + " survived kill -9");
     inc.killDeadNs = nowNs();
+    watcher.poll();
     List<Run> open = watcher.openRuns(inc.label);
+    if (KILL_AGENTS_WITH_SERVICE && !open.isEmpty()) {
+      // as a supervisor that kills the control group would: one kill(2) per group, at once
+      List<String> cmd = new ArrayList<>(List.of("kill", "-s", "KILL", "--"));
+      for (Run r : open) cmd.add("-" + r.pid);
+      new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+          .waitFor(5, TimeUnit.SECONDS);
+    }
     inc.runsOpenAtKill = open.size();
-    note(inc.killSentNs, "kill -9 " + inc.label + " (" + open.size() + " agents running)");
+    note(inc.killSentNs, "kill -9 " + inc.label + " (agents running: " + open.size() + ")");
     for (JsonNode t : http.get("/tasks?channel=" + CH + "&status=in_progress").body().path("tasks")) {
       if (t.path("assignee_id").asText().equals(s.actorId) && t.hasNonNull("lease_expires")) {
         inc.leasesAtKill.put(t.path("id").asLong(), Instant.parse(t.path("lease_expires").asText()));
       }
     }
-    if (KILL_AGENTS_WITH_SERVICE) {
-      for (Run r : open) ChildJvm.killGroup(r.pid);
-    }
-    Thread.sleep(300 + rnd.nextInt(1200)); // the service is down for a while: the outage itself
+    long pause = 300 + rnd.nextInt(1200);
+    Thread.sleep(SERVICE_DOWN_MS != null ? SERVICE_DOWN_MS : pause); // the outage itself
     startService(s);
     awaitReady(s, until(deadline));
     note(nowNs(), s.current.label + " ready");
@@ -389,7 +403,7 @@ final class SoakTest {
       long relaunch = nowNs();
       assertEquals(port, startDevServer(port), "restarted on the same port");
       serverKills.add(new ServerKill(sent, dead, relaunch, nowNs(), open));
-      note(sent, "kill -9 dev server (" + open + " agents running)");
+      note(sent, "kill -9 dev server (agents running: " + open + ")");
       note(relaunch, "dev server relaunched");
       note(nowNs(), "dev server ready");
     } finally {
