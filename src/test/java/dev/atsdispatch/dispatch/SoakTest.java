@@ -368,15 +368,12 @@ final class SoakTest {
     s.jvm.kill();
     assertTrue(!s.jvm.process().isAlive(), inc.label + " survived kill -9");
     inc.killDeadNs = nowNs();
+    // as a supervisor that kills the control group would: every agent of the incarnation, at once,
+    // including one it spawned just before it died that has not logged its start yet
+    if (KILL_AGENTS_WITH_SERVICE) watcher.killOnSight.add(inc.label);
     watcher.poll();
     List<Run> open = watcher.openRuns(inc.label);
-    if (KILL_AGENTS_WITH_SERVICE && !open.isEmpty()) {
-      // as a supervisor that kills the control group would: one kill(2) per group, at once
-      List<String> cmd = new ArrayList<>(List.of("kill", "-s", "KILL", "--"));
-      for (Run r : open) cmd.add("-" + r.pid);
-      new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
-          .waitFor(5, TimeUnit.SECONDS);
-    }
+    if (KILL_AGENTS_WITH_SERVICE) RunWatcher.killGroups(open.stream().map(r -> r.pid).toList());
     inc.runsOpenAtKill = open.size();
     note(inc.killSentNs, "kill -9 " + inc.label + " (agents running: " + open.size() + ")");
     for (JsonNode t : http.get("/tasks?channel=" + CH + "&status=in_progress").body().path("tasks")) {
@@ -542,7 +539,8 @@ final class SoakTest {
           v.add("run of an unknown incarnation: " + r);
           continue;
         }
-        boolean openAtKill = inc.killed() && r.startNs <= inc.killDeadNs && (r.endNs < 0 || r.endNs >= inc.killSentNs);
+        // every run of an incarnation was spawned before it died (its start line may come a little later)
+        boolean openAtKill = inc.killed() && (r.endNs < 0 || r.endNs >= inc.killSentNs);
         if (openAtKill && r.endNs >= 0) rep.leftoversFinished++;
         if (r.endNs < 0) {
           if (!openAtKill) v.add("a run of a live service ended without an end or term line: " + r);
@@ -589,7 +587,7 @@ final class SoakTest {
       for (int i = 0; i < rs.size(); i++) {
         Run r1 = rs.get(i);
         Incarnation i1 = incarnations.get(r1.inc);
-        if (i1 == null || !i1.killed() || r1.startNs > i1.killDeadNs) continue;
+        if (i1 == null || !i1.killed()) continue;
         Instant held = i1.leasesAtKill.get(r1.task);
         if (held == null) continue;
         long expiry = held.getEpochSecond() * 1_000_000_000L + held.getNano();
@@ -601,21 +599,26 @@ final class SoakTest {
           }
         }
       }
-      // every extra run is explained by a kill of what ran the run before it
+      // every extra run is explained by a kill that interrupted the run before it: a kill that
+      // came before the extra run started, while the run before it was claimed and its result
+      // not yet acknowledged by ATS (the service's ledger records the acknowledgement)
       for (int j = 1; j < rs.size(); j++) {
         Run p = rs.get(j - 1);
         Run r = rs.get(j);
         Incarnation ip = incarnations.get(p.inc);
+        long reported = ip == null ? -1 : reportedNs(ip.service, p);
         String cause = null;
-        if (ip != null && ip.killed() && p.startNs <= ip.killDeadNs && ip.killSentNs <= r.startNs) {
+        // every run of an incarnation was spawned (claimed) before it died
+        if (ip != null && ip.killed() && ip.killSentNs <= r.startNs && !before(reported, ip.killSentNs)) {
           cause = p.endNs >= 0 && p.endNs < ip.killSentNs ? "service kill after the agent ended (report cut short)"
               : "service kill during the agent";
         } else {
           for (ServerKill k : serverKills) {
-            // p was claimed before the kill: its agent started before the new server was launched
-            // (the claim is answered a little before the agent starts, and no server answered
-            // between the kill and the relaunch)
-            if (p.startNs < k.relaunchNs && k.sentNs <= r.startNs) cause = "dev-server kill";
+            // p was claimed before the kill if its agent started before the new server was
+            // launched: no server answered between the kill and the relaunch
+            if (p.startNs < k.relaunchNs && k.sentNs <= r.startNs && !before(reported, k.sentNs)) {
+              cause = "dev-server kill";
+            }
           }
         }
         if (cause == null) {
@@ -626,6 +629,36 @@ final class SoakTest {
       }
     }
     return rep;
+  }
+
+  /** Whether an acknowledgement recorded at {@code ackNs} (-1: none; ledger times are ms) came before {@code ns}. */
+  static boolean before(long ackNs, long ns) {
+    return ackNs >= 0 && ackNs + 1_000_000L <= ns;
+  }
+
+  /**
+   * When ATS acknowledged the result of run {@code r}, from the ledger of the service that ran it
+   * (its attempt is the one whose agent_started names the run's process group), or -1.
+   */
+  long reportedNs(String service, Run r) {
+    Path f = dir.resolve("state-" + service).resolve("tasks/ats/" + r.task + "/events.jsonl");
+    int attempt = -1;
+    long at = -1;
+    for (String l : DispatchFixture.lines(f)) {
+      JsonNode e;
+      try {
+        e = Http.JSON.readTree(l);
+      } catch (IOException x) {
+        continue; // a line torn by a kill
+      }
+      String ev = e.path("event").asText();
+      if (ev.equals("agent_started") && e.path("pgid").asLong() == r.pid) attempt = e.path("attempt").asInt();
+      if (ev.equals("reported") && attempt > 0 && e.path("attempt").asInt() == attempt && at < 0) {
+        Instant ts = Instant.parse(e.path("ts").asText());
+        at = ts.getEpochSecond() * 1_000_000_000L + ts.getNano();
+      }
+    }
+    return at;
   }
 
   static String diff(Set<Long> a, Set<Long> b) {
@@ -697,6 +730,8 @@ final class SoakTest {
     private final Map<String, Run> runs = new LinkedHashMap<>();
     private final List<String> strays = new ArrayList<>();
     private final StringBuilder partial = new StringBuilder();
+    /** Incarnations whose agents die with them (killAgentsWithService): one that logs its start late is killed then. */
+    final Set<String> killOnSight = ConcurrentHashMap.newKeySet();
     private long pos;
     private volatile boolean stopped;
     private Thread thread;
@@ -777,7 +812,10 @@ final class SoakTest {
       String key = task + " " + pid;
       long ns = Long.parseLong(f[5]);
       switch (f[0]) {
-        case "start" -> runs.put(key, new Run(task, pid, f[3], Integer.parseInt(f[4]), ns));
+        case "start" -> {
+          runs.put(key, new Run(task, pid, f[3], Integer.parseInt(f[4]), ns));
+          if (killOnSight.contains(f[3])) killGroups(List.of(pid));
+        }
         case "end", "term" -> {
           Run r = runs.get(key);
           if (r == null) {
@@ -788,6 +826,21 @@ final class SoakTest {
           }
         }
         default -> strays.add(l);
+      }
+    }
+
+    /** KILL to each process group, with one kill(2) each, at once. */
+    static void killGroups(List<Long> pgids) {
+      if (pgids.isEmpty()) return;
+      List<String> cmd = new ArrayList<>(List.of("kill", "-s", "KILL", "--"));
+      for (long g : pgids) cmd.add("-" + g);
+      try {
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+            .waitFor(5, TimeUnit.SECONDS);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       }
     }
 
