@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.exec.AgentResult;
 import dev.atsdispatch.exec.AgentRunner;
-import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.exec.RunningAgent;
 import dev.atsdispatch.source.Lease;
 import dev.atsdispatch.source.SourceException;
@@ -228,15 +227,20 @@ final class AttemptRunner {
     AgentResult r = null;
     String detail = null;
     long pgid = -1;
+    long[] marked = {-1, -1}; // the process group and start time in the running marker
     RunningAgent agent = null;
     try {
-      agent = runner.start(work.spec(view, n));
+      // the marker is written before the agent may run, so a crash at any moment leaves no agent
+      // that the next start's leftover reaper cannot find
+      agent = runner.start(work.spec(view, n), (group, started) -> {
+        state.markRunning(t.key, group, started);
+        marked[0] = group;
+        marked[1] = started;
+      });
       c.attach(agent);
       pgid = agent.pid();
-      long startMs = ProcessAgentRunner.startMillis(pgid);
-      state.markRunning(t.key, pgid, startMs);
       ledger.append("agent_started", M.createObjectNode().put("attempt", n).put("pgid", pgid)
-          .put("start_ms", startMs), clock.now());
+          .put("start_ms", marked[1]), clock.now());
       if (n == 1 && t.offer.createdAt() != null) {
         Duration pickup = Duration.between(t.offer.createdAt(), clock.now());
         if (!pickup.isNegative()) metrics.pickedUp(pickup);
@@ -257,7 +261,7 @@ final class AttemptRunner {
       }
     } finally {
       c.detach();
-      if (pgid > 0) {
+      if (pgid > 0 || marked[0] > 0) {
         try {
           state.clearRunning(t.key);
         } catch (RuntimeException e) {

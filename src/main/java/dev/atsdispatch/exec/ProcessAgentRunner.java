@@ -30,6 +30,12 @@ public final class ProcessAgentRunner implements AgentRunner {
   private static final String SETSID = Files.isExecutable(Path.of("/usr/bin/setsid"))
       ? "/usr/bin/setsid" : "setsid";
   private static final Duration DRAIN_WAIT = Duration.ofSeconds(5);
+  /**
+   * Holds a spawned agent until the service has recorded it: reads one line from stdin (EOF, as
+   * when the service died first: exit without running anything), then execs the agent in place,
+   * so its pid, process group and start time stay those recorded. The rest of stdin is the prompt.
+   */
+  private static final String GATE = "IFS= read -r go || exit 125; exec \"$@\"";
 
   private final Clock clock;
   private final Duration tick;
@@ -87,19 +93,40 @@ public final class ProcessAgentRunner implements AgentRunner {
 
   @Override
   public RunningAgent start(AgentSpec spec) throws IOException {
+    return start(spec, null);
+  }
+
+  /**
+   * With {@code spawned}, the agent is started behind a one-line gate ({@code /bin/sh}, exec'd
+   * away before the agent runs) and let go only after {@code spawned} has returned.
+   */
+  @Override
+  public RunningAgent start(AgentSpec spec, Spawned spawned) throws IOException {
     List<String> argv = spec.argv();
     resolve(argv.get(0), spec.env());
     Files.createDirectories(spec.workDir());
     Files.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
     Files.createDirectories(spec.stderrLog().toAbsolutePath().getParent());
-    List<String> cmd = new java.util.ArrayList<>(argv.size() + 1);
+    List<String> cmd = new java.util.ArrayList<>(argv.size() + 5);
     cmd.add(SETSID);
+    if (spawned != null) cmd.addAll(List.of("/bin/sh", "-c", GATE, "ats-dispatch-gate"));
     cmd.addAll(argv);
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(spec.workDir().toFile());
     Map<String, String> env = pb.environment();
     env.clear();
     env.putAll(spec.env());
     Process process = pb.start();
+    if (spawned != null) {
+      try {
+        spawned.started(process.pid(), startMillis(process.pid()));
+        OutputStream in = process.getOutputStream();
+        in.write('\n');
+        in.flush();
+      } catch (IOException | RuntimeException e) {
+        process.destroyForcibly(); // still in the gate: the agent has run nothing
+        throw e;
+      }
+    }
     Attempt a = new Attempt(spec, process);
     a.begin();
     return a;

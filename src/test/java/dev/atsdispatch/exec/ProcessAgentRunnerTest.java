@@ -77,6 +77,43 @@ final class ProcessAgentRunnerTest {
   }
 
   @Test
+  void agentStartedWithASpawnedCallbackRunsOnlyAfterItReturnsAndKeepsTheRecordedPid() throws Exception {
+    Path flag = dir.resolve("started");
+    long[] seen = {-1, -1};
+    RunningAgent a = new ProcessAgentRunner().start(sh("echo $$ > " + flag + "; cat", "the prompt"), (pgid, startMs) -> {
+      seen[0] = pgid;
+      seen[1] = startMs;
+      try {
+        Thread.sleep(300); // a slow marker write: the agent must not have started meanwhile
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      assertTrue(running(pgid), "the spawned process waits");
+      assertFalse(Files.exists(flag), "the agent ran before the callback returned");
+    });
+    AgentResult r = a.result().get(30, TimeUnit.SECONDS);
+    assertEquals("the prompt", r.response(), "the whole prompt reaches the agent past the gate");
+    assertEquals(a.pid(), seen[0]);
+    assertEquals(Long.toString(a.pid()), Files.readString(flag).strip(), "the agent is the recorded process");
+    assertTrue(seen[1] > 0, "start time recorded");
+  }
+
+  @Test
+  void agentWhoseSpawnedCallbackFailsNeverRuns() throws Exception {
+    Path flag = dir.resolve("started");
+    long[] pid = {-1};
+    assertThrows(IllegalStateException.class, () -> new ProcessAgentRunner().start(
+        sh("echo ran > " + flag, ""), (pgid, startMs) -> {
+          pid[0] = pgid;
+          throw new IllegalStateException("cannot write the marker");
+        }));
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (running(pid[0]) && System.nanoTime() < end) Thread.sleep(20);
+    assertFalse(running(pid[0]), "the gated process is killed");
+    assertFalse(Files.exists(flag), "the agent ran although it was never recorded");
+  }
+
+  @Test
   void agentThatIgnoresStdinDoesNotBreakOnAFullPipe() throws Exception {
     AgentResult r = run(new ProcessAgentRunner(), sh("echo ignored", "y".repeat(2_000_000)));
     assertTrue(r.succeeded());
