@@ -138,7 +138,13 @@ public final class Engine {
     every(Duration.ofMinutes(1), () -> onLoop(this::forgetFinished));
     every(cfg.dependencyRecheck(), () -> onLoop(this::refreshDependencies));
     every(Duration.ofHours(1), this::sweep);
-    timers.schedule(this::sweep, 10, TimeUnit.SECONDS);
+    timers.schedule(() -> {
+      try {
+        sweep();
+      } catch (RuntimeException e) {
+        log.error("retention sweep failed", e);
+      }
+    }, 10, TimeUnit.SECONDS);
     source.start(this::onEvent);
   }
 
@@ -412,10 +418,11 @@ public final class Engine {
     known.values().removeIf(t -> t.state == Tracked.State.DONE && now - t.doneAt > FORGET_AFTER.toNanos());
   }
 
-  private void sweep() {
+  /** The retention sweep (on a timer; package-private for tests): returns the task directories removed. */
+  int sweep() {
     Set<Path> busy = new HashSet<>();
     for (TaskKey k : active) busy.add(state.taskDir(k));
-    Retention.sweep(state, cfg.stateRetention(), clock.now(), dir -> busy.contains(dir) || reporterHolds(dir));
+    return Retention.sweep(state, cfg.stateRetention(), clock.now(), dir -> busy.contains(dir) || reporterHolds(dir));
   }
 
   private boolean reporterHolds(Path dir) {
