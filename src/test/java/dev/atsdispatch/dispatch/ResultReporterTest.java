@@ -587,10 +587,17 @@ final class ResultReporterTest {
     }
   }
 
-  /** A source that only hands out held leases (what the reporter uses after a restart). */
+  /**
+   * A source whose leases are scripted: {@link #held} (what the reporter uses after a restart)
+   * and {@link #claim} hand out the same lease per key. Claims are refused unless a test allows
+   * them; events go to the sink {@link #start} was given.
+   */
   static final class ScriptedSource implements TaskSource {
     final Map<TaskKey, ScriptedLease> leases = new ConcurrentHashMap<>();
     final List<TaskKey> heldKeys = new CopyOnWriteArrayList<>();
+    final List<TaskKey> claimed = new CopyOnWriteArrayList<>();
+    volatile boolean claims;
+    volatile Consumer<SourceEvent> sink;
 
     ScriptedLease lease(TaskKey k) {
       return leases.computeIfAbsent(k, ScriptedLease::new);
@@ -607,7 +614,9 @@ final class ResultReporterTest {
     }
 
     @Override
-    public void start(Consumer<SourceEvent> sink) {}
+    public void start(Consumer<SourceEvent> sink) {
+      this.sink = sink;
+    }
 
     @Override
     public boolean connected() {
@@ -621,7 +630,9 @@ final class ResultReporterTest {
 
     @Override
     public Lease claim(TaskKey key, Duration lease) {
-      throw new SourceException(SourceException.Kind.CONFLICT, "not in this test");
+      if (!claims) throw new SourceException(SourceException.Kind.CONFLICT, "not in this test");
+      claimed.add(key);
+      return lease(key);
     }
 
     @Override
