@@ -3,6 +3,8 @@ package dev.atsdispatch.dispatch;
 import dev.atsdispatch.source.TaskKey;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
 import java.lang.ref.WeakReference;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -31,8 +33,23 @@ import org.slf4j.LoggerFactory;
 public final class StateDir implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StateDir.class);
   private final Path root;
-  /** One ledger object per task while anyone holds it, so its cached summary is the only one. */
-  private final ConcurrentHashMap<TaskKey, WeakReference<TaskLedger>> ledgers = new ConcurrentHashMap<>();
+  /**
+   * One ledger object per task while anyone holds it, so its cached summary is the only one. An
+   * entry whose ledger was collected is removed at the next look-up (through {@link #collected}),
+   * so the map holds only ledgers in use and those the collector has not got to yet.
+   */
+  private final ConcurrentHashMap<TaskKey, LedgerRef> ledgers = new ConcurrentHashMap<>();
+  private final ReferenceQueue<TaskLedger> collected = new ReferenceQueue<>();
+
+  private static final class LedgerRef extends WeakReference<TaskLedger> {
+    final TaskKey key;
+
+    LedgerRef(TaskKey key, TaskLedger ledger, ReferenceQueue<TaskLedger> q) {
+      super(ledger, q);
+      this.key = key;
+    }
+  }
+
   private FileChannel lockChannel;
   private FileLock lock;
 
@@ -126,15 +143,21 @@ public final class StateDir implements AutoCloseable {
   }
 
   public TaskLedger ledger(TaskKey key) {
-    while (true) {
-      WeakReference<TaskLedger> ref = ledgers.compute(key, (k, r) ->
-          r != null && r.get() != null ? r : new WeakReference<>(new TaskLedger(taskDir(k))));
-      TaskLedger l = ref.get();
-      if (l != null) {
-        if (ledgers.size() > 4096) ledgers.values().removeIf(r -> r.get() == null);
-        return l;
-      }
+    for (Reference<? extends TaskLedger> r; (r = collected.poll()) != null; ) {
+      LedgerRef gone = (LedgerRef) r;
+      ledgers.remove(gone.key, gone); // a newer entry for the key stays
     }
+    TaskLedger[] found = new TaskLedger[1]; // held strongly until it is returned
+    ledgers.compute(key, (k, r) -> {
+      TaskLedger l = r == null ? null : r.get();
+      if (l == null) {
+        l = new TaskLedger(taskDir(k));
+        r = new LedgerRef(k, l, collected);
+      }
+      found[0] = l;
+      return r;
+    });
+    return found[0];
   }
 
   public Path workDir(TaskKey key) {
