@@ -201,4 +201,48 @@ final class StartUpStateTest {
     assertEquals("failed", DispatchFixture.task(http, poisoned).path("status").asText());
     assertEquals(3, new StateDir(state).ledger(dev.atsdispatch.source.TaskKey.of("ats", poisoned)).summary().strikes());
   }
+
+  /**
+   * The previous release appended without cutting a torn last line, and its reader skipped any
+   * line it could not parse: a line torn by a crash, then joined by the next append, is part of
+   * such a ledger. The upgrade must read it as that release did, not refuse to start.
+   */
+  @Test
+  void aLedgerLineTornByThePreviousReleaseDoesNotStopTheUpgrade() throws Exception {
+    long torn = DispatchFixture.create(http, "A torn line in its ledger", 5, null);
+    long crashed = DispatchFixture.create(http, "Its agent outlived the old service", 5, null);
+    List<String> lines = new ArrayList<>();
+    for (int n = 1; n <= 3; n++) {
+      lines.add("{\"ts\":\"2026-01-01T00:0" + n + ":00Z\",\"event\":\"attempt_started\",\"attempt\":" + n + "}");
+      String agent = "{\"ts\":\"2026-01-01T00:0" + n + ":01Z\",\"event\":\"agent_started\",\"attempt\":" + n
+          + ",\"pgid\":" + (4_000_000 + n) + ",\"start_ms\":1}";
+      String fin = "{\"ts\":\"2026-01-01T00:0" + n + ":02Z\",\"event\":\"attempt_finished\",\"attempt\":" + n
+          + ",\"outcome\":\"exited\",\"strike\":true,\"pgid\":" + (4_000_000 + n) + ",\"exit_code\":1}";
+      // attempt 3: agent_started torn by a crash, attempt_finished appended right after it
+      if (n < 3) {
+        lines.add(agent);
+        lines.add(fin);
+      } else {
+        lines.add(agent.substring(0, 40) + fin);
+      }
+    }
+    write(state.resolve("tasks/" + torn + "/events.jsonl"), lines.toArray(String[]::new));
+    Process leftover = new ProcessBuilder("setsid", "sleep", "600").start();
+    leftovers.add(leftover);
+    long pgid = leftover.pid();
+    write(state.resolve("tasks/" + crashed + "/events.jsonl"),
+        "{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"attempt_started\",\"attempt\":1}",
+        "{\"ts\":\"2026-01-01T00:00:01Z\",\"event\":\"agent_started\",\"attempt\":1,\"pgid\":" + pgid
+            + ",\"start_ms\":" + ProcessAgentRunner.startMillis(pgid) + "}");
+
+    startService();
+    assertTrue(leftover.waitFor(15, TimeUnit.SECONDS), "the leftover agent is killed");
+    DispatchFixture.awaitStatus(http, torn, "failed", Duration.ofSeconds(30));
+    assertEquals("poison: 3 attempts", DispatchFixture.task(http, torn).path("reason").asText(),
+        "the strikes its old reader counted");
+    DispatchFixture.awaitStatus(http, crashed, "completed", Duration.ofSeconds(30));
+    assertEquals(List.of(crashed + " 2"), lines(runs));
+    String aside = Files.readString(state.resolve("tasks/ats/" + torn + "/events.jsonl.unparsable"));
+    assertEquals(lines.get(lines.size() - 1) + "\n", aside, "the skipped line is kept for a human");
+  }
 }
