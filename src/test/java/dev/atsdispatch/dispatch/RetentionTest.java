@@ -174,7 +174,9 @@ final class RetentionTest {
     // once its result is delivered, task 3 ages out like any other
     source.lease(key(3)).answer = ResultReporterTest.ok();
     clock.advance(Duration.ofMinutes(2)); // past its backoff (measured on the clock)
-    DispatchFixture.await("the result of task 3", Duration.ofSeconds(10), () -> engine.outboxDepth() == 0);
+    DispatchFixture.await("the result of task 3", Duration.ofSeconds(10),
+        () -> state.ledger(key(3)).summary().reported()); // its last step: the ledger notes the report
+    assertEquals(0, engine.outboxDepth());
     age(reporting.resolve("events.jsonl"), now, Duration.ofDays(10));
     assertEquals(1, engine.sweep());
     assertFalse(Files.exists(reporting));
