@@ -173,7 +173,8 @@ final class StartUpStateTest {
     assertEquals("crashed", fin.path("outcome").asText());
     assertTrue(fin.path("strike").asBoolean() && fin.path("leftover_killed").asBoolean(), fin.toString());
     assertFalse(ChildJvm.alive(pgid));
-    assertEquals(1, DispatchFixture.ledger(state, reported, "reported").size());
+    DispatchFixture.await("the report in the ledger", Duration.ofSeconds(10),
+        () -> DispatchFixture.ledger(state, reported, "reported").size() == 1); // noted after ATS took it
 
     // moved under tasks/ats/, with their logs and work directories
     for (long id : List.of(poisoned, crashed, reported)) {
@@ -182,10 +183,13 @@ final class StartUpStateTest {
     }
     assertEquals("from the old release\n", Files.readString(state.resolve("tasks/ats/" + reported + "/attempt-1.stdout.log")));
     assertTrue(Files.isDirectory(state.resolve("tasks/ats/" + reported + "/work")));
-    DispatchFixture.await("an empty outbox", Duration.ofSeconds(10), () -> service.engine().outboxDepth() == 0);
-    try (Stream<Path> s = Files.list(state.resolve("outbox/results"))) {
-      assertEquals(List.of(), s.filter(p -> p.toString().endsWith(".json")).toList());
-    }
+    DispatchFixture.await("an empty outbox", Duration.ofSeconds(10), () -> {
+      try (Stream<Path> s = Files.list(state.resolve("outbox/results"))) {
+        return service.engine().outboxDepth() == 0 && s.noneMatch(p -> p.toString().endsWith(".json"));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
     try (Stream<Path> s = Files.list(state.resolve("running"))) {
       assertEquals(List.of(), s.toList());
     }
