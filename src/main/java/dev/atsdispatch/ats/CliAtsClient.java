@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.source.TaskStatus;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;

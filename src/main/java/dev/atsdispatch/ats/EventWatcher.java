@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.time.Backoff;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

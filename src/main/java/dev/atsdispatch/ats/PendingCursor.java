@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.time.WireTime;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HashSet;

@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.source.TaskStatus;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;

@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.source.TaskStatus;
 import java.time.Instant;
 import java.util.Set;

@@ -14,9 +14,12 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -26,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,13 +39,26 @@ import java.util.function.Supplier;
 /**
  * The key directory (default {@code keys/}) in the JavaScript version's formats
  * (reference-behaviour.md §1.1): {@code dispatch-keys.json}, {@code trusted-keys.json},
- * {@code pending-registrations.json} and {@code config.json}. Every read goes to the file, so the
- * service sees changes made by the admin commands without a restart. Every change is a
- * read-modify-write under a lock (one per directory in this JVM plus a file lock for other
+ * {@code pending-registrations.json} and {@code config.json}. Every change is a read-modify-write
+ * of the file itself under a lock (one per directory in this JVM plus a file lock for other
  * processes) and is written atomically (temp file, fsync, rename) at mode 0600, as
  * {@code JSON.stringify(v, null, 2)} plus a newline, with keys it does not know kept. A file that is
- * not valid JSON, or holds the wrong shape, is a {@link KeyringException} naming the file. Cheap to
- * construct; thread-safe.
+ * not valid JSON, or holds the wrong shape, is a {@link KeyringException} naming the file (every
+ * time it is asked for: a bad file is never cached). Cheap to construct; thread-safe.
+ *
+ * <p><b>Reads are cached</b>, as the service asks on its loop thread for every task: each file's
+ * parsed content is kept (one cache per JVM, by path, shared by all instances) and parsed again
+ * only when the file changed. Every read first stats the file and compares size, last-modified
+ * time and file key (device and inode) with those of the parsed copy. A stat costs microseconds,
+ * far less than a task, so it is done on every read rather than every so often: the next task
+ * after a change sees it, whoever made it (an admin command in another process included). An
+ * atomic rewrite (temp file and rename) gives the name a new inode, so it is always seen and never
+ * half read; an edit in place is seen by its time or size. As two changes within the file
+ * system's time granularity could leave the time as it was, content is kept only once its file is
+ * {@link #SETTLE} old: a file written just now is parsed on every read until then. Stating before
+ * reading means that a change in between is seen on the next read, never hidden. Writers here drop
+ * the entry after writing; read-modify-writes work on a fresh parse, and readers never change the
+ * shared cached content.
  */
 public final class Keyring {
   public static final String DISPATCH_KEYS = "dispatch-keys.json";
@@ -92,6 +109,16 @@ public final class Keyring {
       PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
       PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE);
   private static final Map<Path, ReentrantLock> LOCKS = new ConcurrentHashMap<>();
+  /** How old a file must be before its content is cached (beyond any file system's time granularity). */
+  static final Duration SETTLE = Duration.ofSeconds(2);
+  /** A file's parsed content and the attributes it had just before it was read. */
+  private record Parsed(long size, FileTime modified, Object fileKey, ObjectNode content) {
+    boolean same(BasicFileAttributes a) {
+      return a.size() == size && a.lastModifiedTime().equals(modified) && Objects.equals(a.fileKey(), fileKey);
+    }
+  }
+
+  private static final Map<Path, Parsed> CACHE = new ConcurrentHashMap<>();
 
   private final Path dir;
   private final Clock clock;
@@ -275,7 +302,7 @@ public final class Keyring {
   }
 
   private TrustedKey putTrusted(String name, String publicKey) {
-    ObjectNode o = orEmpty(read(TRUSTED_KEYS));
+    ObjectNode o = orEmpty(parse(TRUSTED_KEYS));
     ObjectNode entry = o.get(name) instanceof ObjectNode old ? old.deepCopy() : JsJson.MAPPER.createObjectNode();
     entry.put("publicKey", publicKey);
     entry.put("fingerprint", Fingerprint.of(publicKey));
@@ -288,7 +315,7 @@ public final class Keyring {
   /** Removes the key named {@code name}; false when there was none. */
   public boolean removeTrusted(String name) {
     return locked(() -> {
-      ObjectNode o = read(TRUSTED_KEYS);
+      ObjectNode o = parse(TRUSTED_KEYS);
       if (o == null || !o.has(name)) return false;
       o.remove(name);
       write(TRUSTED_KEYS, o);
@@ -320,8 +347,9 @@ public final class Keyring {
       throw new KeyringException(file(PENDING) + ": entry \"" + fp + "\" has no pubkey text");
     }
     JsonNode at = v.get("requestedAt");
+    JsonNode taskId = v.get("taskId");
     return new PendingRegistration(fp, pk.asText(), at == null || at.isNull() ? null : at.asText(),
-        v.get("taskId"));
+        taskId == null ? null : taskId.deepCopy());
   }
 
   /**
@@ -332,7 +360,7 @@ public final class Keyring {
     String fp = Fingerprint.of(pubkey);
     int cap = maxPending();
     return locked(() -> {
-      ObjectNode o = orEmpty(read(PENDING));
+      ObjectNode o = orEmpty(parse(PENDING));
       JsonNode old = o.get(fp);
       boolean repeat = old != null && pubkey.equals(old.path("pubkey").asText(null));
       if (old == null && o.size() >= cap) return PendingResult.FULL;
@@ -398,7 +426,7 @@ public final class Keyring {
   }
 
   private void removePendingEntry(String fp) {
-    ObjectNode o = read(PENDING);
+    ObjectNode o = parse(PENDING);
     if (o == null || !o.has(fp)) return;
     o.remove(fp);
     write(PENDING, o);
@@ -406,12 +434,12 @@ public final class Keyring {
 
   // ---- policy config --------------------------------------------------------------------------
 
-  /** {@code config.json} merged over the defaults of {@link #CONFIG_KEYS}; read afresh on every call. */
+  /** {@code config.json} merged over the defaults of {@link #CONFIG_KEYS}, as the file is now. */
   public ObjectNode config() {
     ObjectNode merged = JsJson.MAPPER.createObjectNode();
     for (ConfigKey k : CONFIG_KEYS) merged.set(k.name(), k.defaultValue());
     ObjectNode o = read(CONFIG);
-    if (o != null) merged.setAll(o);
+    if (o != null) merged.setAll(o.deepCopy());
     return merged;
   }
 
@@ -455,7 +483,7 @@ public final class Keyring {
   public JsonNode setConfig(String name, String value) {
     JsonNode v = parseConfigValue(configKey(name), value);
     locked(() -> {
-      ObjectNode o = orEmpty(read(CONFIG));
+      ObjectNode o = orEmpty(parse(CONFIG));
       o.set(name, v);
       write(CONFIG, o);
       return null;
@@ -467,7 +495,7 @@ public final class Keyring {
   public boolean unsetConfig(String name) {
     configKey(name);
     return locked(() -> {
-      ObjectNode o = read(CONFIG);
+      ObjectNode o = parse(CONFIG);
       if (o == null || !o.has(name)) return false;
       o.remove(name);
       write(CONFIG, o);
@@ -488,8 +516,36 @@ public final class Keyring {
 
   // ---- files ----------------------------------------------------------------------------------
 
-  /** The file's object, or null when the file does not exist. */
+  /**
+   * The file's object as it is now, or null when the file does not exist: the cached content while
+   * the file is unchanged (see the class comment). Shared: the caller must not change it.
+   */
   private ObjectNode read(String name) {
+    Path f = file(name);
+    Path key = f.toAbsolutePath().normalize();
+    long now = System.currentTimeMillis(); // the clock file times come from, not the injected one
+    BasicFileAttributes a;
+    try {
+      a = Files.readAttributes(f, BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      CACHE.remove(key);
+      return null;
+    } catch (IOException e) {
+      throw new KeyringException("cannot read " + f + ": " + e.getMessage(), e);
+    }
+    Parsed p = CACHE.get(key);
+    if (p != null && p.same(a)) return p.content();
+    ObjectNode o = parse(name);
+    if (o != null && a.lastModifiedTime().toMillis() <= now - SETTLE.toMillis()) {
+      CACHE.put(key, new Parsed(a.size(), a.lastModifiedTime(), a.fileKey(), o));
+    } else {
+      CACHE.remove(key);
+    }
+    return o;
+  }
+
+  /** A fresh parse of the file, the caller's to change, or null when the file does not exist. */
+  private ObjectNode parse(String name) {
     Path f = file(name);
     byte[] bytes;
     try {
@@ -527,6 +583,8 @@ public final class Keyring {
       AtomicFiles.write(f, JsJson.file(o).getBytes(StandardCharsets.UTF_8), AtomicFiles.OWNER_ONLY);
     } catch (IOException e) {
       throw new KeyringException("cannot write " + f + ": " + e.getMessage(), e);
+    } finally {
+      CACHE.remove(f.toAbsolutePath().normalize());
     }
   }
 

@@ -18,8 +18,9 @@ import java.util.Locale;
  * without its defects: registration first; then an encrypted envelope ({@code payload.encrypted})
  * is opened in memory with the sender named by {@code sender} (else found by its {@code from}
  * public key) and checked against the {@link ReplayGuard}; a plaintext task is refused while
- * {@code require_encryption} is on. Policy and keys are re-read on every call. Nothing here claims,
- * logs or talks to ATS. A corrupt key file is a {@link KeyringException} (leave the task for later:
+ * {@code require_encryption} is on. Policy and keys are looked up on every call (the
+ * {@link Keyring} parses a file again only when it changed). Nothing here claims, logs or talks
+ * to ATS. A corrupt key file is a {@link KeyringException} (leave the task for later:
  * it is not the task's fault). Thread-safe.
  */
 public final class TaskOpener {

@@ -1,7 +1,7 @@
 package dev.atsdispatch.devserver;
 
 import dev.atsdispatch.source.TaskStatus;
-import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.time.WireTime;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Comparator;

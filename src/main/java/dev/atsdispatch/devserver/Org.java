@@ -3,7 +3,7 @@ package dev.atsdispatch.devserver;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.time.WireTime;
 import java.time.Instant;
 
 /** An organization (ats-protocol.md §2.10). */

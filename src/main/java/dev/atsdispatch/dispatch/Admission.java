@@ -9,11 +9,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Decides what an offer is to the engine (design.md §1): a duplicate of a task it holds, a task
- * whose result is still on its way, a task it finished that someone reopened, a registration, a
- * refusal, a task that used up its attempts, or one to run. Only a reopen event, or a task seen
- * pending after this service's report was acknowledged, resets the strike count. Owned by the
- * loop thread; reads the ledgers (cached in memory) and the intake, which is quick and local.
+ * Decides what an offer is to the engine (design.md §1): a task whose result is still on its way,
+ * a task it finished that someone reopened, a registration, a refusal, a task that used up its
+ * attempts, or one to run. Only a reopen event, or a task seen pending after this service's
+ * report was acknowledged, resets the strike count. Runs on the engine's intake thread, off the
+ * loop, because it reads and writes ledgers (fsync) and the intake may decrypt and record a
+ * nonce; the loop has already dropped offers of tasks it holds.
  */
 final class Admission {
   private static final Logger log = LoggerFactory.getLogger(Admission.class);
@@ -55,10 +56,9 @@ final class Admission {
     this.maxAttempts = maxAttempts;
   }
 
-  /** {@code known} is what the engine holds for this key (null if nothing). */
-  Decision offer(SourceTask t, SourceEvent.Why why, Tracked known) {
+  /** An offer of a task the engine does not hold now. */
+  Decision admit(SourceTask t, SourceEvent.Why why) {
     if (t.status() != TaskStatus.PENDING) return new Ignore("not pending");
-    if (known != null && known.state != Tracked.State.DONE) return new Ignore("held here");
     TaskLedger ledger = state.ledger(t.key());
     TaskLedger.Summary sum = ledger.summary();
     if (sum.resultPending() || reporter.holds(t.key())) return new Ignore("its result is on its way");

@@ -51,13 +51,16 @@ final class AttemptRunner {
   private final Executor calls;
   private final ScheduledExecutorService timers;
   private final AgentWork work;
-  private final Engine.Stats stats;
+  private final Stats stats;
   private final DispatchMetrics metrics;
   private final String instance;
+  private final java.util.function.BooleanSupplier accepting;
 
   AttemptRunner(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Intake intake, TaskObserver observer, ResultReporter reporter, Executor calls,
-      ScheduledExecutorService timers, AgentWork work, Engine.Stats stats, DispatchMetrics metrics, String instance) {
+      ScheduledExecutorService timers, AgentWork work, Stats stats, DispatchMetrics metrics, String instance,
+      java.util.function.BooleanSupplier accepting) {
+    this.accepting = accepting;
     this.cfg = cfg;
     this.source = source;
     this.runner = runner;
@@ -173,6 +176,7 @@ final class AttemptRunner {
             retriesLeft--;
             log.info("task {}: attempt {} failed ({}); retrying in {} s", t.key, n, reason, cfg.retryBackoff().toSeconds());
             c.sleep(cfg.retryBackoff());
+            if (!accepting.getAsBoolean()) c.stop(Claim.Stop.SHUTDOWN, "service shutting down"); // no retry in the drain
             continue; // a stop during the backoff is handled before the next attempt starts
           }
           return report(t, c, lease, keeper, n, null, TaskObserver.Failure.AGENT, reason);
@@ -183,10 +187,11 @@ final class AttemptRunner {
 
   /** Attempts other services recorded on the task's thread; read only when this one may not be the first. */
   private TaskSource.SharedAttempts shared(Tracked t, TaskLedger.Summary sum) {
+    Integer deliveries = t.offer.deliveries();
+    if (deliveries != null) return new TaskSource.SharedAttempts(deliveries - 1, deliveries - 1); // the source counts
     if (!source.capabilities().threads() || (t.why == dev.atsdispatch.source.SourceEvent.Why.CREATED && sum.attempts() == 0)) {
-      return TaskSource.SharedAttempts.NONE;
+      return TaskSource.SharedAttempts.NONE; // a task just created has no attempts anywhere yet
     }
-    if (t.offer.deliveries() != null) return new TaskSource.SharedAttempts(t.offer.deliveries() - 1, t.offer.deliveries() - 1);
     try {
       return source.sharedAttempts(t.key, sum.resetAt());
     } catch (RuntimeException e) {
@@ -214,9 +219,10 @@ final class AttemptRunner {
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n) {
     TaskLedger ledger = state.ledger(t.key);
-    if (cfg.progressMessages() && source.capabilities().threads()) {
-      String text = (n == 1 ? "Agent processing started" : "Agent retry started") + " (attempt " + n + ")";
-      calls.execute(() -> note(t.key, text, n, true));
+    if (source.capabilities().threads()) { // the attempt record is what other services count strikes by
+      String text = !cfg.progressMessages() ? null
+          : (n == 1 ? "Agent processing started" : "Agent retry started") + " (attempt " + n + ")";
+      later(() -> note(t.key, text, n, true));
     }
     observer.pickedUp(view, n);
     AgentResult r = null;
@@ -231,7 +237,10 @@ final class AttemptRunner {
       state.markRunning(t.key, pgid, startMs);
       ledger.append("agent_started", M.createObjectNode().put("attempt", n).put("pgid", pgid)
           .put("start_ms", startMs), clock.now());
-      if (n == 1 && t.offer.createdAt() != null) metrics.pickedUp(Duration.between(t.offer.createdAt(), clock.now()));
+      if (n == 1 && t.offer.createdAt() != null) {
+        Duration pickup = Duration.between(t.offer.createdAt(), clock.now());
+        if (!pickup.isNegative()) metrics.pickedUp(pickup);
+      }
       r = agent.result().join();
     } catch (IOException x) {
       detail = x.getMessage();
@@ -263,7 +272,7 @@ final class AttemptRunner {
     if (r != null) metrics.agentFinished(Duration.ofMillis(r.durationMs()));
     log.info("task {} attempt {}: {}{}", t.key, n, o.wire(), r == null ? "" : " in " + r.durationMs() + " ms");
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
-      calls.execute(() -> note(t.key, null, n, false));
+      later(() -> note(t.key, null, n, false));
     }
     return new Attempt(o, r, detail);
   }
@@ -316,13 +325,13 @@ final class AttemptRunner {
       TaskObserver.Failure why, String reason) {
     keeper.close(cfg.grace().plusSeconds(5));
     Claim.Stop s = c.stopped();
-    if (s == Claim.Stop.LEASE_LOST || s == Claim.Stop.FINISHED_ELSEWHERE) {
+    if (s == Claim.Stop.LEASE_LOST || s == Claim.Stop.FINISHED_ELSEWHERE || s == Claim.Stop.CANCELLED) {
       log.warn("task {}: would fail ({}), but {}; nothing reported", t.key, reason, c.stopDetail());
       return End.FORGET;
     }
     reporter.submit(t.key, attempt, outputs, reason, lease);
     stats.failed.incrementAndGet();
-    metrics.taskFinished(Engine.failureMetric(why));
+    metrics.taskFinished(why.metric());
     observer.failed(t.view, attempt, why, reason);
     return End.DONE;
   }
@@ -369,6 +378,15 @@ final class AttemptRunner {
       log.warn("task {}: not given back ({}); it is offered again when its lease expires", t.key, x.getMessage());
     }
     return End.FORGET;
+  }
+
+  /** Runs a note on the source-call pool; dropped (it is only a note) when the pool is shut down. */
+  private void later(Runnable r) {
+    try {
+      calls.execute(r);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("note dropped: the engine is stopping");
+    }
   }
 
   private void note(TaskKey key, String text, int attempt, boolean strike) {

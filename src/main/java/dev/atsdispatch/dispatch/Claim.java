@@ -18,6 +18,7 @@ final class Claim {
   private volatile Stop stop;
   private volatile String stopDetail;
   private volatile RunningAgent agent;
+  private volatile boolean sleeping;
   private final Duration grace;
   private final Duration shortGrace;
 
@@ -59,10 +60,18 @@ final class Claim {
 
   /** Sleeps up to {@code d} (the retry backoff); returns early when a stop is asked. */
   void sleep(Duration d) {
+    sleeping = true;
     try {
       wake.await(d.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      sleeping = false;
     }
+  }
+
+  /** True while the task waits out a retry backoff (no agent runs). */
+  boolean sleeping() {
+    return sleeping;
   }
 }

@@ -56,8 +56,15 @@ final class DependencyGate {
   private final Duration recheck;
   private final Runnable onAnswer;
 
+  private final Consumer<Tracked> ready;
+  private final java.util.function.BiConsumer<Tracked, String> blocked;
+
+  /** {@code ready}: a task may run now; {@code blocked}: it never can (fail it); {@code onAnswer}: a lookup came back. */
   DependencyGate(TaskSource source, Executor calls, Consumer<Runnable> toLoop, Clock clock,
-      int maxDependencies, Duration recheck, Runnable onAnswer) {
+      int maxDependencies, Duration recheck, Consumer<Tracked> ready,
+      java.util.function.BiConsumer<Tracked, String> blocked, Runnable onAnswer) {
+    this.ready = ready;
+    this.blocked = blocked;
     this.source = source;
     this.calls = calls;
     this.toLoop = toLoop;
@@ -67,8 +74,64 @@ final class DependencyGate {
     this.onAnswer = onAnswer;
   }
 
-  Dependencies graph() {
-    return deps;
+  /** A new task with dependencies: ready, deferred or blocked; a new edge may close a cycle of waiting tasks. */
+  void admit(Tracked t) {
+    apply(t);
+    if (t.state == Tracked.State.DEFERRED) recheck(deferredTasks());
+    lookUp();
+  }
+
+  /** A status seen from outside (event, listing): re-checks the tasks waiting on it. */
+  void seen(TaskKey key, TaskStatus s) {
+    recheck(status(key, s));
+  }
+
+  /** Re-checks deferred tasks until nothing changes: a failure cascades through a chain in one pass. */
+  void recheck(List<Tracked> candidates) {
+    java.util.ArrayDeque<Tracked> work = new java.util.ArrayDeque<>(candidates);
+    Set<Tracked> seen = new java.util.HashSet<>();
+    while (!work.isEmpty()) {
+      Tracked t = work.poll();
+      if (t.state != Tracked.State.DEFERRED || deferred.get(t.key) != t || !seen.add(t)) continue;
+      if (apply(t)) work.addAll(status(t.key, TaskStatus.FAILED));
+    }
+    lookUp();
+  }
+
+  /** The periodic work: tasks that waited too long are blocked, then unfinished dependencies are asked for. */
+  void periodic(Duration timeout) {
+    if (timeout != null) {
+      for (Tracked t : waitedLongerThan(timeout)) {
+        if (t.state != Tracked.State.DEFERRED) continue;
+        block(t, "Blocked: dependency " + unfinished(t) + " not finished after " + Reasons.human(timeout));
+        recheck(status(t.key, TaskStatus.FAILED));
+      }
+    }
+    refresh();
+  }
+
+  /** Applies the verdict; true when the task was blocked. */
+  private boolean apply(Tracked t) {
+    Verdict v = check(t);
+    if (v instanceof Blocked b) {
+      block(t, b.reason());
+      return true;
+    }
+    if (v instanceof Waiting) {
+      t.state = Tracked.State.DEFERRED;
+      defer(t);
+    } else {
+      remove(t);
+      ready.accept(t);
+    }
+    return false;
+  }
+
+  /** The task can never run; the tasks waiting on it see it failed at once. */
+  private void block(Tracked t, String reason) {
+    remove(t);
+    blocked.accept(t, reason);
+    deps.status(t.key, TaskStatus.FAILED);
   }
 
   int deferredCount() {
@@ -115,7 +178,7 @@ final class DependencyGate {
    * it directly). New edges that close a cycle come through {@link #check}, which the caller
    * runs for every deferred task after an offer.
    */
-  List<Tracked> status(TaskKey key, TaskStatus s) {
+  private List<Tracked> status(TaskKey key, TaskStatus s) {
     deps.status(key, s);
     if (s.isTerminal()) lookupState.remove(key);
     Set<Tracked> w = waiters.get(key);
@@ -127,7 +190,7 @@ final class DependencyGate {
   }
 
   /** Deferred tasks that waited longer than {@code limit}. */
-  List<Tracked> waitedLongerThan(Duration limit) {
+  private List<Tracked> waitedLongerThan(Duration limit) {
     long now = clock.nanoTime();
     List<Tracked> out = new ArrayList<>();
     for (Tracked t : deferred.values()) {
@@ -137,7 +200,7 @@ final class DependencyGate {
   }
 
   /** The ids a timed-out task still waits for, for its reason. */
-  String unfinished(Tracked t) {
+  private String unfinished(Tracked t) {
     return t.deps.ids().stream().filter(d -> deps.statusOf(d) != TaskStatus.COMPLETED)
         .map(TaskKey::display).collect(Collectors.joining(", "));
   }

@@ -1,6 +1,7 @@
 package dev.atsdispatch.dispatch;
 
 import dev.atsdispatch.exec.AgentRunner;
+import dev.atsdispatch.exec.OrphanGuard;
 import dev.atsdispatch.source.SourceEvent;
 import dev.atsdispatch.source.SourceException;
 import dev.atsdispatch.source.SourceTask;
@@ -9,15 +10,11 @@ import dev.atsdispatch.source.TaskSource;
 import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.status.DispatchMetrics;
 import dev.atsdispatch.time.Clock;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -45,21 +42,6 @@ public final class Engine {
   static final int PAGE = 100;
   private static final Duration FORGET_AFTER = Duration.ofMinutes(10);
 
-  /** Counters for tests, status and metrics. */
-  public static final class Stats {
-    public final AtomicInteger completed = new AtomicInteger();
-    public final AtomicInteger failed = new AtomicInteger();
-    public final AtomicInteger attempts = new AtomicInteger();
-    public final AtomicInteger poisoned = new AtomicInteger();
-    public final AtomicInteger cancelled = new AtomicInteger();
-    public final AtomicInteger leaseRenewals = new AtomicInteger();
-    public final AtomicInteger leaseRenewalFailures = new AtomicInteger();
-    public final AtomicInteger leaseLost = new AtomicInteger();
-    public final AtomicInteger interrupted = new AtomicInteger();
-    public final AtomicInteger reconciles = new AtomicInteger();
-    public final AtomicInteger blocked = new AtomicInteger();
-  }
-
   private final ServiceConfig cfg;
   private final TaskSource source;
   private final StateDir state;
@@ -71,7 +53,7 @@ public final class Engine {
   private final ExecutorService runners = Executors.newCachedThreadPool(named("dispatch-run"));
   private final ThreadPoolExecutor calls = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS,
       new LinkedBlockingQueue<>(100_000), named("dispatch-call"));
-  private final ExecutorService reconciler = Executors.newSingleThreadExecutor(named("dispatch-reconcile"));
+  private final ExecutorService intakes = Executors.newSingleThreadExecutor(named("dispatch-intake"));
   private final ScheduledExecutorService timers = Executors.newScheduledThreadPool(2, named("dispatch-timer"));
 
   private final ResultReporter reporter;
@@ -84,15 +66,15 @@ public final class Engine {
   // owned by the loop thread
   private final Map<TaskKey, Tracked> known = new HashMap<>();
   /** Keys of tasks queued, deferred or running, readable from any thread (retention, gauges). */
-  private final Set<TaskKey> active = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.Set<TaskKey> active = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile int runningGauge;
   private volatile int queuedGauge;
   private volatile int deferredGauge;
   private volatile boolean accepting;
   private int connections;
-  /** 0 idle, 1 running, 2 running and asked again: a request during a run is not lost. */
-  private final AtomicInteger reconcileState = new AtomicInteger();
+  private final Reconciler reconciler;
   private final List<ScheduledFuture<?>> periodic = new ArrayList<>();
+  private OrphanGuard guard;
 
   public Engine(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Map<String, String> serviceEnv, Intake intake, TaskObserver observer, DispatchMetrics metrics, String instance) {
@@ -102,19 +84,17 @@ public final class Engine {
     this.clock = clock;
     this.metrics = metrics;
     calls.allowCoreThreadTimeOut(true);
-    this.reporter = new ResultReporter(state.outbox("results"), state, source, calls, clock, new ResultReporter.Listener() {
-      @Override
-      public void delivered(TaskKey key, boolean completed) {}
-
-      @Override
-      public void dropped(TaskKey key, String why) {}
-    });
+    this.reporter = new ResultReporter(state.outbox("results"), state, source, calls, clock);
     this.admission = new Admission(state, intake, reporter, clock, cfg.maxAttempts());
     this.gate = new DependencyGate(source, calls, this::onLoop, clock, cfg.dependencyMax(), cfg.dependencyRecheck(),
-        this::recheckDeferred);
+        this::ready, this::blocked, this::recheckDeferred);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
-        new AgentWork(cfg, state, serviceEnv), stats, metrics, instance);
+        new AgentWork(cfg, state, serviceEnv), stats, metrics, instance, () -> accepting);
+    this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
+      for (SourceTask t : batch) offer(t, SourceEvent.Why.LISTED);
+      pump(); // a whole page is queued before any starts, so priority decides
+    }), stats.reconciles::incrementAndGet);
     this.quick = new QuickClaims(source, cfg.lease(), state, intake, observer, reporter, stats, metrics);
     metrics.gauges(() -> runningGauge, () -> queuedGauge, () -> deferredGauge, reporter::depth);
   }
@@ -131,6 +111,7 @@ public final class Engine {
   public void start() {
     state.migrateLegacy(source.name());
     LeftoverReaper.reap(state, clock);
+    guard = OrphanGuard.start(state.runningDir());
     reporter.load();
     accepting = true;
     every(Duration.ofMillis(250), reporter::tick);
@@ -198,18 +179,45 @@ public final class Engine {
     pump();
   }
 
-  /** One offer, guarded on its own: a failure leaves the task unknown, so a later offer retries it. */
+  /**
+   * One offer: dropped if the task is held here; else admitted on the intake thread (ledger and
+   * intake I/O stay off the loop) while a placeholder dedupes further offers. A failure leaves the
+   * task unknown, so a later offer or reconcile retries it.
+   */
   private void offer(SourceTask t, SourceEvent.Why why) {
     if (!accepting) return;
+    if (t.status() != null) gate.seen(t.key(), t.status());
+    Tracked prior = known.get(t.key());
+    if (prior != null && prior.state != Tracked.State.DONE) return;
+    Tracked opening = new Tracked(t.lighten(), why);
+    opening.state = Tracked.State.OPENING;
+    track(opening);
     try {
-      if (t.status() != null) recheck(gate.status(t.key(), t.status()));
-      Tracked prior = known.get(t.key());
-      act(admission.offer(t, why, prior), t);
-    } catch (RuntimeException x) {
-      log.error("task {}: could not be admitted; it is offered again by the next reconcile", t.key(), x);
-      Tracked e = known.get(t.key());
-      if (e != null && e.state != Tracked.State.RUNNING) forget(e);
+      intakes.execute(() -> {
+        Admission.Decision d;
+        try {
+          d = admission.admit(t, why);
+        } catch (RuntimeException x) {
+          log.error("task {}: could not be admitted; it is offered again by the next reconcile", t.key(), x);
+          d = new Admission.Later(x.toString());
+        }
+        Admission.Decision decided = d;
+        onLoop(() -> opened(opening, decided, t));
+      });
+    } catch (RejectedExecutionException x) {
+      forget(opening);
     }
+  }
+
+  /** Back on the loop with admission's decision; nothing happens if the task was let go meanwhile. */
+  private void opened(Tracked opening, Admission.Decision d, SourceTask t) {
+    if (known.get(opening.key) != opening) return; // cancelled or finished elsewhere meanwhile
+    if (d instanceof Admission.Later || !accepting) {
+      forget(opening);
+    } else {
+      markDone(opening); // replaced below by what admission made of it, if anything
+    }
+    act(d, t);
   }
 
   private void act(Admission.Decision d, SourceTask t) {
@@ -237,18 +245,23 @@ public final class Engine {
       log.debug("task {}: cannot re-read: {}", t.key(), x.getMessage());
       return;
     }
+    Admission.Decision d = admission.reopened(t);
     onLoop(() -> {
       Tracked k = known.get(t.key());
       if (!accepting || (k != null && k.state != Tracked.State.DONE)) return;
-      act(admission.reopened(t), t);
+      act(d, t);
       pump();
     });
   }
 
-  /** Claims and finishes a task without an agent, off the loop; one not claimed is forgotten. */
+  /**
+   * Claims and finishes a task without an agent, off the loop; it counts as running here until
+   * then (offers of it are dropped), and one that was not claimed is forgotten.
+   */
   private void quickly(Tracked t, java.util.function.BooleanSupplier job) {
     track(t);
-    markDone(t);
+    t.state = Tracked.State.RUNNING;
+    t.claim = new Claim(cfg.grace());
     calls.execute(() -> {
       boolean claimed;
       try {
@@ -257,80 +270,59 @@ public final class Engine {
         log.error("task {}: could not be finished", t.key, x);
         claimed = false;
       }
-      if (!claimed) onLoop(() -> forget(t));
+      boolean done = claimed;
+      onLoop(() -> {
+        if (known.get(t.key) != t) return;
+        if (done) markDone(t);
+        else forget(t);
+      });
     });
   }
 
   private void accept(Tracked t) {
     track(t);
     t.slots = scheduler.slotsFor(t.view);
-    if (t.deps.isEmpty()) {
-      scheduler.add(t);
-      return;
-    }
-    gate(t);
-    if (t.state == Tracked.State.DEFERRED) recheck(gate.deferredTasks()); // a new edge can close a cycle
-    gate.lookUp();
+    if (t.deps.isEmpty()) scheduler.add(t);
+    else gate.admit(t);
   }
 
-  /** Applies the gate's verdict to a new or deferred task. */
-  private void gate(Tracked t) {
-    DependencyGate.Verdict v = gate.check(t);
-    if (v instanceof DependencyGate.Blocked b) {
-      block(t, b.reason());
-    } else if (v instanceof DependencyGate.Waiting) {
-      t.state = Tracked.State.DEFERRED;
-      gate.defer(t);
-    } else {
-      gate.remove(t);
-      scheduler.add(t);
-    }
+  private void ready(Tracked t) {
+    scheduler.add(t);
   }
 
-  /** Re-checks deferred tasks until nothing changes: a failure cascades through a chain in one pass. */
-  private void recheck(List<Tracked> candidates) {
-    ArrayDeque<Tracked> work = new ArrayDeque<>(candidates);
-    Set<Tracked> seen = new HashSet<>();
-    while (!work.isEmpty()) {
-      Tracked t = work.poll();
-      if (t.state != Tracked.State.DEFERRED || known.get(t.key) != t || !seen.add(t)) continue;
-      gate(t);
-      if (t.state == Tracked.State.DONE) work.addAll(gate.status(t.key, TaskStatus.FAILED));
-    }
-    gate.lookUp();
-  }
-
-  private void recheckDeferred() {
-    recheck(gate.deferredTasks());
-    pump();
-  }
-
-  /** Claims and fails a task that can never run; the tasks waiting on it see it failed at once. */
-  private void block(Tracked t, String reason) {
-    gate.remove(t);
+  private void blocked(Tracked t, String reason) {
     stats.blocked.incrementAndGet();
     log.info("task {}: {}", t.key, reason);
     quickly(t, () -> quick.fail(t, TaskObserver.Failure.BLOCKED, reason));
-    gate.graph().status(t.key, TaskStatus.FAILED);
+  }
+
+  private void recheckDeferred() {
+    gate.recheck(gate.deferredTasks());
+    pump();
   }
 
   private void refreshDependencies() {
     if (!accepting) return;
-    if (cfg.dependencyTimeout() != null) {
-      for (Tracked t : gate.waitedLongerThan(cfg.dependencyTimeout())) {
-        if (t.state != Tracked.State.DEFERRED) continue;
-        block(t, "Blocked: dependency " + gate.unfinished(t) + " not finished after " + Reasons.human(cfg.dependencyTimeout()));
-        recheck(gate.status(t.key, TaskStatus.FAILED));
-      }
-    }
-    gate.refresh();
+    gate.periodic(cfg.dependencyTimeout());
     pump();
   }
 
   private void cancel(TaskKey key) {
+    letGo(key, Claim.Stop.CANCELLED, "task cancelled");
+  }
+
+  /** A status seen from outside: dependencies learn it; a task held here and finished elsewhere is let go. */
+  private void statusChanged(TaskKey key, TaskStatus s) {
+    gate.seen(key, s);
+    if (s.isTerminal()) letGo(key, Claim.Stop.FINISHED_ELSEWHERE, "the task was " + s.wire() + " elsewhere");
+  }
+
+  /** Drops a task held here that is no longer to be run; a running one has its agent stopped. */
+  private void letGo(TaskKey key, Claim.Stop why, String detail) {
     Tracked t = known.get(key);
     if (t == null) return;
     switch (t.state) {
+      case OPENING -> forget(t);
       case QUEUED -> {
         scheduler.remove(t);
         forget(t);
@@ -340,29 +332,9 @@ public final class Engine {
         forget(t);
       }
       case RUNNING -> {
-        log.info("task {}: cancelled at the source; stopping its agent", key);
-        t.claim.stop(Claim.Stop.CANCELLED, "task cancelled");
+        log.info("task {}: {}; stopping its agent", key, detail);
+        t.claim.stop(why, detail);
       }
-      case DONE -> { }
-    }
-  }
-
-  /** A status seen from outside: dependencies learn it; a task held here and finished elsewhere is let go. */
-  private void statusChanged(TaskKey key, TaskStatus s) {
-    recheck(gate.status(key, s));
-    if (!s.isTerminal()) return;
-    Tracked t = known.get(key);
-    if (t == null) return;
-    switch (t.state) {
-      case QUEUED -> {
-        scheduler.remove(t);
-        forget(t);
-      }
-      case DEFERRED -> {
-        gate.remove(t);
-        forget(t);
-      }
-      case RUNNING -> t.claim.stop(Claim.Stop.FINISHED_ELSEWHERE, "the task was " + s.wire() + " elsewhere");
       case DONE -> { }
     }
   }
@@ -420,52 +392,12 @@ public final class Engine {
 
   /** The retention sweep (on a timer; package-private for tests): returns the task directories removed. */
   int sweep() {
-    Set<Path> busy = new HashSet<>();
-    for (TaskKey k : active) busy.add(state.taskDir(k));
-    return Retention.sweep(state, cfg.stateRetention(), clock.now(), dir -> busy.contains(dir) || reporterHolds(dir));
+    return Retention.sweep(state, cfg.stateRetention(), clock.now(), List.copyOf(active));
   }
 
-  private boolean reporterHolds(Path dir) {
-    return reporter.depth() > 0 && dir.resolve("events.jsonl").toFile().exists()
-        && state.ledger(new TaskKey(dir.getParent().getFileName().toString(), dir.getFileName().toString())).summary().resultPending();
-  }
-
-  // ---- reconcile -----------------------------------------------------------------------------
-
-  /** Starts a reconcile on the reconcile thread; requests during one make it run once more. */
+  /** Starts a reconcile (on the reconciler's thread); requests during one make it run once more. */
   public void reconcileSoon() {
-    if (!accepting || !source.capabilities().list()) return;
-    if (reconcileState.getAndUpdate(v -> Math.min(v + 1, 2)) != 0) return;
-    try {
-      reconciler.execute(() -> {
-        do {
-          listPending();
-        } while (accepting && reconcileState.getAndUpdate(v -> v - 1) == 2);
-      });
-    } catch (RejectedExecutionException x) {
-      reconcileState.set(0);
-    }
-  }
-
-  private void listPending() {
-    int seen = 0;
-    try {
-      var pages = source.listPending(PAGE);
-      while (accepting && pages.hasNext()) {
-        List<SourceTask> batch = pages.next();
-        onLoop(() -> {
-          for (SourceTask t : batch) offer(t, SourceEvent.Why.LISTED);
-          pump(); // a whole page is queued before any starts, so priority decides
-        });
-        seen += batch.size();
-      }
-      stats.reconciles.incrementAndGet();
-      log.debug("reconcile listed {} pending tasks", seen);
-    } catch (SourceException e) {
-      log.warn("reconcile failed: {}", e.getMessage());
-    } catch (RuntimeException e) {
-      log.error("reconcile failed", e);
-    }
+    if (accepting && source.capabilities().list()) reconciler.request();
   }
 
   // ---- shutdown ------------------------------------------------------------------------------
@@ -478,6 +410,11 @@ public final class Engine {
   public void shutdown() {
     accepting = false;
     periodic.forEach(f -> f.cancel(false));
+    onLoop(() -> { // a task waiting to retry is given back now: no new attempt starts in the drain
+      for (Tracked t : known.values()) {
+        if (t.state == Tracked.State.RUNNING && t.claim.sleeping()) t.claim.stop(Claim.Stop.SHUTDOWN, "service shutting down");
+      }
+    });
     long drainEnd = clock.nanoTime() + cfg.drain().toNanos();
     while (runningNow() > 0 && clock.nanoTime() - drainEnd < 0) sleep(20);
     onLoop(() -> {
@@ -493,8 +430,10 @@ public final class Engine {
     long stopEnd = clock.nanoTime() + cfg.grace().plusSeconds(10).toNanos();
     while (runningNow() > 0 && clock.nanoTime() - stopEnd < 0) sleep(20);
     reporter.flush(Duration.ofSeconds(5));
+    if (guard != null) guard.close();
     timers.shutdownNow();
-    reconciler.shutdownNow();
+    reconciler.close();
+    intakes.shutdownNow();
     loop.shutdown();
     calls.shutdown();
     runners.shutdown();
@@ -520,15 +459,6 @@ public final class Engine {
 
   public int outboxDepth() {
     return reporter.depth();
-  }
-
-  static String failureMetric(TaskObserver.Failure why) {
-    return switch (why) {
-      case AGENT -> "failed";
-      case POISON -> "poisoned";
-      case BLOCKED -> "blocked";
-      case DECRYPTION, PLAINTEXT_REJECTED -> "rejected";
-    };
   }
 
   private static void sleep(long ms) {

@@ -107,6 +107,13 @@ final class LeaseKeeper implements AutoCloseable {
   }
 
   private void renew(long sentAt) {
+    synchronized (this) {
+      if (closed) { // queued behind other calls until after close gave up waiting: the result may be out
+        inFlight = false;
+        notifyAll();
+        return;
+      }
+    }
     boolean refused = false;
     String why = null;
     try {

@@ -23,11 +23,11 @@ final class QuickClaims {
   private final Intake intake;
   private final TaskObserver observer;
   private final ResultReporter reporter;
-  private final Engine.Stats stats;
+  private final Stats stats;
   private final DispatchMetrics metrics;
 
   QuickClaims(TaskSource source, Duration lease, StateDir state, Intake intake, TaskObserver observer,
-      ResultReporter reporter, Engine.Stats stats, DispatchMetrics metrics) {
+      ResultReporter reporter, Stats stats, DispatchMetrics metrics) {
     this.source = source;
     this.lease = lease;
     this.state = state;
@@ -46,7 +46,7 @@ final class QuickClaims {
     reporter.submit(t.key, attempt, null, reason, l);
     stats.failed.incrementAndGet();
     if (why == TaskObserver.Failure.POISON) stats.poisoned.incrementAndGet();
-    metrics.taskFinished(Engine.failureMetric(why));
+    metrics.taskFinished(why.metric());
     observer.failed(t.view, attempt, why, reason);
     return true;
   }

@@ -3,7 +3,7 @@ package dev.atsdispatch.dispatch;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.Backoff;
+import dev.atsdispatch.time.Backoff;
 import dev.atsdispatch.source.Lease;
 import dev.atsdispatch.source.SourceException;
 import dev.atsdispatch.source.TaskKey;
@@ -32,13 +32,6 @@ final class ResultReporter {
   private static final Logger log = LoggerFactory.getLogger(ResultReporter.class);
   private static final ObjectMapper M = new ObjectMapper();
 
-  /** Hears what became of results, for stats and metrics. */
-  interface Listener {
-    void delivered(TaskKey key, boolean completed);
-
-    void dropped(TaskKey key, String why);
-  }
-
   private final class Pending {
     final TaskKey key;
     volatile Outbox.Entry entry;
@@ -61,16 +54,14 @@ final class ResultReporter {
   private final TaskSource source;
   private final Executor calls;
   private final Clock clock;
-  private final Listener listener;
   private final Map<String, Pending> pending = new ConcurrentHashMap<>();
 
-  ResultReporter(Outbox outbox, StateDir state, TaskSource source, Executor calls, Clock clock, Listener listener) {
+  ResultReporter(Outbox outbox, StateDir state, TaskSource source, Executor calls, Clock clock) {
     this.outbox = outbox;
     this.state = state;
     this.source = source;
     this.calls = calls;
     this.clock = clock;
-    this.listener = listener;
   }
 
   /** Takes up what an earlier run left in the outbox (entries of the release before task keys too). */
@@ -184,7 +175,6 @@ final class ResultReporter {
           case CONFLICT, NOT_FOUND -> {
             log.warn("task {}: the source no longer takes a result for it ({}); dropping it", p.key, x.getMessage());
             finish(p, "report_refused", M.createObjectNode().put("error", Reasons.clean(x.getMessage())));
-            listener.dropped(p.key, x.getMessage());
           }
         }
         return;
@@ -194,11 +184,6 @@ final class ResultReporter {
         return;
       }
       finish(p, "reported", M.createObjectNode().put("attempt", attempt));
-      try {
-        listener.delivered(p.key, complete);
-      } catch (RuntimeException x) {
-        log.error("task {}: result listener failed", p.key, x);
-      }
     } finally {
       p.inFlight.set(false);
     }
@@ -209,7 +194,6 @@ final class ResultReporter {
     if (p.fallback) {
       log.error("task {}: the source refused the result and the failure that replaced it ({}); dropping it", p.key, why);
       finish(p, "report_refused", M.createObjectNode().put("error", Reasons.clean(why)));
-      listener.dropped(p.key, why);
       return;
     }
     p.fallback = true;

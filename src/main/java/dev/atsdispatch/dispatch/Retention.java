@@ -25,6 +25,23 @@ final class Retention {
 
   private Retention() {}
 
+  /** Removes what has aged out, keeping the tasks in {@code active} and those with a result on its way. */
+  static int sweep(StateDir state, Duration keep, Instant now, java.util.Collection<dev.atsdispatch.source.TaskKey> active) {
+    Set<Path> held = new java.util.HashSet<>();
+    for (dev.atsdispatch.source.TaskKey k : active) held.add(state.taskDir(k));
+    return sweep(state, keep, now, dir -> held.contains(dir) || resultPending(state, dir));
+  }
+
+  private static boolean resultPending(StateDir state, Path dir) {
+    Path ledger = dir.resolve("events.jsonl");
+    if (!Files.exists(ledger)) return false;
+    try {
+      return new TaskLedger(dir).summary().resultPending();
+    } catch (RuntimeException e) {
+      return true; // unreadable: keep it for a person to look at
+    }
+  }
+
   /** Removes what has aged out; {@code busy} says whether a task directory is still in use. */
   static int sweep(StateDir state, Duration keep, Instant now, Predicate<Path> busy) {
     int removed = 0;

@@ -214,9 +214,16 @@ public final class StateDir implements AutoCloseable {
   public record Running(TaskKey key, long pgid, long startMs) {}
 
   public void markRunning(TaskKey key, long pgid, long startMs) {
-    String line = key + "\n" + pgid + "\n" + startMs + "\n";
+    // the fourth line names the service that owns it, for the orphan guard. Written whole (temp
+    // file and rename) but not fsync'd: it only has to survive the service's death, not the
+    // machine's, since a power loss ends the agent too
+    String line = key + "\n" + pgid + "\n" + startMs + "\n" + ProcessHandle.current().pid() + "\n";
+    Path target = marker(key);
     try {
-      AtomicFiles.write(marker(key), line.getBytes(StandardCharsets.UTF_8), AtomicFiles.OWNER_ONLY);
+      Files.createDirectories(target.getParent());
+      Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
+      Files.writeString(tmp, line, StandardCharsets.UTF_8);
+      Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the running marker of " + key, e);
     }
@@ -251,8 +258,12 @@ public final class StateDir implements AutoCloseable {
     return out;
   }
 
+  public Path runningDir() {
+    return root.resolve("running");
+  }
+
   private Path marker(TaskKey key) {
-    return root.resolve("running").resolve(key.source() + "-" + key.fileName() + ".run");
+    return runningDir().resolve(key.source() + "-" + key.fileName() + ".run");
   }
 
   /** Every task directory of every source, for the retention sweep. */

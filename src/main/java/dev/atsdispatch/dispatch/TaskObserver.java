@@ -11,7 +11,19 @@ import dev.atsdispatch.source.TaskKey;
  */
 public interface TaskObserver {
   /** Why a task failed. */
-  enum Failure { AGENT, POISON, BLOCKED, DECRYPTION, PLAINTEXT_REJECTED }
+  enum Failure {
+    AGENT, POISON, BLOCKED, DECRYPTION, PLAINTEXT_REJECTED;
+
+    /** The outcome label in the tasks metric. */
+    public String metric() {
+      return switch (this) {
+        case AGENT -> "failed";
+        case POISON -> "poisoned";
+        case BLOCKED -> "blocked";
+        case DECRYPTION, PLAINTEXT_REJECTED -> "rejected";
+      };
+    }
+  }
 
   TaskObserver NONE = new TaskObserver() {};
 

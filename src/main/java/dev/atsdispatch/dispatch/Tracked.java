@@ -10,7 +10,8 @@ import java.util.Set;
  * where it is. Owned by the loop thread; the {@link Claim} is what other threads touch.
  */
 final class Tracked {
-  enum State { DEFERRED, QUEUED, RUNNING, DONE }
+  /** OPENING: admission is deciding on the intake thread; the entry only dedupes offers meanwhile. */
+  enum State { OPENING, DEFERRED, QUEUED, RUNNING, DONE }
 
   final TaskKey key;
   final SourceTask offer;

@@ -2,8 +2,9 @@ package dev.atsdispatch.notify;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.dispatch.Outbox;
+import dev.atsdispatch.source.TaskKey;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
 import java.net.Proxy;
@@ -38,16 +39,21 @@ import org.slf4j.LoggerFactory;
  * Callback webhooks (reference §1.7): {@code POST payload.callback_url} with the JavaScript
  * version's body {@code {task_id, status, result, completed_at}} plus {@code attempt}, an
  * {@code Idempotency-Key} header and, with {@code callback.secret}, an HMAC-SHA256 signature.
+ * Callbacks are keyed by {@link TaskKey}, and the wire is what it was before task keys:
+ * {@code task_id} is the number of a numeric id (ATS), else the id text; the Idempotency-Key is
+ * {@code <id>-<attempt>-<status>} for an ATS task, {@code <source>:<id>-<attempt>-<status>} for
+ * any other.
  *
- * <p>{@link #enqueue} writes a durable outbox entry and returns; delivery runs on this class's own
- * threads, so a slow or dead receiver never delays a task. Network errors, 5xx and 429 are
- * retried with doubling backoff up to {@code callback.max_tries}; the try count is kept in the
- * entry, so a restart (a new instance on the same outbox) carries on where the last one stopped.
- * A refused callback (not http/https, an internal address, a redirect, another 4xx, tries used
- * up) is logged, reported to the {@link Listener} and dropped. Callback URLs are untrusted: the
- * {@link SsrfGuard} keeps them off internal addresses, and logs name only the host, never the
- * URL. Lifecycle: built started; {@link #close()} stops delivery and leaves what is pending in the
- * outbox.
+ * <p>{@link #enqueue} writes a durable outbox entry (naming the task as {@code "task": "<key>"})
+ * and returns; delivery runs on this class's own threads, so a slow or dead receiver never delays
+ * a task. Network errors, 5xx and 429 are retried with doubling backoff up to
+ * {@code callback.max_tries}; the try count is kept in the entry, so a restart (a new instance on
+ * the same outbox) carries on where the last one stopped, and entries of the release before task
+ * keys (only a number {@code task_id}) are delivered as {@code ats:<id>}. A refused callback (not
+ * http/https, an internal address, a redirect, another 4xx, tries used up) is logged, reported to
+ * the {@link Listener} and dropped. Callback URLs are untrusted: the {@link SsrfGuard} keeps them
+ * off internal addresses, and logs name only the host, never the URL. Lifecycle: built started;
+ * {@link #close()} stops delivery and leaves what is pending in the outbox.
  */
 public final class Callbacks implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Callbacks.class);
@@ -59,16 +65,22 @@ public final class Callbacks implements AutoCloseable {
   public static final String SIGNATURE_HEADER = "X-ATS-Dispatch-Signature";
   public static final String TIMESTAMP_HEADER = "X-ATS-Dispatch-Timestamp";
   public static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
+  /**
+   * The ATS source's name: its Idempotency-Keys keep the form of the release before task keys,
+   * whose outbox entries (ATS only) name the task by number.
+   */
+  private static final String ATS = "ats";
 
   /** Hears the fate of a callback, on a delivery thread; must not block for long. */
   @FunctionalInterface
   public interface Listener {
-    /** The callback was refused or given up; nothing more will be sent for it. */
-    void refused(long taskId, String message);
+    /** The callback for {@code key} was refused or given up; nothing more will be sent for it. */
+    void refused(TaskKey key, String message);
 
-    default void delivered(long taskId, int attempt) {}
+    /** The receiver took the callback of {@code key}'s attempt {@code attempt}. */
+    default void delivered(TaskKey key, int attempt) {}
 
-    Listener NONE = (id, message) -> {};
+    Listener NONE = (key, message) -> {};
   }
 
   private final NotifyConfig cfg;
@@ -110,6 +122,10 @@ public final class Callbacks implements AutoCloseable {
     executor.setRemoveOnCancelPolicy(true);
     int left = 0;
     for (Outbox.Entry e : outbox.pending()) {
+      if (taskOf(e.body()) == null) {
+        log.warn("callbacks: {} names no task; left in place", e.file());
+        continue;
+      }
       schedule(e, 0);
       left++;
     }
@@ -124,39 +140,43 @@ public final class Callbacks implements AutoCloseable {
    * Queues one callback durably and returns; never throws. {@code result} is the response text or
    * the failure reason (the caller never passes plaintext of an encrypted task).
    */
-  public void enqueue(long taskId, String url, String status, String result, Instant completedAt, int attempt) {
+  public void enqueue(TaskKey task, String url, String status, String result, Instant completedAt, int attempt) {
     try {
       if (closed) {
-        log.warn("task {}: callback not queued: callbacks are closed", taskId);
+        log.warn("task {}: callback not queued: callbacks are closed", task);
         return;
       }
       if (url == null || HttpUrl.parse(url) == null) {
         String why = "callback to " + target(url) + " refused: only http and https URLs are allowed";
-        executor.execute(() -> refuse(taskId, why));
+        executor.execute(() -> refuse(task, why));
         return;
       }
-      String key = "callback-" + taskId + "-" + attempt + "-" + safe(status);
+      String key = "callback-" + task.source() + "-" + task.fileName() + "-" + attempt + "-" + safe(status);
       if (live.containsKey(key)) {
-        log.info("task {}: callback for attempt {} ({}) is already on its way", taskId, attempt, status);
+        log.info("task {}: callback for attempt {} ({}) is already on its way", task, attempt, status);
         return;
       }
+      long number = task.numericId();
       ObjectNode body = M.createObjectNode();
-      body.put("task_id", taskId);
+      if (number >= 0) body.put("task_id", number);
+      else body.put("task_id", task.id());
       body.put("status", status);
       body.put("result", result);
       body.put("completed_at", WireTime.format(completedAt == null ? clock.now() : completedAt));
       body.put("attempt", attempt);
       ObjectNode entry = M.createObjectNode();
-      entry.put("task_id", taskId);
+      entry.put("task", task.toString());
+      if (number >= 0) entry.put("task_id", number); // what the release before task keys reads
       entry.put("attempt", attempt);
       entry.put("url", url);
       entry.put("body", M.writeValueAsString(body));
-      entry.put("idempotency_key", taskId + "-" + attempt + "-" + status);
+      entry.put("idempotency_key", (task.source().equals(ATS) ? task.id() : task.toString())
+          + "-" + attempt + "-" + status);
       entry.put("tries", 0);
       entry.put("queued_at", WireTime.format(clock.now()));
       schedule(outbox.put(key, entry), 0);
     } catch (IOException | RuntimeException e) {
-      log.warn("task {}: callback not queued: {}", taskId, e.toString());
+      log.warn("task {}: callback not queued: {}", task, e.toString());
     }
   }
 
@@ -214,11 +234,11 @@ public final class Callbacks implements AutoCloseable {
     Outbox.Entry e = live.get(key);
     if (e == null || closed) return;
     ObjectNode entry = e.body();
-    long taskId = entry.path("task_id").asLong();
+    TaskKey task = taskOf(entry);
     String url = entry.path("url").asText();
     HttpUrl u = HttpUrl.parse(url);
     if (u == null) {
-      drop(e, taskId, "callback to " + target(url) + " refused: only http and https URLs are allowed");
+      drop(e, task, "callback to " + target(url) + " refused: only http and https URLs are allowed");
       return;
     }
     String where = "callback to " + target(url);
@@ -234,16 +254,16 @@ public final class Callbacks implements AutoCloseable {
         if (r.isSuccessful()) {
           live.remove(key);
           outbox.remove(e);
-          log.info("task {}: {} delivered (HTTP {}, try {})", taskId, where, code, tries);
-          tell(() -> listener.delivered(taskId, entry.path("attempt").asInt()));
+          log.info("task {}: {} delivered (HTTP {}, try {})", task, where, code, tries);
+          tell(() -> listener.delivered(task, entry.path("attempt").asInt()));
           return;
         }
         if (code >= 300 && code < 400) {
-          drop(e, taskId, where + " refused: the receiver redirected (HTTP " + code + "); redirects are not followed");
+          drop(e, task, where + " refused: the receiver redirected (HTTP " + code + "); redirects are not followed");
           return;
         }
         if (code != 429 && code < 500) {
-          drop(e, taskId, where + " refused by the receiver: HTTP " + code);
+          drop(e, task, where + " refused by the receiver: HTTP " + code);
           return;
         }
         failure = "HTTP " + code;
@@ -252,7 +272,7 @@ public final class Callbacks implements AutoCloseable {
         calls.remove(call);
       }
     } catch (SsrfGuard.Refused x) {
-      drop(e, taskId, where + " refused: " + x.getMessage());
+      drop(e, task, where + " refused: " + x.getMessage());
       return;
     } catch (IOException | RuntimeException x) {
       if (closed) return;
@@ -260,7 +280,7 @@ public final class Callbacks implements AutoCloseable {
     }
     if (closed) return;
     if (tries >= cfg.callbackMaxTries()) {
-      drop(e, taskId, where + " given up after " + tries + " tries (last: " + failure + ")");
+      drop(e, task, where + " given up after " + tries + " tries (last: " + failure + ")");
       return;
     }
     entry.put("tries", tries);
@@ -268,12 +288,12 @@ public final class Callbacks implements AutoCloseable {
     try {
       again = outbox.put(e.key(), entry);
     } catch (RuntimeException x) {
-      log.warn("task {}: {}: cannot record the try: {}", taskId, where, x.toString());
+      log.warn("task {}: {}: cannot record the try: {}", task, where, x.toString());
       again = e;
     }
     long delay = delayAfter(cfg.callbackBackoff(), tries, ThreadLocalRandom.current().nextDouble()).toMillis();
     if (retryAfterMs > delay) delay = Math.min(retryAfterMs, MAX_DELAY.toMillis());
-    log.info("task {}: {} failed ({}); try {} of {} in {} ms", taskId, where, failure, tries + 1,
+    log.info("task {}: {} failed ({}); try {} of {} in {} ms", task, where, failure, tries + 1,
         cfg.callbackMaxTries(), delay);
     schedule(again, delay);
   }
@@ -292,19 +312,30 @@ public final class Callbacks implements AutoCloseable {
     return b.build();
   }
 
-  private void drop(Outbox.Entry e, long taskId, String message) {
+  /** The entry's task: {@code task}, or the number {@code task_id} of the release before task keys. */
+  static TaskKey taskOf(ObjectNode entry) {
+    try {
+      if (entry.hasNonNull("task")) return TaskKey.parse(entry.get("task").asText());
+      if (entry.path("task_id").canConvertToLong()) return TaskKey.of(ATS, entry.get("task_id").asLong());
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+    return null;
+  }
+
+  private void drop(Outbox.Entry e, TaskKey task, String message) {
     live.remove(e.key());
     try {
       outbox.remove(e);
     } catch (RuntimeException x) {
-      log.warn("task {}: cannot remove callback outbox entry: {}", taskId, x.toString());
+      log.warn("task {}: cannot remove callback outbox entry: {}", task, x.toString());
     }
-    refuse(taskId, message);
+    refuse(task, message);
   }
 
-  private void refuse(long taskId, String message) {
-    log.warn("task {}: {}", taskId, message);
-    tell(() -> listener.refused(taskId, message));
+  private void refuse(TaskKey task, String message) {
+    log.warn("task {}: {}", task, message);
+    tell(() -> listener.refused(task, message));
   }
 
   private static void tell(Runnable r) {

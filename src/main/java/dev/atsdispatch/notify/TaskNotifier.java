@@ -34,7 +34,7 @@ public final class TaskNotifier implements TaskObserver {
   public static BiFunction<StateDir, TaskSource, TaskObserver> factory(NotifyConfig cfg) {
     return (state, source) -> {
       Callbacks cb = Callbacks.builder(cfg, state.outbox("callbacks"))
-          .listener((taskId, message) -> note(source, TaskKey.of(source.name(), taskId), "Callback not delivered: " + message)).build();
+          .listener((key, message) -> note(source, key, "Callback not delivered: " + message)).build();
       return new TaskNotifier(Notifications.create(cfg), cb);
     };
   }
@@ -93,7 +93,7 @@ public final class TaskNotifier implements TaskObserver {
 
   private void callback(TaskView v, int attempt, String status, String result) {
     String url = v.callbackUrl();
-    if (url != null) callbacks.enqueue(v.key().numericId(), url, status, result, Instant.now(), attempt);
+    if (url != null) callbacks.enqueue(v.key(), url, status, result, Instant.now(), attempt);
   }
 
   /** "Blocked: dependency #4 (failed) failed" → "#4 (failed)", for "dependency {reasons} failed". */

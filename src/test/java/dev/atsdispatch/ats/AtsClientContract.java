@@ -99,7 +99,7 @@ abstract class AtsClientContract {
     assertEquals(ids.subList(1, 3), since.tasks().stream().map(Task::id).toList());
     Task light = since.tasks().get(0);
     assertTrue(light.light());
-    assertNull(light.title());
+    assertEquals(second.title(), light.title(), "a short title is kept");
     assertNull(light.description());
     assertEquals(1, light.payload().path("k").asInt());
     assertEquals(6, light.priority());
@@ -229,5 +229,24 @@ abstract class AtsClientContract {
     } finally {
       scoped.close();
     }
+  }
+
+  /** The attempt records other services count strikes by: posted and read back through the source. */
+  @Test
+  void attemptRecordsOnTheThreadAreSharedThroughTheSource() throws Exception {
+    Task t = client.create(new NewTask("shared", null, null, 5, "ch", null));
+    dev.atsdispatch.source.ats.AtsSource source = new dev.atsdispatch.source.ats.AtsSource("ats", client,
+        settings(server.url()), "ch", dev.atsdispatch.time.Clock.SYSTEM, EventWatcher.Timing.DEFAULT);
+    dev.atsdispatch.source.TaskKey key = dev.atsdispatch.source.TaskKey.of("ats", t.id());
+    assertEquals(dev.atsdispatch.source.TaskSource.SharedAttempts.NONE, source.sharedAttempts(key, null));
+    source.note(key, "Agent processing started (attempt 1)", 1, true);
+    source.note(key, null, 2, true);
+    source.note(key, null, 2, false); // attempt 2 was interrupted: not a strike
+    source.note(key, "Agent retry started (attempt 3)", 3, true);
+    assertEquals(new dev.atsdispatch.source.TaskSource.SharedAttempts(3, 2), source.sharedAttempts(key, null));
+    assertEquals(dev.atsdispatch.source.TaskSource.SharedAttempts.NONE,
+        source.sharedAttempts(key, Instant.now().plusSeconds(60)), "records before a reset do not count");
+    List<JsonNode> thread = client.messages(t.id());
+    assertTrue(thread.stream().anyMatch(m -> m.toString().contains("Agent processing started (attempt 1)")), thread.toString());
   }
 }

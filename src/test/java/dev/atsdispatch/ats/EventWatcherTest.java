@@ -1,5 +1,6 @@
 package dev.atsdispatch.ats;
 
+import dev.atsdispatch.time.Backoff;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

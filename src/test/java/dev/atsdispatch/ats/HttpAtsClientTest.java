@@ -57,7 +57,7 @@ final class HttpAtsClientTest extends AtsClientContract {
       Task t = page.tasks().get(0);
       assertTrue(t.light());
       assertEquals(7, t.id());
-      assertNull(t.title());
+      assertEquals("t", t.title(), "a short title is kept (it tells a registration)");
       assertNull(t.description());
       assertNull(t.reason());
       assertEquals(0, t.outputs().size());

@@ -76,7 +76,7 @@ final class RunCommandTest {
     assertTrue(m.find(), j.stdout());
     // cat echoes the prompt: the outputs printed are the task's real result
     assertTrue(j.stdout().contains("<task-title>\\nSay hello\\n</task-title>"), j.stdout());
-    assertTrue(Files.exists(dir.resolve("state/tasks/" + m.group(1) + "/attempt-1.stdout.log")));
+    assertTrue(Files.exists(dir.resolve("state/tasks/ats/" + m.group(1) + "/attempt-1.stdout.log")));
   }
 
   @Test
@@ -180,13 +180,13 @@ final class RunCommandTest {
     JsonNode t = http.get("/tasks/" + id).task();
     assertEquals("pending", t.path("status").asText(), "interrupted, not failed, and given back: " + t);
     assertTrue(t.path("assignee_id").isNull() || t.path("assignee_id").isMissingNode(), t.toString());
-    String ledger = Files.readString(dir.resolve("state/tasks/" + id + "/events.jsonl"));
+    String ledger = Files.readString(dir.resolve("state/tasks/ats/" + id + "/events.jsonl"));
     assertTrue(ledger.contains("\"outcome\":\"interrupted\",\"strike\":false"), ledger);
     assertTrue(ledger.contains("\"event\":\"released\""), ledger);
   }
 
   boolean ledgerHas(long id, String event) throws IOException {
-    Path f = dir.resolve("state/tasks/" + id + "/events.jsonl");
+    Path f = dir.resolve("state/tasks/ats/" + id + "/events.jsonl");
     return Files.exists(f) && Files.readString(f).contains("\"event\":\"" + event + "\"");
   }
 

@@ -10,13 +10,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -31,15 +39,41 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The key directory in the JavaScript formats: the old bot's files (fixtures written by tweetnacl
  * and JSON.stringify) load and are rewritten byte for byte, writes are atomic and owner-only, bad
- * files and bad permissions are clear errors, and the registration bookkeeping.
+ * files and bad permissions are clear errors, the registration bookkeeping, and the read cache:
+ * a file is parsed again only when it changed, and every change is seen on the next read.
  */
 final class KeyringTest {
   static final ObjectMapper M = new ObjectMapper();
   static final Clock CLOCK = Clock.fixed(Instant.parse("2025-06-01T12:00:00Z"), ZoneOffset.UTC);
 
+  static final List<String> FILES = List.of(Keyring.DISPATCH_KEYS, Keyring.TRUSTED_KEYS, Keyring.PENDING, Keyring.CONFIG);
+  /** A time well past {@link Keyring#SETTLE}: the content of a file this old is cached. */
+  static final FileTime LONG_AGO = FileTime.from(Instant.now().minus(Duration.ofHours(1)).truncatedTo(ChronoUnit.SECONDS));
+
   @TempDir Path dir;
   @TempDir Path js;
   OldBotKeys old;
+
+  static BasicFileAttributes attributes(Path f) throws IOException {
+    return Files.readAttributes(f, BasicFileAttributes.class);
+  }
+
+  /**
+   * Overwrites the file in place with '#' (not JSON) of its own size and puts its time back: size,
+   * time and file key are what they were, so only parsing it again could notice.
+   */
+  static void garbleKeepingAttributes(Path f) throws IOException {
+    BasicFileAttributes before = attributes(f);
+    byte[] junk = new byte[(int) before.size()];
+    Arrays.fill(junk, (byte) '#');
+    Files.write(f, junk, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+    Files.setLastModifiedTime(f, before.lastModifiedTime());
+    BasicFileAttributes after = attributes(f);
+    assertEquals(before.size(), after.size());
+    assertEquals(before.lastModifiedTime(), after.lastModifiedTime());
+    assertEquals(before.fileKey(), after.fileKey());
+    assertTrue(Files.readString(f).startsWith("###"));
+  }
 
   Keyring withFixtures() throws Exception {
     old = OldBotKeys.write(js);
@@ -116,6 +150,72 @@ final class KeyringTest {
     Object after = Files.readAttributes(dir.resolve("keys/config.json"),
         java.nio.file.attribute.BasicFileAttributes.class).fileKey();
     assertNotEquals(before, after);
+  }
+
+  @Test
+  void anUnchangedFileIsNotParsedAgainAndAnyChangeIsSeen() throws Exception {
+    Keyring k = withFixtures();
+    for (String f : FILES) Files.setLastModifiedTime(dir.resolve(f), LONG_AGO);
+    k.check(); // parses every file once
+    for (String f : FILES) garbleKeepingAttributes(dir.resolve(f));
+    // the files' attributes are unchanged, so the parsed copies answer: the garbage is never parsed
+    for (int i = 0; i < 100; i++) {
+      k.check();
+      assertEquals(old.ada().publicKey(), k.dispatchKeyPair().orElseThrow().publicKey());
+      assertEquals("alice", k.trustedByPublicKey(old.alice().publicKey()).orElseThrow().name());
+      assertEquals(2, k.pending().size());
+      assertTrue(k.requireEncryption());
+    }
+    assertTrue(new Keyring(dir).requireEncryption(), "one cache for every instance in this JVM");
+    // a new time is a change: parsed again, and the corrupt file is the error it always was
+    Files.setLastModifiedTime(dir.resolve(Keyring.CONFIG), FileTime.from(LONG_AGO.toInstant().plusSeconds(1)));
+    KeyringException e = assertThrows(KeyringException.class, k::requireEncryption);
+    assertTrue(e.getMessage().contains(dir.resolve(Keyring.CONFIG) + " is not valid JSON"), e.getMessage());
+    assertThrows(KeyringException.class, k::requireEncryption, "a bad file is not cached");
+  }
+
+  @Test
+  void aFileWrittenJustNowIsParsedOnEveryReadUntilItSettles() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    k.setConfig("require_encryption", "true");
+    assertTrue(k.requireEncryption());
+    // a second change within the time granularity would leave the attributes as they were
+    garbleKeepingAttributes(dir.resolve(Keyring.CONFIG));
+    assertThrows(KeyringException.class, k::requireEncryption);
+  }
+
+  @Test
+  void anEditByAnotherProcessIsSeenOnTheNextRead() throws Exception {
+    Keyring k = new Keyring(dir, CLOCK);
+    KeyPair alice = NaclBox.generateKeyPair();
+    KeyPair bob = NaclBox.generateKeyPair();
+    k.addTrusted("alice", alice.publicKey());
+    Path f = dir.resolve(Keyring.TRUSTED_KEYS);
+    Files.setLastModifiedTime(f, LONG_AGO);
+    assertTrue(k.trustedByPublicKey(alice.publicKey()).isPresent());
+
+    // an admin command elsewhere rewrites it (temp file, rename): same size, even the same time
+    Path tmp = dir.resolve(".trusted-keys.json.tmp");
+    Files.writeString(tmp, Files.readString(f).replace(alice.publicKey(), bob.publicKey())
+        .replace(alice.fingerprint(), bob.fingerprint()));
+    Files.setLastModifiedTime(tmp, LONG_AGO);
+    BasicFileAttributes before = attributes(f);
+    Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    assertEquals(before.size(), attributes(f).size());
+    assertEquals(before.lastModifiedTime(), attributes(f).lastModifiedTime());
+    assertNotEquals(before.fileKey(), attributes(f).fileKey());
+    assertEquals("alice", k.trustedByPublicKey(bob.publicKey()).orElseThrow().name(), "a new inode is a change");
+    assertTrue(k.trustedByPublicKey(alice.publicKey()).isEmpty());
+
+    // an editor writing in place, to the same size: seen by the new time
+    Files.setLastModifiedTime(f, LONG_AGO);
+    assertEquals(List.of("alice"), new ArrayList<>(k.trustedKeys().keySet()));
+    Files.writeString(f, Files.readString(f).replace("\"alice\"", "\"alica\""));
+    assertEquals(List.of("alica"), new ArrayList<>(k.trustedKeys().keySet()));
+
+    // and a file removed is gone at once
+    Files.delete(f);
+    assertTrue(k.trustedKeys().isEmpty());
   }
 
   @Test

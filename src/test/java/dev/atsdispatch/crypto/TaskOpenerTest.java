@@ -12,10 +12,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.ats.Task;
+import dev.atsdispatch.dispatch.AtomicFiles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -221,6 +223,45 @@ final class TaskOpenerTest {
     // the same key under a second name shares the record: renaming the sender does not replay
     keyring.addTrusted("alice-again", alice.publicKey());
     rejected(opener.open(task(22, "t", good.deepCopy().put("sender", "alice-again"))));
+  }
+
+  @Test
+  void theHotPathParsesNoUnchangedKeyFile() throws Exception {
+    keyring.setConfig("require_encryption", "false");
+    List<Path> files = List.of(keyring.file(Keyring.DISPATCH_KEYS), keyring.file(Keyring.TRUSTED_KEYS),
+        keyring.file(Keyring.CONFIG));
+    for (Path f : files) Files.setLastModifiedTime(f, KeyringTest.LONG_AGO);
+    assertInstance(Opened.Encrypted.class, opener.open(task(1, "t", envelope("{\"title\":\"t\"}"))));
+    assertInstance(Opened.Plain.class, opener.open(task(2, "plain", M.createObjectNode())));
+    // unreadable now, but with the attributes they had: only parsing them again could fail
+    for (Path f : files) KeyringTest.garbleKeepingAttributes(f);
+    for (int i = 0; i < 50; i++) {
+      Opened.Encrypted e = assertInstance(Opened.Encrypted.class,
+          opener.open(task(100 + i, "t", envelope("{\"title\":\"t\"}"))));
+      opener.sealResponse("r", e);
+      assertInstance(Opened.Plain.class, opener.open(task(200 + i, "plain", M.createObjectNode())));
+    }
+  }
+
+  @Test
+  void keysAndPolicyChangedByAnotherProcessApplyToTheNextTask() throws Exception {
+    keyring.setConfig("require_encryption", "false");
+    Files.setLastModifiedTime(keyring.file(Keyring.TRUSTED_KEYS), KeyringTest.LONG_AGO);
+    Files.setLastModifiedTime(keyring.file(Keyring.CONFIG), KeyringTest.LONG_AGO);
+    KeyPair carol = NaclBox.generateKeyPair();
+    ObjectNode fromCarol = envelope("{\"title\":\"t\"}", carol, ada.publicKey()).put("sender", "carol");
+    assertEquals("Decryption failed: Sender \"carol\" not in trusted-keys.json", rejected(opener.open(task(1, "t", fromCarol))));
+    assertInstance(Opened.Plain.class, opener.open(task(2, "plain", M.createObjectNode())));
+
+    // written as the admin commands of another process write (this process's cache is not told)
+    ObjectNode trusted = (ObjectNode) M.readTree(keyring.file(Keyring.TRUSTED_KEYS).toFile());
+    trusted.putObject("carol").put("publicKey", carol.publicKey());
+    AtomicFiles.write(keyring.file(Keyring.TRUSTED_KEYS), JsJson.file(trusted).getBytes(StandardCharsets.UTF_8),
+        AtomicFiles.OWNER_ONLY);
+    AtomicFiles.write(keyring.file(Keyring.CONFIG), "{\n  \"require_encryption\": true\n}\n".getBytes(StandardCharsets.UTF_8),
+        AtomicFiles.OWNER_ONLY);
+    assertEquals("carol", assertInstance(Opened.Encrypted.class, opener.open(task(3, "t", fromCarol))).senderName());
+    assertEquals(TaskOpener.ENCRYPTION_REQUIRED, rejected(opener.open(task(4, "plain", M.createObjectNode()))));
   }
 
   @Test

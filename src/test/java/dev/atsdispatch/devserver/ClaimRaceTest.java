@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.testing.MutableClock;
 import dev.atsdispatch.testing.WsClient;

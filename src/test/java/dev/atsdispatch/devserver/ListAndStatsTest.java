@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atsdispatch.source.TaskStatus;
-import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.testing.Http.Resp;
 import dev.atsdispatch.testing.MutableClock;

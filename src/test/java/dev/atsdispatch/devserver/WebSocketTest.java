@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.ats.WireTime;
+import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.testing.WsClient;
 import dev.atsdispatch.testing.WsClient.Frame;

@@ -88,6 +88,7 @@ final class NotificationWiringTest {
     assertEquals("completed", body.path("status").asText());
     assertEquals("all <good> & done", body.path("result").asText());
     assertEquals(1, body.path("attempt").asInt());
+    assertEquals(ok + "-1-completed", cb.getHeader("Idempotency-Key"), "the key of before task keys");
     assertTrue(cb.getHeader("X-ATS-Dispatch-Signature").startsWith("t="), cb.getHeaders().toString());
 
     long bad = DispatchFixture.create(http, "bad one", 5, "{\"callback_url\":\"" + hook + "\",\"depends_on\":[]}");

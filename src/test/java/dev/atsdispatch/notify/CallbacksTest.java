@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atsdispatch.dispatch.Outbox;
 import dev.atsdispatch.dispatch.StateDir;
+import dev.atsdispatch.source.TaskKey;
 import dev.atsdispatch.testing.FakeClock;
 import java.net.ConnectException;
 import java.net.Inet6Address;
@@ -73,13 +75,13 @@ final class CallbacksTest {
 
   final Callbacks.Listener listener = new Callbacks.Listener() {
     @Override
-    public void refused(long taskId, String message) {
-      events.add("refused " + taskId + ": " + message);
+    public void refused(TaskKey key, String message) {
+      events.add("refused " + key + ": " + message);
     }
 
     @Override
-    public void delivered(long taskId, int attempt) {
-      events.add("delivered " + taskId + " attempt " + attempt);
+    public void delivered(TaskKey key, int attempt) {
+      events.add("delivered " + key + " attempt " + attempt);
     }
   };
 
@@ -139,6 +141,10 @@ final class CallbacksTest {
     return at;
   }
 
+  static TaskKey ats(long id) {
+    return TaskKey.of("ats", id);
+  }
+
   static InetAddress addr(String host, String literal) throws Exception {
     return InetAddress.getByAddress(host, InetAddress.getByName(literal).getAddress());
   }
@@ -149,7 +155,7 @@ final class CallbacksTest {
   void postsTheJavaScriptBodyPlusAttemptWithAnIdempotencyKey() throws Exception {
     server.enqueue(new MockResponse().setResponseCode(204));
     Callbacks cb = callbacks(cfg().build());
-    cb.enqueue(42, hook(), "completed", "done <&> \"ünï\" 😀", DONE, 1);
+    cb.enqueue(ats(42), hook(), "completed", "done <&> \"ünï\" 😀", DONE, 1);
     RecordedRequest r = request();
     assertEquals("POST", r.getMethod());
     assertEquals("/hook?token=abc", r.getPath());
@@ -159,7 +165,7 @@ final class CallbacksTest {
     assertEquals("{\"task_id\":42,\"status\":\"completed\",\"result\":\"done <&> \\\"ünï\\\" 😀\","
         + "\"completed_at\":\"2026-03-04T05:06:07.089Z\",\"attempt\":1}",
         M.writeValueAsString(M.readTree(r.getBody().readUtf8())));
-    assertEquals("delivered 42 attempt 1", event());
+    assertEquals("delivered ats:42 attempt 1", event());
     assertEquals(0, cb.pending());
     assertEquals(List.of(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), server.getPort())), connects);
   }
@@ -168,7 +174,7 @@ final class CallbacksTest {
   void withASecretTheSignatureVerifiesOverTimestampAndRawBody() throws Exception {
     server.enqueue(new MockResponse());
     Callbacks cb = callbacks(cfg().callbackSecret("whsec_t3st").build());
-    cb.enqueue(7, hook(), "failed", "Agent exited with code 1", DONE, 2);
+    cb.enqueue(ats(7), hook(), "failed", "Agent exited with code 1", DONE, 2);
     RecordedRequest r = request();
     byte[] raw = r.getBody().readByteArray();
     long t = clock.now().getEpochSecond();
@@ -178,19 +184,19 @@ final class CallbacksTest {
     mac.update((t + ".").getBytes(StandardCharsets.UTF_8));
     String expected = HexFormat.of().formatHex(mac.doFinal(raw));
     assertEquals("t=" + t + ",v1=" + expected, r.getHeader(Callbacks.SIGNATURE_HEADER));
-    assertEquals("delivered 7 attempt 2", event());
+    assertEquals("delivered ats:7 attempt 2", event());
   }
 
   @Test
   void a500IsRetriedAndTheRetryCarriesTheSameBodyAndKey() throws Exception {
     server.enqueue(new MockResponse().setResponseCode(500));
     server.enqueue(new MockResponse().setResponseCode(200));
-    callbacks(cfg().build()).enqueue(42, hook(), "completed", "ok", DONE, 1);
+    callbacks(cfg().build()).enqueue(ats(42), hook(), "completed", "ok", DONE, 1);
     RecordedRequest first = request();
     RecordedRequest second = request();
     assertEquals(first.getBody().readUtf8(), second.getBody().readUtf8());
     assertEquals(first.getHeader("Idempotency-Key"), second.getHeader("Idempotency-Key"));
-    assertEquals("delivered 42 attempt 1", event());
+    assertEquals("delivered ats:42 attempt 1", event());
     assertEquals(0, outbox.size());
   }
 
@@ -198,21 +204,21 @@ final class CallbacksTest {
   void a429WaitsItsRetryAfter() throws Exception {
     List<Long> arrivals = arrivals(new MockResponse().setResponseCode(429).setHeader("Retry-After", "1"),
         new MockResponse());
-    callbacks(cfg().build()).enqueue(42, hook(), "completed", "ok", DONE, 1);
+    callbacks(cfg().build()).enqueue(ats(42), hook(), "completed", "ok", DONE, 1);
     request();
     request();
     while (arrivals.size() < 2) Thread.onSpinWait(); // MockWebServer queues the request before dispatching it
     long ms = (arrivals.get(1) - arrivals.get(0)) / 1_000_000;
     assertTrue(ms >= 900, "retried after " + ms + " ms despite Retry-After: 1");
-    assertEquals("delivered 42 attempt 1", event());
+    assertEquals("delivered ats:42 attempt 1", event());
   }
 
   @Test
   void afterMaxTriesTheCallbackIsGivenUpAndNotedForTheTask() throws Exception {
     for (int i = 0; i < 3; i++) server.enqueue(new MockResponse().setResponseCode(503));
-    callbacks(cfg().build()).enqueue(42, hook(), "failed", "x", DONE, 1);
+    callbacks(cfg().build()).enqueue(ats(42), hook(), "failed", "x", DONE, 1);
     String e = event();
-    assertTrue(e.startsWith("refused 42: callback to http://127.0.0.1:" + server.getPort()
+    assertTrue(e.startsWith("refused ats:42: callback to http://127.0.0.1:" + server.getPort()
         + " given up after 3 tries (last: HTTP 503)"), e);
     assertFalse(e.contains("token=abc"), "the URL's query never goes into a message: " + e);
     assertEquals(3, server.getRequestCount());
@@ -222,8 +228,8 @@ final class CallbacksTest {
   @Test
   void anyOther4xxIsFinal() throws Exception {
     server.enqueue(new MockResponse().setResponseCode(404));
-    callbacks(cfg().build()).enqueue(42, hook(), "completed", "x", DONE, 1);
-    assertEquals("refused 42: callback to http://127.0.0.1:" + server.getPort() + " refused by the receiver: HTTP 404",
+    callbacks(cfg().build()).enqueue(ats(42), hook(), "completed", "x", DONE, 1);
+    assertEquals("refused ats:42: callback to http://127.0.0.1:" + server.getPort() + " refused by the receiver: HTTP 404",
         event());
     assertEquals(1, server.getRequestCount());
   }
@@ -240,7 +246,7 @@ final class CallbacksTest {
     });
     Callbacks cb = callbacks(cfg().timeouts(Duration.ofSeconds(1), Duration.ofMillis(500), Duration.ofSeconds(2)).build());
     long t0 = System.nanoTime();
-    for (int i = 1; i <= 20; i++) cb.enqueue(i, hook(), "completed", "r", DONE, 1);
+    for (int i = 1; i <= 20; i++) cb.enqueue(ats(i), hook(), "completed", "r", DONE, 1);
     long ms = (System.nanoTime() - t0) / 1_000_000;
     assertTrue(ms < 1000, "20 enqueues took " + ms + " ms");
     for (int i = 0; i < 20; i++) {
@@ -254,7 +260,7 @@ final class CallbacksTest {
   void theOutboxSurvivesARestart() throws Exception {
     server.enqueue(new MockResponse().setResponseCode(503));
     Callbacks first = callbacks(cfg().callbackRetries(5, Duration.ofHours(1)).build());
-    first.enqueue(42, hook(), "completed", "kept", DONE, 3);
+    first.enqueue(ats(42), hook(), "completed", "kept", DONE, 3);
     RecordedRequest before = request();
     awaitTries(1);
     first.close();
@@ -265,15 +271,83 @@ final class CallbacksTest {
     RecordedRequest after = request();
     assertEquals(before.getBody().readUtf8(), after.getBody().readUtf8());
     assertEquals("42-3-completed", after.getHeader("Idempotency-Key"));
-    assertEquals("delivered 42 attempt 3", event());
+    assertEquals("delivered ats:42 attempt 3", event());
     assertEquals(0, outbox.size());
+  }
+
+  /** Enqueues a callback that gets a 503, and stops it while it waits in the outbox for its second try. */
+  Outbox.Entry heldAfterOneTry(TaskKey task, String status, int attempt) throws Exception {
+    server.enqueue(new MockResponse().setResponseCode(503));
+    Callbacks cb = callbacks(cfg().callbackRetries(5, Duration.ofHours(1)).build());
+    cb.enqueue(task, hook(), status, "no", DONE, attempt);
+    awaitTries(1);
+    cb.close();
+    List<Outbox.Entry> p = outbox.pending();
+    assertEquals(1, p.size(), p.toString());
+    return p.get(0);
+  }
+
+  @Test
+  void anAtsTaskIsFiledUnderItsKeyAndKeepsTheWireOfBeforeTaskKeys() throws Exception {
+    Outbox.Entry e = heldAfterOneTry(ats(42), "completed", 1);
+    assertEquals("callback-ats-42-1-completed.json", e.file().getFileName().toString());
+    assertEquals("ats:42", e.body().path("task").asText());
+    RecordedRequest r = request();
+    assertEquals("42-1-completed", r.getHeader("Idempotency-Key"));
+    JsonNode body = M.readTree(r.getBody().readUtf8());
+    assertTrue(body.path("task_id").isIntegralNumber(), body.toString());
+    assertEquals(42, body.path("task_id").asLong());
+    server.enqueue(new MockResponse());
+    callbacks(cfg().build());
+    assertEquals("42-1-completed", request().getHeader("Idempotency-Key"));
+    assertEquals("delivered ats:42 attempt 1", event());
+  }
+
+  @Test
+  void aTaskOfAnotherSourceIsNamedByItsIdTextAndItsKey() throws Exception {
+    TaskKey card = new TaskKey("board", "card 7/x");
+    Outbox.Entry e = heldAfterOneTry(card, "failed", 2);
+    RecordedRequest r = request();
+    assertEquals("callback-board-" + card.fileName() + "-2-failed.json", e.file().getFileName().toString());
+    assertTrue(card.fileName().startsWith("h-"), "an id that is not a file name is hashed");
+    assertEquals("board:card 7/x", e.body().path("task").asText());
+    assertEquals("board:card 7/x-2-failed", r.getHeader("Idempotency-Key"));
+    assertEquals("{\"task_id\":\"card 7/x\",\"status\":\"failed\",\"result\":\"no\","
+        + "\"completed_at\":\"2026-03-04T05:06:07.089Z\",\"attempt\":2}", r.getBody().readUtf8());
+    server.enqueue(new MockResponse());
+    callbacks(cfg().build());
+    assertEquals("board:card 7/x-2-failed", request().getHeader("Idempotency-Key"));
+    assertEquals("delivered board:card 7/x attempt 2", event());
+    assertEquals(0, outbox.size());
+  }
+
+  @Test
+  void anEntryOfTheReleaseBeforeTaskKeysIsDeliveredAsAnAtsTask() throws Exception {
+    // exactly what the release before task keys wrote for task 42, attempt 3, after one try
+    String body = "{\"task_id\":42,\"status\":\"completed\",\"result\":\"kept\","
+        + "\"completed_at\":\"2026-03-04T05:06:07.089Z\",\"attempt\":3}";
+    Path dirOf = dir.resolve("state/outbox/callbacks");
+    Files.createDirectories(dirOf);
+    Files.writeString(dirOf.resolve("callback-42-3-completed.json"), M.writeValueAsString(M.createObjectNode()
+        .put("task_id", 42).put("attempt", 3).put("url", hook()).put("body", body)
+        .put("idempotency_key", "42-3-completed").put("tries", 1).put("queued_at", "2026-03-04T05:06:08.000Z")));
+    // and something that names no task at all: left alone
+    Files.writeString(dirOf.resolve("callback-x.json"), "{\"url\":\"" + hook() + "\",\"body\":\"{}\"}");
+    server.enqueue(new MockResponse());
+    callbacks(cfg().build());
+    RecordedRequest r = request();
+    assertEquals(body, r.getBody().readUtf8());
+    assertEquals("42-3-completed", r.getHeader("Idempotency-Key"));
+    assertEquals("delivered ats:42 attempt 3", event());
+    assertEquals(List.of("callback-x"), outbox.pending().stream().map(Outbox.Entry::key).toList());
+    assertNull(server.takeRequest(300, TimeUnit.MILLISECONDS), "only the entry that names its task is sent");
   }
 
   @Test
   void triesAreCountedAcrossARestart() throws Exception {
     server.enqueue(new MockResponse().setResponseCode(500));
     Callbacks first = callbacks(cfg().callbackRetries(2, Duration.ofHours(1)).build());
-    first.enqueue(42, hook(), "completed", "x", DONE, 1);
+    first.enqueue(ats(42), hook(), "completed", "x", DONE, 1);
     request();
     awaitTries(1);
     first.close();
@@ -301,9 +375,9 @@ final class CallbacksTest {
 
   void assertRefusedUnsent(long id, String url, String... expectedParts) throws Exception {
     Callbacks cb = callbacks(cfg().callbackAllow(List.of()).build());
-    cb.enqueue(id, url, "completed", "secret result", DONE, 1);
+    cb.enqueue(ats(id), url, "completed", "secret result", DONE, 1);
     String e = event();
-    assertTrue(e.startsWith("refused " + id + ": "), e);
+    assertTrue(e.startsWith("refused ats:" + id + ": "), e);
     for (String p : expectedParts) assertTrue(e.contains(p), "'" + p + "' not in: " + e);
     assertEquals(List.of(), connects, "nothing may be connected to");
     assertEquals(0, server.getRequestCount());
@@ -372,7 +446,7 @@ final class CallbacksTest {
   void aRedirectIsNotFollowed() throws Exception {
     server.enqueue(new MockResponse().setResponseCode(302).setHeader("Location", "http://internal.test/admin"));
     dns.put("internal.test", List.of(addr("internal.test", "10.0.0.1")));
-    callbacks(cfg().build()).enqueue(42, hook(), "completed", "x", DONE, 1);
+    callbacks(cfg().build()).enqueue(ats(42), hook(), "completed", "x", DONE, 1);
     String e = event();
     assertTrue(e.contains("redirected (HTTP 302); redirects are not followed"), e);
     assertEquals(1, server.getRequestCount());
@@ -385,7 +459,7 @@ final class CallbacksTest {
   void aPublicAddressPassesAndIsExactlyTheOneConnectedTo() throws Exception {
     dns.put("hooks.example", List.of(addr("hooks.example", "203.0.113.7")));
     callbacks(cfg().callbackRetries(1, Duration.ofMillis(10)).build())
-        .enqueue(42, "http://hooks.example:8080/x", "completed", "x", DONE, 1);
+        .enqueue(ats(42), "http://hooks.example:8080/x", "completed", "x", DONE, 1);
     assertTrue(event().contains("given up after 1 tries"));
     // the test observer refused the connect: nothing left the machine
     assertEquals(List.of(new InetSocketAddress(InetAddress.getByName("203.0.113.7"), 8080)), connects);
@@ -398,13 +472,13 @@ final class CallbacksTest {
     NotifyConfig c = cfg().callbackAllow(List.of("hooks.internal", "10.9.0.0/16")).callbackRetries(1, Duration.ofMillis(10))
         .build();
     Callbacks cb = callbacks(c);
-    cb.enqueue(1, "http://hooks.internal/x", "completed", "x", DONE, 1);
+    cb.enqueue(ats(1), "http://hooks.internal/x", "completed", "x", DONE, 1);
     assertTrue(event().contains("given up"));
-    cb.enqueue(2, "http://other.internal/x", "completed", "x", DONE, 1);
+    cb.enqueue(ats(2), "http://other.internal/x", "completed", "x", DONE, 1);
     assertTrue(event().contains("given up"));
     assertEquals(List.of(new InetSocketAddress(InetAddress.getByName("10.1.2.3"), 80),
         new InetSocketAddress(InetAddress.getByName("10.9.9.9"), 80)), connects);
-    cb.enqueue(3, "http://10.1.2.3/x", "completed", "x", DONE, 1);
+    cb.enqueue(ats(3), "http://10.1.2.3/x", "completed", "x", DONE, 1);
     assertTrue(event().contains("10.1.2.3 is a private address"), "the name is allowed, not its address");
     assertEquals(2, connects.size());
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atsdispatch.dispatch.StateDir;
+import dev.atsdispatch.source.TaskKey;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -50,7 +51,7 @@ final class SignatureReadmeTest {
         .timeouts(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(3)).build();
     RecordedRequest r;
     try (Callbacks cb = Callbacks.builder(cfg, new StateDir(dir.resolve("state")).outbox("callbacks")).build()) {
-      cb.enqueue(9, "http://127.0.0.1:" + server.getPort() + "/", "completed", "ünïcode <ok> 😀", Instant.now(), 1);
+      cb.enqueue(TaskKey.of("ats", 9), "http://127.0.0.1:" + server.getPort() + "/", "completed", "ünïcode <ok> 😀", Instant.now(), 1);
       r = server.takeRequest(5, TimeUnit.SECONDS);
       assertNotNull(r);
     } finally {

@@ -199,7 +199,7 @@ public final class AtsSource implements TaskSource {
   private static boolean after(String createdAt, Instant since) {
     if (createdAt == null) return true;
     try {
-      return !dev.atsdispatch.ats.WireTime.parse(createdAt).isBefore(since);
+      return !dev.atsdispatch.time.WireTime.parse(createdAt).isBefore(since);
     } catch (RuntimeException e) {
       return true;
     }

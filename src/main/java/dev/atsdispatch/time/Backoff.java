@@ -1,4 +1,4 @@
-package dev.atsdispatch.ats;
+package dev.atsdispatch.time;
 
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
