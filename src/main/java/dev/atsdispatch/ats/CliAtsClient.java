@@ -287,6 +287,13 @@ public final class CliAtsClient implements AtsClient {
         "--actor-name", settings.actorName()));
     cmd.addAll(List.of(args));
     String what = args.length == 0 ? "ats" : "ats " + args[0];
+    for (String a : cmd) {
+      if (a.indexOf('\0') >= 0) {
+        // the process API refuses it on every try: a permanent refusal, not an outage
+        throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, what + ": an argument contains a NUL character,"
+            + " which no process argument can carry; use the http transport");
+      }
+    }
     Process p;
     try {
       ProcessBuilder pb = new ProcessBuilder(cmd);

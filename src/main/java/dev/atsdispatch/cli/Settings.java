@@ -78,6 +78,8 @@ public final class Settings {
           (s, v) -> s.b.progressMessages = bool(v)),
       key("state_dir", "state", "state directory: ledgers, attempt logs, work dirs, outbox",
           (s, v) -> s.b.stateDir = Path.of(v)),
+      key("state_retention", "7d", "how long the state of a finished task (ledger, attempt logs, work dir) is kept "
+          + "after its last ledger entry (at least 1h)", (s, v) -> s.b.stateRetention = duration(v)),
       key("keys_dir", "keys", "key files (never visible to agents)", (s, v) -> s.b.keysDir = Path.of(v)),
       key("agent.command", "[\"claude\", \"-p\"]",
           "agent argv (no shell); an argument containing {input} gets the prompt, else the prompt goes to stdin",

@@ -20,6 +20,7 @@ public final class SettingsOptions {
   @Option(names = "--lease", paramLabel = "DURATION") String lease;
   @Option(names = "--state-dir", paramLabel = "DIR") String stateDir;
   @Option(names = "--keys-dir", paramLabel = "DIR") String keysDir;
+  @Option(names = "--state-retention", paramLabel = "DURATION") String stateRetention;
   @Option(names = "--ats-bin", paramLabel = "PATH") String atsBin;
 
   @Option(names = {"--url", "-u"}, description = "ATS URL (else ATS_URL, .ats/config, ~/.ats/config)") String url;
@@ -48,6 +49,7 @@ public final class SettingsOptions {
     put(flags, "lease", lease);
     put(flags, "state_dir", stateDir);
     put(flags, "keys_dir", keysDir);
+    put(flags, "state_retention", stateRetention);
     put(flags, "ats_bin", atsBin);
     String home = System.getProperty("user.home");
     return Settings.load(config, flags, System.getenv(),

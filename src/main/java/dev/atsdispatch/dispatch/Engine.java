@@ -119,7 +119,13 @@ public final class Engine {
     every(Duration.ofMinutes(1), () -> onLoop(this::forgetFinished));
     every(cfg.dependencyRecheck(), () -> onLoop(this::refreshDependencies));
     every(Duration.ofHours(1), this::sweep);
-    timers.schedule(this::sweep, 10, TimeUnit.SECONDS);
+    timers.schedule(() -> {
+      try {
+        sweep();
+      } catch (RuntimeException e) {
+        log.error("retention sweep failed", e);
+      }
+    }, 10, TimeUnit.SECONDS);
     source.start(this::onEvent);
   }
 
@@ -384,8 +390,9 @@ public final class Engine {
     known.values().removeIf(t -> t.state == Tracked.State.DONE && now - t.doneAt > FORGET_AFTER.toNanos());
   }
 
-  private void sweep() {
-    Retention.sweep(state, cfg.stateRetention(), clock.now(), List.copyOf(active));
+  /** The retention sweep (on a timer; package-private for tests): returns the task directories removed. */
+  int sweep() {
+    return Retention.sweep(state, cfg.stateRetention(), clock.now(), List.copyOf(active));
   }
 
   /** Starts a reconcile (on the reconciler's thread); requests during one make it run once more. */

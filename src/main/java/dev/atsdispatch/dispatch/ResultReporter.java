@@ -146,34 +146,44 @@ final class ResultReporter {
     }
   }
 
-  /** One delivery; the caller set the in-flight flag, which this clears. */
+  /**
+   * One delivery; the caller set the in-flight flag, which this clears. An entry no longer
+   * pending (acknowledged or dropped by a delivery that ended after the caller looked) is not
+   * sent again. Only the source call decides the entry's fate: bookkeeping after an
+   * acknowledgement that fails is logged, never taken for a refusal.
+   */
   private void deliver(Pending p) {
-    Outbox.Entry e = p.entry;
-    JsonNode body = e.body();
-    boolean complete = body.path("action").asText().equals("complete");
-    int attempt = body.path("attempt").asInt();
     try {
-      Lease l = p.lease != null ? p.lease : source.held(p.key);
-      if (complete) l.complete(List.of(body.path("outputs")));
-      else l.fail(body.path("reason").asText());
-      finish(p, "reported", M.createObjectNode().put("attempt", attempt));
-    } catch (SourceException x) {
-      switch (x.kind()) {
-        case UNAVAILABLE -> {
-          Duration wait = p.backoff.next();
-          p.nextTry = clock.nanoTime() + wait.toNanos();
-          log.warn("task {}: result not delivered ({}); kept in the outbox, next try in {} ms", p.key,
-              x.getMessage(), wait.toMillis());
+      if (pending.get(p.entry.key()) != p) return;
+      Outbox.Entry e = p.entry;
+      JsonNode body = e.body();
+      boolean complete = body.path("action").asText().equals("complete");
+      int attempt = body.path("attempt").asInt();
+      try {
+        Lease l = p.lease != null ? p.lease : source.held(p.key);
+        if (complete) l.complete(List.of(body.path("outputs")));
+        else l.fail(body.path("reason").asText());
+      } catch (SourceException x) {
+        switch (x.kind()) {
+          case UNAVAILABLE -> {
+            Duration wait = p.backoff.next();
+            p.nextTry = clock.nanoTime() + wait.toNanos();
+            log.warn("task {}: result not delivered ({}); kept in the outbox, next try in {} ms", p.key,
+                x.getMessage(), wait.toMillis());
+          }
+          case REFUSED -> refused(p, complete, x.getMessage());
+          case CONFLICT, NOT_FOUND -> {
+            log.warn("task {}: the source no longer takes a result for it ({}); dropping it", p.key, x.getMessage());
+            finish(p, "report_refused", M.createObjectNode().put("error", Reasons.clean(x.getMessage())));
+          }
         }
-        case REFUSED -> refused(p, complete, x.getMessage());
-        case CONFLICT, NOT_FOUND -> {
-          log.warn("task {}: the source no longer takes a result for it ({}); dropping it", p.key, x.getMessage());
-          finish(p, "report_refused", M.createObjectNode().put("error", Reasons.clean(x.getMessage())));
-        }
+        return;
+      } catch (RuntimeException x) {
+        log.error("task {}: delivering the result failed", p.key, x);
+        refused(p, complete, x.toString());
+        return;
       }
-    } catch (RuntimeException x) {
-      log.error("task {}: delivering the result failed", p.key, x);
-      refused(p, complete, x.toString());
+      finish(p, "reported", M.createObjectNode().put("attempt", attempt));
     } finally {
       p.inFlight.set(false);
     }
@@ -200,9 +210,18 @@ final class ResultReporter {
     p.nextTry = clock.nanoTime();
   }
 
+  /**
+   * The entry is done with: off the pending map first (so that no walk sends it again, whatever
+   * fails below), then off the disk, then noted in the ledger.
+   */
   private void finish(Pending p, String event, ObjectNode fields) {
-    outbox.remove(p.entry);
     pending.remove(p.entry.key(), p);
+    try {
+      outbox.remove(p.entry);
+    } catch (RuntimeException e) {
+      log.error("task {}: cannot remove its outbox entry {} ({}); a restart sends it again", p.key,
+          p.entry.file(), e.toString());
+    }
     try {
       state.ledger(p.key).append(event, fields, clock.now());
     } catch (RuntimeException e) {

@@ -3,6 +3,8 @@ package dev.atsdispatch.dispatch;
 import dev.atsdispatch.source.TaskKey;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
 import java.lang.ref.WeakReference;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -31,8 +33,23 @@ import org.slf4j.LoggerFactory;
 public final class StateDir implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StateDir.class);
   private final Path root;
-  /** One ledger object per task while anyone holds it, so its cached summary is the only one. */
-  private final ConcurrentHashMap<TaskKey, WeakReference<TaskLedger>> ledgers = new ConcurrentHashMap<>();
+  /**
+   * One ledger object per task while anyone holds it, so its cached summary is the only one. An
+   * entry whose ledger was collected is removed at the next look-up (through {@link #collected}),
+   * so the map holds only ledgers in use and those the collector has not got to yet.
+   */
+  private final ConcurrentHashMap<TaskKey, LedgerRef> ledgers = new ConcurrentHashMap<>();
+  private final ReferenceQueue<TaskLedger> collected = new ReferenceQueue<>();
+
+  private static final class LedgerRef extends WeakReference<TaskLedger> {
+    final TaskKey key;
+
+    LedgerRef(TaskKey key, TaskLedger ledger, ReferenceQueue<TaskLedger> q) {
+      super(ledger, q);
+      this.key = key;
+    }
+  }
+
   private FileChannel lockChannel;
   private FileLock lock;
 
@@ -93,8 +110,11 @@ public final class StateDir implements AutoCloseable {
 
   /**
    * Moves task directories written by the release before task keys ({@code tasks/<number>/})
-   * under {@code tasks/<source>/}; also writes the running markers for agents those ledgers
-   * left running. Runs once: a directory already moved is not seen again.
+   * under {@code tasks/<source>/}; before each move, reads its ledger the way that release did
+   * (lines it could not parse, such as one torn by a crash and joined by the next append, are
+   * skipped: they are dropped from the ledger and kept aside in {@code events.jsonl.unparsable})
+   * and writes the running markers for agents it left running. Runs once: a directory already
+   * moved is not seen again; one cut short by a crash is simply done again.
    */
   public synchronized int migrateLegacy(String source) {
     Path tasks = root.resolve("tasks");
@@ -104,13 +124,14 @@ public final class StateDir implements AutoCloseable {
       for (Path old : ds) {
         TaskKey key = new TaskKey(source, old.getFileName().toString());
         Path target = taskDir(key);
-        Files.createDirectories(target.getParent());
         if (Files.exists(target)) {
           log.warn("state: {} and {} both exist; keeping the new one", old, target);
           continue;
         }
+        keepParsableLines(old.resolve("events.jsonl"));
+        for (long[] g : new TaskLedger(old).summary().agentGroups()) markRunning(key, g[0], g[1]);
+        Files.createDirectories(target.getParent());
         Files.move(old, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        for (long[] g : ledger(key).summary().agentGroups()) markRunning(key, g[0], g[1]);
         moved++;
       }
       if (moved > 0) AtomicFiles.syncDirectory(tasks);
@@ -121,20 +142,56 @@ public final class StateDir implements AutoCloseable {
     return moved;
   }
 
+  /** Rewrites a ledger of the previous release without the lines its reader skipped (if any). */
+  private static void keepParsableLines(Path ledger) throws IOException {
+    if (!Files.isRegularFile(ledger)) return;
+    StringBuilder kept = new StringBuilder();
+    StringBuilder dropped = new StringBuilder();
+    int n = 0;
+    for (String line : new String(Files.readAllBytes(ledger), StandardCharsets.UTF_8).split("\n", -1)) {
+      if (line.isBlank()) continue;
+      boolean ok;
+      try {
+        ok = LEGACY.readTree(line) instanceof com.fasterxml.jackson.databind.node.ObjectNode;
+      } catch (IOException e) {
+        ok = false;
+      }
+      if (ok) {
+        kept.append(line).append('\n');
+      } else {
+        dropped.append(line).append('\n');
+        n++;
+      }
+    }
+    if (n == 0) return;
+    Path aside = ledger.resolveSibling("events.jsonl.unparsable");
+    AtomicFiles.write(aside, dropped.toString().getBytes(StandardCharsets.UTF_8), AtomicFiles.OWNER_ONLY);
+    AtomicFiles.write(ledger, kept.toString().getBytes(StandardCharsets.UTF_8), AtomicFiles.OWNER_ONLY);
+    log.warn("state: {} had {} line(s) the previous release skipped (torn by a crash); moved them to {}", ledger, n, aside);
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper LEGACY = new com.fasterxml.jackson.databind.ObjectMapper();
+
   public Path taskDir(TaskKey key) {
     return root.resolve("tasks").resolve(key.source()).resolve(key.fileName());
   }
 
   public TaskLedger ledger(TaskKey key) {
-    while (true) {
-      WeakReference<TaskLedger> ref = ledgers.compute(key, (k, r) ->
-          r != null && r.get() != null ? r : new WeakReference<>(new TaskLedger(taskDir(k))));
-      TaskLedger l = ref.get();
-      if (l != null) {
-        if (ledgers.size() > 4096) ledgers.values().removeIf(r -> r.get() == null);
-        return l;
-      }
+    for (Reference<? extends TaskLedger> r; (r = collected.poll()) != null; ) {
+      LedgerRef gone = (LedgerRef) r;
+      ledgers.remove(gone.key, gone); // a newer entry for the key stays
     }
+    TaskLedger[] found = new TaskLedger[1]; // held strongly until it is returned
+    ledgers.compute(key, (k, r) -> {
+      TaskLedger l = r == null ? null : r.get();
+      if (l == null) {
+        l = new TaskLedger(taskDir(k));
+        r = new LedgerRef(k, l, collected);
+      }
+      found[0] = l;
+      return r;
+    });
+    return found[0];
   }
 
   public Path workDir(TaskKey key) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.testing.AtsStandIn;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -48,6 +49,17 @@ final class CliAtsClientTest extends AtsClientContract {
     assertThrows(AtsException.class, () -> CliAtsClient.flag("reason", "-a=b"));
     long id = client.create(new NewTask("dash", "-starts with a dash", null, 5, "ch", null)).id();
     assertEquals("-starts with a dash", client.get(id).description());
+  }
+
+  /** No process argument can carry a NUL: that request can never be sent, so it is refused, not retried. */
+  @Test
+  void anArgumentWithANulIsRefusedForGood() {
+    long id = client.create(new NewTask("nul", null, null, 5, "ch", null)).id();
+    client.claim(id, Duration.ofMinutes(5));
+    AtsException e = assertThrows(AtsException.class, () -> client.fail(id, "Agent exited with code 3: bad\0byte"));
+    assertEquals(AtsException.Kind.BAD_REQUEST, e.kind(), e.getMessage());
+    assertTrue(e.getMessage().contains("NUL"), e.getMessage());
+    assertEquals(TaskStatus.IN_PROGRESS, client.get(id).status(), "nothing was sent");
   }
 
   @Test

@@ -119,4 +119,36 @@ final class SettingsTest {
         () -> load(null, Map.of(), Map.of("ATS_DISPATCH_STATUS_HOST", " ")));
     assertTrue(e.getMessage().startsWith("status.host: "), e.getMessage());
   }
+
+  @Test
+  void stateRetentionIsADurationOfAtLeastAnHour() throws Exception {
+    Settings d = load(null, Map.of(), Map.of());
+    assertEquals(Duration.ofDays(7), d.service().stateRetention());
+    assertEquals("7d", d.values().get("state_retention"));
+    Path f = dir.resolve("r.toml");
+    Files.writeString(f, "state_retention = \"3d\"\n");
+    assertEquals(Duration.ofDays(3), load(f, Map.of(), Map.of()).service().stateRetention());
+    Settings env = load(f, Map.of(), Map.of("ATS_DISPATCH_STATE_RETENTION", "36h"));
+    assertEquals(Duration.ofHours(36), env.service().stateRetention());
+    assertEquals("env ATS_DISPATCH_STATE_RETENTION", env.sources().get("state_retention"));
+    Settings flag = load(f, Map.of("state_retention", "1h"), Map.of("ATS_DISPATCH_STATE_RETENTION", "36h"));
+    assertEquals(Duration.ofHours(1), flag.service().stateRetention());
+    assertEquals("flag", flag.sources().get("state_retention"));
+    assertEquals("state_retention: must be at least 1h", assertThrows(Settings.InvalidSetting.class,
+        () -> load(null, Map.of("state_retention", "59m"), Map.of())).getMessage());
+    String bad = assertThrows(Settings.InvalidSetting.class,
+        () -> load(null, Map.of(), Map.of("ATS_DISPATCH_STATE_RETENTION", "a week"))).getMessage();
+    assertTrue(bad.startsWith("state_retention: not a duration"), bad);
+  }
+
+  @Test
+  void theStateRetentionFlagReachesTheSettings() {
+    SettingsOptions o = new SettingsOptions();
+    picocli.CommandLine cl = new picocli.CommandLine(o);
+    cl.parseArgs("--state-retention", "2d", "--state-dir", dir.resolve("st").toString(),
+        "--keys-dir", dir.resolve("k").toString());
+    Settings s = o.load();
+    assertEquals(Duration.ofDays(2), s.service().stateRetention());
+    assertEquals("flag", s.sources().get("state_retention"));
+  }
 }

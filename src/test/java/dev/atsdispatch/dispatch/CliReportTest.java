@@ -1,0 +1,71 @@
+package dev.atsdispatch.dispatch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.atsdispatch.ats.AtsSettings;
+import dev.atsdispatch.ats.CliAtsClient;
+import dev.atsdispatch.devserver.DevServer;
+import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.testing.AtsStandIn;
+import dev.atsdispatch.testing.Http;
+import dev.atsdispatch.time.Clock;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Results over the cli transport, end to end: dev server, the stand-in {@code ats} binary, real
+ * agents. A failure reason can carry anything an agent wrote to stderr, but no process argument
+ * can carry a NUL: the engine issue saw such a result retried for ever (and blocking the outbox).
+ */
+@Timeout(90)
+final class CliReportTest {
+  @TempDir Path dir;
+  DevServer server;
+  Http http;
+  Service service;
+
+  @BeforeEach
+  void startServer() {
+    server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
+    http = new Http(server.url(), "human", "tester", "Tester");
+  }
+
+  @AfterEach
+  void stopAll() {
+    if (service != null) service.close();
+    if (server != null) server.close();
+  }
+
+  @Test
+  void aStderrTailWithANulFailsTheTaskWithACleanReason() throws Exception {
+    Path agent = DispatchFixture.agent(dir, "agent.sh", "cat > /dev/null\n"
+        + "case \"$ATS_TASK_TITLE\" in *NUL*) printf 'bad\\000byte\\n' >&2; exit 3;; esac\necho fine");
+    ServiceConfig cfg = DispatchFixture.config(agent, dir.resolve("state"), dir.resolve("keys")).build();
+    AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", "cli-1", "Cli One");
+    Path ats = AtsStandIn.install(dir.resolve("bin"));
+    service = new Service(cfg, s, new CliAtsClient(s, ats.toString(), Duration.ofSeconds(30), AtsStandIn.env(dir)),
+        new ProcessAgentRunner(), Clock.SYSTEM, Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()),
+        DispatchFixture.FAST);
+    service.start();
+
+    long bad = DispatchFixture.create(http, "Writes a NUL", 5, null);
+    DispatchFixture.awaitStatus(http, bad, "failed", Duration.ofSeconds(30));
+    String reason = DispatchFixture.task(http, bad).path("reason").asText();
+    assertTrue(reason.startsWith("Agent exited with code 3: bad"), reason);
+    assertFalse(reason.contains("\0"), reason);
+    assertTrue(reason.contains("\uFFFD"), "the NUL is shown as a replacement character: " + reason);
+
+    long good = DispatchFixture.create(http, "Fine", 5, null);
+    DispatchFixture.awaitStatus(http, good, "completed", Duration.ofSeconds(30));
+    DispatchFixture.await("an empty outbox", Duration.ofSeconds(10), () -> service.engine().outboxDepth() == 0);
+    assertEquals("failed", DispatchFixture.task(http, bad).path("status").asText());
+  }
+}
