@@ -74,6 +74,8 @@ public final class Settings {
       key("dependency_timeout", "", "fail a task still waiting for dependencies this long after this service "
           + "deferred it (empty: wait forever)",
           (s, v) -> s.b.dependencyTimeout = v.isBlank() ? null : duration(v)),
+      key("dependency_max", "100", "most ids a task may depend on; a task with more is failed as blocked",
+          (s, v) -> s.b.dependencyMax = integer(v)),
       key("progress_messages", "true", "post progress messages to the task thread",
           (s, v) -> s.b.progressMessages = bool(v)),
       key("state_dir", "state", "state directory: ledgers, attempt logs, work dirs, outbox",
