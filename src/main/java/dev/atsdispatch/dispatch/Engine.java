@@ -218,6 +218,7 @@ public final class Engine {
       markDone(opening); // replaced below by what admission made of it, if anything
     }
     act(d, t);
+    pump();
   }
 
   private void act(Admission.Decision d, SourceTask t) {
