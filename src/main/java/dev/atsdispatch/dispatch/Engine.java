@@ -12,7 +12,6 @@ import dev.atsdispatch.status.DispatchMetrics;
 import dev.atsdispatch.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -40,7 +39,6 @@ import org.slf4j.LoggerFactory;
 public final class Engine {
   private static final Logger log = LoggerFactory.getLogger(Engine.class);
   static final int PAGE = 100;
-  private static final Duration FORGET_AFTER = Duration.ofMinutes(10);
 
   private final ServiceConfig cfg;
   private final TaskSource source;
@@ -63,10 +61,7 @@ public final class Engine {
   private final AttemptRunner attempts;
   private final QuickClaims quick;
 
-  // owned by the loop thread
-  private final Map<TaskKey, Tracked> known = new HashMap<>();
-  /** Keys of tasks queued, deferred or running, readable from any thread (retention, gauges). */
-  private final java.util.Set<TaskKey> active = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final TaskTable tasks; // owned by the loop thread
   private volatile int runningGauge;
   private volatile int queuedGauge;
   private volatile int deferredGauge;
@@ -83,6 +78,7 @@ public final class Engine {
     this.state = state;
     this.clock = clock;
     this.metrics = metrics;
+    this.tasks = new TaskTable(clock);
     calls.allowCoreThreadTimeOut(true);
     this.reporter = new ResultReporter(state.outbox("results"), state, source, calls, clock);
     this.admission = new Admission(state, intake, reporter, clock, cfg.maxAttempts());
@@ -116,7 +112,7 @@ public final class Engine {
     accepting = true;
     every(Duration.ofMillis(250), reporter::tick);
     every(cfg.reconcileEvery(), this::reconcileSoon);
-    every(Duration.ofMinutes(1), () -> onLoop(this::forgetFinished));
+    every(Duration.ofMinutes(1), () -> onLoop(tasks::forgetFinished));
     every(cfg.dependencyRecheck(), () -> onLoop(this::refreshDependencies));
     every(Duration.ofHours(1), this::sweep);
     timers.schedule(() -> {
@@ -187,11 +183,11 @@ public final class Engine {
   private void offer(SourceTask t, SourceEvent.Why why) {
     if (!accepting) return;
     if (t.status() != null) gate.seen(t.key(), t.status());
-    Tracked prior = known.get(t.key());
+    Tracked prior = tasks.get(t.key());
     if (prior != null && prior.state != Tracked.State.DONE) return;
     Tracked opening = new Tracked(t.lighten(), why);
     opening.state = Tracked.State.OPENING;
-    track(opening);
+    tasks.track(opening);
     try {
       intakes.execute(() -> {
         Admission.Decision d;
@@ -205,17 +201,17 @@ public final class Engine {
         onLoop(() -> opened(opening, decided, t));
       });
     } catch (RejectedExecutionException x) {
-      forget(opening);
+      tasks.forget(opening);
     }
   }
 
   /** Back on the loop with admission's decision; nothing happens if the task was let go meanwhile. */
   private void opened(Tracked opening, Admission.Decision d, SourceTask t) {
-    if (known.get(opening.key) != opening) return; // cancelled or finished elsewhere meanwhile
+    if (tasks.get(opening.key) != opening) return; // cancelled or finished elsewhere meanwhile
     if (d instanceof Admission.Later || !accepting) {
-      forget(opening);
+      tasks.forget(opening);
     } else {
-      markDone(opening); // replaced below by what admission made of it, if anything
+      tasks.markDone(opening); // replaced below by what admission made of it, if anything
     }
     act(d, t);
     pump();
@@ -248,40 +244,27 @@ public final class Engine {
     }
     Admission.Decision d = admission.reopened(t);
     onLoop(() -> {
-      Tracked k = known.get(t.key());
+      Tracked k = tasks.get(t.key());
       if (!accepting || (k != null && k.state != Tracked.State.DONE)) return;
       act(d, t);
       pump();
     });
   }
 
-  /**
-   * Claims and finishes a task without an agent, off the loop; it counts as running here until
-   * then (offers of it are dropped), and one that was not claimed is forgotten.
-   */
+  /** Claims and finishes a task without an agent (counted as running here until then). */
   private void quickly(Tracked t, java.util.function.BooleanSupplier job) {
-    track(t);
+    tasks.track(t);
     t.state = Tracked.State.RUNNING;
     t.claim = new Claim(cfg.grace());
-    calls.execute(() -> {
-      boolean claimed;
-      try {
-        claimed = job.getAsBoolean();
-      } catch (RuntimeException x) {
-        log.error("task {}: could not be finished", t.key, x);
-        claimed = false;
-      }
-      boolean done = claimed;
-      onLoop(() -> {
-        if (known.get(t.key) != t) return;
-        if (done) markDone(t);
-        else forget(t);
-      });
-    });
+    quick.run(t, job, calls, claimed -> onLoop(() -> {
+      if (!tasks.holds(t)) return;
+      if (claimed) tasks.markDone(t);
+      else tasks.forget(t); // not claimed: a later offer brings it back
+    }));
   }
 
   private void accept(Tracked t) {
-    track(t);
+    tasks.track(t);
     t.slots = scheduler.slotsFor(t.view);
     if (t.deps.isEmpty()) scheduler.add(t);
     else gate.admit(t);
@@ -320,17 +303,17 @@ public final class Engine {
 
   /** Drops a task held here that is no longer to be run; a running one has its agent stopped. */
   private void letGo(TaskKey key, Claim.Stop why, String detail) {
-    Tracked t = known.get(key);
+    Tracked t = tasks.get(key);
     if (t == null) return;
     switch (t.state) {
-      case OPENING -> forget(t);
+      case OPENING -> tasks.forget(t);
       case QUEUED -> {
         scheduler.remove(t);
-        forget(t);
+        tasks.forget(t);
       }
       case DEFERRED -> {
         gate.remove(t);
-        forget(t);
+        tasks.forget(t);
       }
       case RUNNING -> {
         log.info("task {}: {}; stopping its agent", key, detail);
@@ -364,36 +347,14 @@ public final class Engine {
 
   private void finished(Tracked t, AttemptRunner.End end) {
     scheduler.finished(t);
-    if (end == AttemptRunner.End.DONE) markDone(t);
-    else forget(t);
+    if (end == AttemptRunner.End.DONE) tasks.markDone(t);
+    else tasks.forget(t);
     pump();
-  }
-
-  private void track(Tracked t) {
-    known.put(t.key, t);
-    active.add(t.key);
-  }
-
-  private void markDone(Tracked t) {
-    t.state = Tracked.State.DONE;
-    t.doneAt = clock.nanoTime();
-    active.remove(t.key);
-  }
-
-  /** Forgets this entry, and only this one: a newer entry for the same key stays. */
-  private void forget(Tracked t) {
-    if (known.remove(t.key, t)) active.remove(t.key);
-  }
-
-  /** Forgets tasks finished here long ago; a late duplicate is caught by its ledger instead. */
-  private void forgetFinished() {
-    long now = clock.nanoTime();
-    known.values().removeIf(t -> t.state == Tracked.State.DONE && now - t.doneAt > FORGET_AFTER.toNanos());
   }
 
   /** The retention sweep (on a timer; package-private for tests): returns the task directories removed. */
   int sweep() {
-    return Retention.sweep(state, cfg.stateRetention(), clock.now(), List.copyOf(active));
+    return Retention.sweep(state, cfg.stateRetention(), clock.now(), tasks.active());
   }
 
   /** Starts a reconcile (on the reconciler's thread); requests during one make it run once more. */
@@ -412,7 +373,7 @@ public final class Engine {
     accepting = false;
     periodic.forEach(f -> f.cancel(false));
     onLoop(() -> { // a task waiting to retry is given back now: no new attempt starts in the drain
-      for (Tracked t : known.values()) {
+      for (Tracked t : tasks.all()) {
         if (t.state == Tracked.State.RUNNING && t.claim.sleeping()) t.claim.stop(Claim.Stop.SHUTDOWN, "service shutting down");
       }
     });
@@ -420,7 +381,7 @@ public final class Engine {
     while (runningNow() > 0 && clock.nanoTime() - drainEnd < 0) sleep(20);
     onLoop(() -> {
       int n = 0;
-      for (Tracked t : known.values()) {
+      for (Tracked t : tasks.all()) {
         if (t.state == Tracked.State.RUNNING) {
           t.claim.stop(Claim.Stop.SHUTDOWN, "service shutting down");
           n++;

@@ -38,6 +38,21 @@ final class QuickClaims {
     this.metrics = metrics;
   }
 
+  /** Runs {@code job} (one of the methods below) on {@code calls}; {@code then} hears whether it claimed the task. */
+  void run(Tracked t, java.util.function.BooleanSupplier job, java.util.concurrent.Executor calls,
+      java.util.function.Consumer<Boolean> then) {
+    calls.execute(() -> {
+      boolean claimed;
+      try {
+        claimed = job.getAsBoolean();
+      } catch (RuntimeException x) {
+        log.error("task {}: could not be finished", t.key, x);
+        claimed = false;
+      }
+      then.accept(claimed);
+    });
+  }
+
   /** Claims the task and fails it with {@code reason}. */
   boolean fail(Tracked t, TaskObserver.Failure why, String reason) {
     Lease l = claim(t, reason);
