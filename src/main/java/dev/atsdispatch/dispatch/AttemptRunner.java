@@ -272,7 +272,7 @@ final class AttemptRunner {
     Outcome o = outcome(c, r, detail, agent != null);
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
     if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
-    if (o != Outcome.COMPLETED) ledger.append("attempt_finished", fin, clock.now()); // a completion is recorded with its report
+    if (o != Outcome.COMPLETED) ledger.append("attempt_finished", fin, clock.now()); // a completion is recorded once its outputs are made
     if (r != null) metrics.agentFinished(Duration.ofMillis(r.durationMs()));
     log.info("task {} attempt {}: {}{}", t.key, n, o.wire(), r == null ? "" : " in " + r.durationMs() + " ms");
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
@@ -315,9 +315,9 @@ final class AttemptRunner {
       log.warn("task {}: finished, but {}; nothing reported", t.key, c.stopDetail());
       return End.FORGET;
     }
-    reporter.submit(t.key, n, out, null, lease);
     ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", Outcome.COMPLETED.wire())
         .put("strike", false).put("exit_code", a.result.exitCode()).put("duration_ms", a.result.durationMs()), clock.now());
+    reporter.submit(t.key, n, out, null, lease); // recorded first: the ledger never lags behind what ATS was told
     stats.completed.incrementAndGet();
     metrics.taskFinished("completed");
     observer.completed(view, n, view.encrypted() ? out.get("encrypted_response").toString() : a.result.response());

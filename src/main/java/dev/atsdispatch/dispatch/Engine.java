@@ -88,8 +88,7 @@ public final class Engine {
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
         new AgentWork(cfg, state, serviceEnv), stats, metrics, instance, () -> accepting);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
-      for (SourceTask t : batch) offer(t, SourceEvent.Why.LISTED);
-      pump(); // a whole page is queued before any starts, so priority decides
+      offer(batch, SourceEvent.Why.LISTED);
     }), stats.reconciles::incrementAndGet);
     this.quick = new QuickClaims(source, cfg.lease(), state, intake, observer, reporter, stats, metrics);
     metrics.gauges(() -> runningGauge, () -> queuedGauge, () -> deferredGauge, reporter::depth);
@@ -163,7 +162,7 @@ public final class Engine {
 
   private void handle(SourceEvent e) {
     if (e instanceof SourceEvent.Offered o) {
-      offer(o.task(), o.why());
+      offer(List.of(o.task()), o.why());
     } else if (e instanceof SourceEvent.Cancelled c) {
       cancel(c.key());
     } else if (e instanceof SourceEvent.StatusChanged s) {
@@ -176,45 +175,55 @@ public final class Engine {
   }
 
   /**
-   * One offer: dropped if the task is held here; else admitted on the intake thread (ledger and
-   * intake I/O stay off the loop) while a placeholder dedupes further offers. A failure leaves the
-   * task unknown, so a later offer or reconcile retries it.
+   * Offers (one event, or a listing page): each is dropped if the task is held here, the rest are
+   * admitted together on the intake thread (ledger and intake I/O stay off the loop) while
+   * placeholders dedupe further offers, and come back together, so a page is queued whole before
+   * any of it starts and priority decides. A failure leaves a task unknown, so a later offer or
+   * reconcile retries it.
    */
-  private void offer(SourceTask t, SourceEvent.Why why) {
+  private void offer(List<SourceTask> offered, SourceEvent.Why why) {
     if (!accepting) return;
-    if (t.status() != null) gate.seen(t.key(), t.status());
-    Tracked prior = tasks.get(t.key());
-    if (prior != null && prior.state != Tracked.State.DONE) return;
-    Tracked opening = new Tracked(t.lighten(), why);
-    opening.state = Tracked.State.OPENING;
-    tasks.track(opening);
+    List<Tracked> opening = new ArrayList<>(offered.size());
+    for (SourceTask t : offered) {
+      if (t.status() != null) gate.seen(t.key(), t.status());
+      Tracked prior = tasks.get(t.key());
+      if (prior != null && prior.state != Tracked.State.DONE) continue;
+      Tracked o = new Tracked(t.lighten(), why);
+      o.state = Tracked.State.OPENING;
+      tasks.track(o);
+      opening.add(o);
+    }
+    if (opening.isEmpty()) return;
     try {
       intakes.execute(() -> {
-        Admission.Decision d;
-        try {
-          d = admission.admit(t, why);
-        } catch (RuntimeException x) {
-          log.error("task {}: could not be admitted; it is offered again by the next reconcile", t.key(), x);
-          d = new Admission.Later(x.toString());
+        List<Admission.Decision> decided = new ArrayList<>(opening.size());
+        for (Tracked o : opening) {
+          try {
+            decided.add(admission.admit(o.offer, why));
+          } catch (RuntimeException x) {
+            log.error("task {}: could not be admitted; it is offered again by the next reconcile", o.key, x);
+            decided.add(new Admission.Later(x.toString()));
+          }
         }
-        Admission.Decision decided = d;
-        onLoop(() -> opened(opening, decided, t));
+        onLoop(() -> {
+          for (int i = 0; i < opening.size(); i++) opened(opening.get(i), decided.get(i));
+          pump();
+        });
       });
     } catch (RejectedExecutionException x) {
-      tasks.forget(opening);
+      opening.forEach(tasks::forget);
     }
   }
 
   /** Back on the loop with admission's decision; nothing happens if the task was let go meanwhile. */
-  private void opened(Tracked opening, Admission.Decision d, SourceTask t) {
-    if (tasks.get(opening.key) != opening) return; // cancelled or finished elsewhere meanwhile
+  private void opened(Tracked opening, Admission.Decision d) {
+    if (!tasks.holds(opening)) return; // cancelled or finished elsewhere meanwhile
     if (d instanceof Admission.Later || !accepting) {
       tasks.forget(opening);
     } else {
       tasks.markDone(opening); // replaced below by what admission made of it, if anything
     }
-    act(d, t);
-    pump();
+    act(d, opening.offer);
   }
 
   private void act(Admission.Decision d, SourceTask t) {
