@@ -30,6 +30,8 @@ public final class ProcessAgentRunner implements AgentRunner {
   private static final String SETSID = Files.isExecutable(Path.of("/usr/bin/setsid"))
       ? "/usr/bin/setsid" : "setsid";
   private static final Duration DRAIN_WAIT = Duration.ofSeconds(5);
+  /** Characters of the prompt encoded and written to stdin at a time. */
+  private static final int STDIN_SLICE = 64 * 1024;
 
   private final Clock clock;
   private final Duration tick;
@@ -100,8 +102,9 @@ public final class ProcessAgentRunner implements AgentRunner {
     env.clear();
     env.putAll(spec.env());
     Process process = pb.start();
-    Attempt a = new Attempt(spec, process);
-    a.begin();
+    // the attempt keeps no prompt: a huge one lives only until the stdin writer has written it
+    Attempt a = new Attempt(spec.withoutPrompt(), process);
+    a.begin(spec.templated() ? null : spec.prompt());
     return a;
   }
 
@@ -135,20 +138,27 @@ public final class ProcessAgentRunner implements AgentRunner {
       this.errThread = daemon(err, "agent-" + pgid + "-stderr");
     }
 
-    void begin() {
+    /** Starts the threads; {@code prompt} goes to stdin, or null closes stdin at once. */
+    void begin(String prompt) {
       outThread.start();
       errThread.start();
-      if (spec.templated()) {
+      if (prompt == null) {
         closeStdin();
       } else {
-        daemon(this::writeStdin, "agent-" + pgid + "-stdin").start();
+        daemon(() -> writeStdin(prompt), "agent-" + pgid + "-stdin").start();
       }
       daemon(this::watch, "agent-" + pgid + "-watch").start();
     }
 
-    private void writeStdin() {
+    /** Writes the prompt as UTF-8 in slices, so no copy of the whole prompt as bytes is made. */
+    private void writeStdin(String prompt) {
       try (OutputStream in = process.getOutputStream()) {
-        in.write(spec.prompt().getBytes(StandardCharsets.UTF_8));
+        for (int from = 0; from < prompt.length(); ) {
+          int to = Math.min(prompt.length(), from + STDIN_SLICE);
+          if (to < prompt.length() && Character.isHighSurrogate(prompt.charAt(to - 1))) to--; // keep a pair whole
+          in.write(prompt.substring(from, to).getBytes(StandardCharsets.UTF_8));
+          from = to;
+        }
       } catch (IOException e) {
         // EPIPE: the agent does not read its stdin, or exited; not an error
       }
