@@ -1,6 +1,8 @@
 package dev.atsdispatch.ats;
 
 import dev.atsdispatch.time.Backoff;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -30,6 +32,9 @@ import org.slf4j.LoggerFactory;
  * Keeps one WebSocket subscription to an ATS channel alive (ats-protocol.md §4). On every
  * successful subscribe it calls {@link Listener#onSubscribed()} (the engine reconciles then, so
  * events missed while disconnected are found by listing).
+ *
+ * <p>Events carry light tasks ({@link Task#toLight()}): the description, outputs and reason of
+ * the task in a frame are skipped as it is parsed (read the full task with {@link AtsClient#get}).
  *
  * <p>No step waits without a bound. A connection that is not subscribed within {@code
  * handshakeTimeout} of its start (TCP connect, HTTP upgrade, subscribe), or that has sent nothing
@@ -217,7 +222,7 @@ public final class EventWatcher implements AutoCloseable {
   private void handle(int gen, String text) {
     JsonNode msg;
     try {
-      msg = M.readTree(text);
+      msg = readLight(text);
     } catch (Exception e) {
       log.warn("ignoring a WebSocket frame that is not JSON ({} chars)", text.length());
       return;
@@ -241,9 +246,39 @@ public final class EventWatcher implements AutoCloseable {
       return;
     }
     try {
-      listener.onEvent(new AtsEvent(type, Task.fromJson(t)));
+      listener.onEvent(new AtsEvent(type, Task.fromJson(t).toLight()));
     } catch (IllegalArgumentException e) {
       log.warn("ignoring {} event: {}", type, e.getMessage());
+    }
+  }
+
+  /**
+   * A frame as a tree, but each task in it ({@code task} or {@code data.task}) without the fields
+   * a light task drops (description, outputs, reason, a long title): an event carries the whole
+   * task, and those can be megabytes. They are skipped by the parser, never made into strings.
+   */
+  static JsonNode readLight(String text) throws IOException {
+    try (JsonParser p = M.getFactory().createParser(text)) {
+      ObjectNode msg = M.createObjectNode();
+      if (p.nextToken() != JsonToken.START_OBJECT) return msg; // not an event: no type
+      readObject(p, msg, false);
+      return msg;
+    }
+  }
+
+  /** The parser is on START_OBJECT; leaves it on the matching END_OBJECT. */
+  private static void readObject(JsonParser p, ObjectNode into, boolean task) throws IOException {
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String f = p.currentName();
+      JsonToken v = p.nextToken();
+      if (task && (f.equals("description") || f.equals("outputs") || f.equals("reason")
+          || f.equals("title") && v == JsonToken.VALUE_STRING && p.getTextLength() > Task.LIGHT_TITLE)) {
+        p.skipChildren();
+      } else if (!task && v == JsonToken.START_OBJECT && (f.equals("data") || f.equals("task"))) {
+        readObject(p, into.putObject(f), f.equals("task"));
+      } else {
+        into.set(f, M.readTree(p));
+      }
     }
   }
 

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -116,19 +117,19 @@ public final class HttpAtsClient implements AtsClient {
     ObjectNode b = MAPPER.createObjectNode();
     ArrayNode a = b.putArray("outputs");
     outputs.forEach(a::add);
-    call("POST", settings.tasksPath() + "/" + id + "/complete", null, b);
+    send("POST", settings.tasksPath() + "/" + id + "/complete", b);
   }
 
   @Override
   public void fail(long id, String reason) {
     ObjectNode b = MAPPER.createObjectNode();
     if (reason != null) b.put("reason", reason);
-    call("POST", settings.tasksPath() + "/" + id + "/fail", null, b);
+    send("POST", settings.tasksPath() + "/" + id + "/fail", b);
   }
 
   @Override
   public void release(long id) {
-    call("PATCH", settings.tasksPath() + "/" + id, null, MAPPER.createObjectNode().put("status", "pending"));
+    send("PATCH", settings.tasksPath() + "/" + id, MAPPER.createObjectNode().put("status", "pending"));
   }
 
   @Override
@@ -136,7 +137,7 @@ public final class HttpAtsClient implements AtsClient {
     ObjectNode b = MAPPER.createObjectNode();
     ArrayNode a = b.putArray("parts");
     parts.forEach(a::add);
-    call("POST", settings.tasksPath() + "/" + id + "/messages", null, b);
+    send("POST", settings.tasksPath() + "/" + id + "/messages", b);
   }
 
   @Override
@@ -241,11 +242,20 @@ public final class HttpAtsClient implements AtsClient {
     T read(InputStream body) throws IOException;
   }
 
+  /** Parses the answer straight from the socket (no copy of the body as bytes and as text first). */
   private JsonNode call(String method, String path, List<String[]> params, JsonNode body) {
     return exchange(method, path, params, body, in -> {
-      String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-      return text.isBlank() ? MAPPER.createObjectNode() : MAPPER.readTree(text);
+      JsonNode n = MAPPER.readTree(in);
+      return n == null || n.isMissingNode() ? MAPPER.createObjectNode() : n;
     });
+  }
+
+  /**
+   * A call whose answer is not used (complete, fail, release, a message): a 2xx answer is read to
+   * its end and dropped unparsed, since it may echo the whole task, description and all.
+   */
+  private void send(String method, String path, JsonNode body) {
+    exchange(method, path, null, body, in -> in.transferTo(OutputStream.nullOutputStream()));
   }
 
   /**

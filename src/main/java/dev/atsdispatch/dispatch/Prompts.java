@@ -20,15 +20,25 @@ public final class Prompts {
   private Prompts() {}
 
   public static String build(String intro, String title, String description, JsonNode payload) {
-    StringBuilder b = new StringBuilder(intro);
-    if (title != null && !title.isEmpty()) section(b, "task-title", title);
-    if (description != null && !description.isEmpty()) section(b, "task-description", description);
+    String context = null;
     if (payload != null && payload.isObject()) {
       ObjectNode ctx = ((ObjectNode) payload).deepCopy();
       ctx.remove(INTERNAL_FIELDS);
-      if (!ctx.isEmpty()) section(b, "task-context", stringify(ctx));
+      if (!ctx.isEmpty()) context = stringify(ctx);
     }
+    // sized up front: a huge description is copied once, not again each time the builder grows
+    long size = (long) intro.length() + sectionLength("task-title", title)
+        + sectionLength("task-description", description) + sectionLength("task-context", context);
+    StringBuilder b = new StringBuilder((int) Math.min(size, Integer.MAX_VALUE - 16));
+    b.append(intro);
+    if (title != null && !title.isEmpty()) section(b, "task-title", title);
+    if (description != null && !description.isEmpty()) section(b, "task-description", description);
+    if (context != null) section(b, "task-context", context);
     return b.toString();
+  }
+
+  private static long sectionLength(String tag, String content) {
+    return content == null || content.isEmpty() ? 0 : content.length() + 2 * tag.length() + 10;
   }
 
   /** {@code JSON.stringify(value, null, 2)}, byte for byte. */

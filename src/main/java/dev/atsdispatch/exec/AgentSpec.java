@@ -32,6 +32,12 @@ public record AgentSpec(
     env = Map.copyOf(env);
   }
 
+  /** The same spec without its prompt: what a running attempt keeps once the prompt is on its way. */
+  AgentSpec withoutPrompt() {
+    return new AgentSpec(command, "", workDir, env, stdoutLog, stderrLog, timeout, noOutputTimeout, grace,
+        responseCapBytes, stderrTailBytes);
+  }
+
   boolean templated() {
     return command.stream().anyMatch(a -> a.contains(INPUT));
   }

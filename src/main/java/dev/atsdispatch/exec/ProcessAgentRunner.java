@@ -36,6 +36,8 @@ public final class ProcessAgentRunner implements AgentRunner {
    * so its pid, process group and start time stay those recorded. The rest of stdin is the prompt.
    */
   private static final String GATE = "IFS= read -r go || exit 125; exec \"$@\"";
+  /** Characters of the prompt encoded and written to stdin at a time. */
+  private static final int STDIN_SLICE = 64 * 1024;
 
   private final Clock clock;
   private final Duration tick;
@@ -127,8 +129,9 @@ public final class ProcessAgentRunner implements AgentRunner {
         throw e;
       }
     }
-    Attempt a = new Attempt(spec, process);
-    a.begin();
+    // the attempt keeps no prompt: a huge one lives only until the stdin writer has written it
+    Attempt a = new Attempt(spec.withoutPrompt(), process);
+    a.begin(spec.templated() ? null : spec.prompt());
     return a;
   }
 
@@ -162,20 +165,27 @@ public final class ProcessAgentRunner implements AgentRunner {
       this.errThread = daemon(err, "agent-" + pgid + "-stderr");
     }
 
-    void begin() {
+    /** Starts the threads; {@code prompt} goes to stdin, or null closes stdin at once. */
+    void begin(String prompt) {
       outThread.start();
       errThread.start();
-      if (spec.templated()) {
+      if (prompt == null) {
         closeStdin();
       } else {
-        daemon(this::writeStdin, "agent-" + pgid + "-stdin").start();
+        daemon(() -> writeStdin(prompt), "agent-" + pgid + "-stdin").start();
       }
       daemon(this::watch, "agent-" + pgid + "-watch").start();
     }
 
-    private void writeStdin() {
+    /** Writes the prompt as UTF-8 in slices, so no copy of the whole prompt as bytes is made. */
+    private void writeStdin(String prompt) {
       try (OutputStream in = process.getOutputStream()) {
-        in.write(spec.prompt().getBytes(StandardCharsets.UTF_8));
+        for (int from = 0; from < prompt.length(); ) {
+          int to = Math.min(prompt.length(), from + STDIN_SLICE);
+          if (to < prompt.length() && Character.isHighSurrogate(prompt.charAt(to - 1))) to--; // keep a pair whole
+          in.write(prompt.substring(from, to).getBytes(StandardCharsets.UTF_8));
+          from = to;
+        }
       } catch (IOException e) {
         // EPIPE: the agent does not read its stdin, or exited; not an error
       }

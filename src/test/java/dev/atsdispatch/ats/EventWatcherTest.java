@@ -4,6 +4,7 @@ import dev.atsdispatch.time.Backoff;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.time.Clock;
@@ -93,6 +94,31 @@ final class EventWatcherTest {
     assertTrue(watcher.reconnects() >= 1);
     long id2 = new Http(server.url()).create("after restart", "ada-dispatch");
     assertEquals(id2, ((AtsEvent) next()).task().id());
+  }
+
+  @Test
+  void anEventCarriesALightTaskWithoutItsDescriptionOutputsOrReason() throws Exception {
+    String frame = "{\"type\":\"task.failed\",\"data\":{\"task\":{\"id\":7,\"title\":\"short\","
+        + "\"description\":\"" + "d".repeat(1 << 20) + "\",\"status\":\"failed\",\"priority\":3,"
+        + "\"channel\":\"ada-dispatch\",\"payload\":{\"description\":\"kept\",\"depends_on\":[\"5\"]},"
+        + "\"outputs\":[{\"response\":\"r\"}],\"reason\":\"why\",\"created_at\":\"2026-01-02T03:04:05.678Z\"}},"
+        + "\"timestamp\":\"2026-01-02T03:04:06Z\"}";
+    JsonNode msg = EventWatcher.readLight(frame);
+    assertEquals("task.failed", msg.path("type").asText());
+    assertEquals("2026-01-02T03:04:06Z", msg.path("timestamp").asText());
+    Task t = Task.fromJson(msg.path("data").path("task")).toLight();
+    assertEquals(7, t.id());
+    assertEquals("short", t.title());
+    assertEquals(null, t.description());
+    assertEquals(null, t.reason());
+    assertEquals(0, t.outputs().size());
+    assertEquals(3, t.priority());
+    assertEquals("kept", t.payload().path("description").asText(), "the payload is kept whole");
+    assertEquals("5", t.payload().path("depends_on").path(0).asText());
+    // a long title is dropped, as in a light list
+    JsonNode longTitle = EventWatcher.readLight("{\"type\":\"task.created\",\"task\":{\"id\":8,\"title\":\""
+        + "t".repeat(Task.LIGHT_TITLE + 1) + "\",\"status\":\"pending\"}}");
+    assertEquals(null, Task.fromJson(longTitle.path("task")).title());
   }
 
   @Test

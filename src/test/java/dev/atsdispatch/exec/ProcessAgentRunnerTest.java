@@ -1,5 +1,6 @@
 package dev.atsdispatch.exec;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -111,6 +112,21 @@ final class ProcessAgentRunnerTest {
     while (running(pid[0]) && System.nanoTime() < end) Thread.sleep(20);
     assertFalse(running(pid[0]), "the gated process is killed");
     assertFalse(Files.exists(flag), "the agent ran although it was never recorded");
+  }
+
+  @Test
+  void aLongPromptArrivesWholeWithCharactersOnEverySliceBoundary() throws Exception {
+    // the prompt goes out in slices of 64 Ki characters: a surrogate pair and 2- and 3-byte
+    // characters sit across each boundary, and the bytes must match one whole encoding
+    StringBuilder b = new StringBuilder();
+    while (b.length() < 5 * 65536) {
+      b.append("a".repeat(65536 - 1 - (b.length() % 65536))).append("\uD83D\uDE00").append("é€");
+    }
+    String prompt = b.toString();
+    Path copy = dir.resolve("copy");
+    AgentResult r = run(new ProcessAgentRunner(), sh("cat > " + copy + "; echo done", prompt));
+    assertEquals("done", r.response());
+    assertArrayEquals(prompt.getBytes(java.nio.charset.StandardCharsets.UTF_8), Files.readAllBytes(copy));
   }
 
   @Test

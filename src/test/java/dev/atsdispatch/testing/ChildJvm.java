@@ -55,11 +55,20 @@ public final class ChildJvm implements AutoCloseable {
   /** Starts any {@code mainClass} on the test classpath with {@code -Xmx<maxHeap>}, as above. */
   public static ChildJvm start(Path dir, String name, Map<String, String> env, String maxHeap,
       String mainClass, List<String> args) {
+    return start(dir, name, env, List.of("-Xmx" + maxHeap), mainClass, args);
+  }
+
+  /**
+   * Starts {@code mainClass} with these JVM options (e.g. {@code -Xmx256m}, {@code -Xlog:gc:file=...},
+   * {@code -XX:+ExitOnOutOfMemoryError}; without an {@code -Xmx} the JVM's default applies), as above.
+   */
+  public static ChildJvm start(Path dir, String name, Map<String, String> env, List<String> jvmOptions,
+      String mainClass, List<String> args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xshare:auto");
     cmd.add("-XX:TieredStopAtLevel=1");
-    cmd.add("-Xmx" + maxHeap);
+    cmd.addAll(jvmOptions);
     cmd.add("-cp");
     cmd.add(classpath());
     cmd.add(mainClass);
