@@ -25,7 +25,7 @@ public final class OrphanGuard implements AutoCloseable {
       "  [ \"$(sed -n 4p \"$f\")\" = \"$jvm\" ] || continue",
       "  g=$(sed -n 2p \"$f\")",
       "  case \"$g\" in ''|*[!0-9]*) continue;; esac",
-      "  kill -KILL -- \"-$g\" 2>/dev/null",
+      "  kill -KILL \"-$g\" 2>/dev/null", // dash's kill takes no "--" before a group
       "done");
 
   private final Process process;
