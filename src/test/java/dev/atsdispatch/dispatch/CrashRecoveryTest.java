@@ -91,22 +91,24 @@ final class CrashRecoveryTest {
           () -> ledger(state, id, "agent_started").stream().anyMatch(e -> e.path("pgid").asLong() == shell));
 
       service.kill();
-      assertTrue(ChildJvm.alive(shell) && ChildJvm.alive(child), "the agent group outlives a kill -9 of its service");
+      // the service's orphan guard kills its agents within about a second, before the 3 s lease
+      // could let anyone else take the task, and before any restart
+      await("the orphan guard to kill the agent group " + shell, Duration.ofSeconds(3),
+          () -> !ChildJvm.alive(shell) && !ChildJvm.alive(child) && ChildJvm.groupMembers(shell).isEmpty());
       JsonNode t = DispatchFixture.task(http, id);
       assertEquals("in_progress", t.path("status").asText());
       assertTrue(t.path("assignee_id").asText().startsWith("crash-svc-"), "claimed as this instance: " + t);
       Instant leaseEnd = Instant.parse(t.path("lease_expires").asText());
 
       service = startService(agent, n + 1);
-      await("the restarted service to kill the leftover agent group " + shell, Duration.ofSeconds(15),
-          () -> !ChildJvm.alive(shell) && !ChildJvm.alive(child) && ChildJvm.groupMembers(shell).isEmpty());
       await("the crashed attempt to be recorded", Duration.ofSeconds(5),
           () -> ledger(state, id, "attempt_finished").stream().anyMatch(e -> e.path("pgid").asLong() == shell));
       JsonNode crashed = ledger(state, id, "attempt_finished").stream()
           .filter(e -> e.path("pgid").asLong() == shell).findFirst().orElseThrow();
       assertEquals("crashed", crashed.path("outcome").asText(), crashed.toString());
       assertTrue(crashed.path("strike").asBoolean(), crashed.toString());
-      assertTrue(crashed.path("leftover_killed").asBoolean(), crashed.toString());
+      // leftover_killed says whether the restart found the group still there: the guard got there
+      // first, but an unreaped zombie leader (PID 1 here reaps no orphans) still looks present
       assertEquals(n, ledger(state, id, "attempt_finished").stream()
           .filter(e -> e.path("outcome").asText().equals("crashed")).count());
 
