@@ -14,6 +14,14 @@ public interface AtsClient extends AutoCloseable {
 
   Task get(long id);
 
+  /**
+   * The task as a light task ({@link Task#toLight()}): enough for its status, priority and payload.
+   * A transport that can reads it without ever holding the description.
+   */
+  default Task getLight(long id) {
+    return get(id).toLight();
+  }
+
   TaskPage list(TaskQuery query);
 
   Task create(NewTask task);

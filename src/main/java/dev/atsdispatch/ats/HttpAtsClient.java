@@ -68,6 +68,12 @@ public final class HttpAtsClient implements AtsClient {
     return task(call("GET", settings.tasksPath() + "/" + id, null, null));
   }
 
+  /** Parsed as it streams in, like a light list: the description is skipped, never held. */
+  @Override
+  public Task getLight(long id) {
+    return exchange("GET", settings.tasksPath() + "/" + id, null, null, HttpAtsClient::lightTask);
+  }
+
   @Override
   public TaskPage list(TaskQuery q) {
     List<String[]> params = new ArrayList<>();
@@ -217,24 +223,52 @@ public final class HttpAtsClient implements AtsClient {
     for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
       ObjectNode kept = MAPPER.createObjectNode();
       if (t == JsonToken.START_OBJECT) {
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-          String field = p.currentName();
-          p.nextToken();
-          if (LIGHT_FIELDS.contains(field)) {
-            kept.set(field, MAPPER.readTree(p));
-          } else if (field.equals("title") && p.currentToken() == JsonToken.VALUE_STRING
-              && p.getTextLength() <= Task.LIGHT_TITLE) {
-            kept.put("title", p.getText()); // a short title is kept: it tells a registration
-          } else {
-            p.skipChildren();
-          }
-        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) keepLight(p, kept);
       } else {
         p.skipChildren();
       }
       tasks.add(parseTask(kept).toLight());
     }
     return tasks;
+  }
+
+  /** The parser is on a task field's name: keeps it in {@code kept} if a light task has it, else skips it. */
+  private static void keepLight(JsonParser p, ObjectNode kept) throws IOException {
+    String field = p.currentName();
+    p.nextToken();
+    if (LIGHT_FIELDS.contains(field)) {
+      kept.set(field, MAPPER.readTree(p));
+    } else if (field.equals("title") && p.currentToken() == JsonToken.VALUE_STRING
+        && p.getTextLength() <= Task.LIGHT_TITLE) {
+      kept.put("title", p.getText()); // a short title is kept: it tells a registration
+    } else {
+      p.skipChildren();
+    }
+  }
+
+  /**
+   * Reads a one-task answer ({@code {"task":…}} or the bare task) with a streaming parser, keeping
+   * only {@link #LIGHT_FIELDS} and a short title.
+   */
+  private static Task lightTask(InputStream in) throws IOException {
+    try (JsonParser p = MAPPER.getFactory().createParser(in)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new AtsException(AtsException.Kind.UNAVAILABLE, 200, "task answer is not an object");
+      }
+      ObjectNode kept = MAPPER.createObjectNode();
+      ObjectNode wrapped = null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        if (p.currentName().equals("task") && p.nextToken() == JsonToken.START_OBJECT) {
+          wrapped = MAPPER.createObjectNode();
+          while (p.nextToken() == JsonToken.FIELD_NAME) keepLight(p, wrapped);
+        } else if (p.currentToken() == JsonToken.FIELD_NAME) {
+          keepLight(p, kept); // a bare task
+        } else {
+          p.skipChildren(); // "task" that is not an object
+        }
+      }
+      return parseTask(wrapped != null ? wrapped : kept).toLight();
+    }
   }
 
   /** Reads a successful answer's body; may throw {@link AtsException}. */

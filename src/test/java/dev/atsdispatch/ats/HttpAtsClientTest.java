@@ -86,4 +86,37 @@ final class HttpAtsClientTest extends AtsClientContract {
       assertEquals("Invalid sort_by", bad.getMessage());
     }
   }
+
+  @Test
+  void lightGetKeepsOnlyTheQueueFieldsOfAWrappedOrBareTask() throws Exception {
+    try (MockWebServer mock = new MockWebServer();
+        HttpAtsClient c = new HttpAtsClient(settings(mock.url("/").toString()), Duration.ofSeconds(10))) {
+      mock.enqueue(new MockResponse().setBody("{\"task\":{\"id\":7,\"title\":\"t\",\"description\":\"d\","
+          + "\"status\":\"completed\",\"priority\":3,\"payload\":{\"description\":\"kept\"},"
+          + "\"outputs\":[{\"response\":\"r\"}],\"reason\":\"x\"},\"messages\":[{\"parts\":[]}]}"));
+      mock.enqueue(new MockResponse().setBody("{\"id\":8,\"description\":\"d\",\"status\":\"pending\"}"));
+      mock.enqueue(new MockResponse().setBody("[1]"));
+      mock.enqueue(new MockResponse().setResponseCode(404).setBody("{\"error\":\"Task not found\"}"));
+
+      Task t = c.getLight(7);
+      assertEquals("/tasks/7", mock.takeRequest().getPath());
+      assertTrue(t.light());
+      assertEquals(7, t.id());
+      assertEquals("t", t.title());
+      assertNull(t.description());
+      assertNull(t.reason());
+      assertEquals(0, t.outputs().size());
+      assertEquals(TaskStatus.COMPLETED, t.status());
+      assertEquals(3, t.priority());
+      assertEquals("kept", t.payload().path("description").asText());
+
+      Task bare = c.getLight(8);
+      assertEquals(8, bare.id());
+      assertEquals(TaskStatus.PENDING, bare.status());
+      assertNull(bare.description());
+
+      assertEquals(AtsException.Kind.UNAVAILABLE, assertThrows(AtsException.class, () -> c.getLight(9)).kind());
+      assertEquals(AtsException.Kind.NOT_FOUND, assertThrows(AtsException.class, () -> c.getLight(10)).kind());
+    }
+  }
 }

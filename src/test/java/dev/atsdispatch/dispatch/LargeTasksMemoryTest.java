@@ -96,7 +96,8 @@ final class LargeTasksMemoryTest {
         "n=$(wc -c)\necho \"$ATS_TASK_ID $n\" >> " + sizes + "\necho \"ok $n\"");
     Path gcLog = dir.resolve("service-gc.log");
     service = ChildJvm.start(dir, "service",
-        Map.of("HOME", dir.toString(), "ATS_DISPATCH_CONCURRENCY", "4", "ATS_DISPATCH_STATUS_PORT", "off"),
+        Map.of("HOME", dir.toString(), "ATS_DISPATCH_CONCURRENCY", "4", "ATS_DISPATCH_STATUS_PORT", "off",
+            "ATS_DISPATCH_RECONCILE_EVERY", "10s"),
         List.of("-Xmx" + HEAP_MB + "m", "-XX:+ExitOnOutOfMemoryError", "-Xlog:gc:file=" + gcLog),
         "dev.atsdispatch.cli.Main",
         List.of("run", "--transport", "http", "--url", server.url(), "--channel", CH,

@@ -170,7 +170,7 @@ public final class AtsSource implements TaskSource {
   @Override
   public TaskStatus status(TaskKey key) {
     long id = idOf(key);
-    return call(() -> client.get(id)).status();
+    return call(() -> client.getLight(id)).status(); // a light read: the description is never held
   }
 
   @Override
