@@ -21,6 +21,7 @@ public final class AtsException extends RuntimeException {
 
   private final Kind kind;
   private final int status;
+  private boolean tooLarge;
 
   public AtsException(Kind kind, int status, String message) {
     super(message);
@@ -41,6 +42,17 @@ public final class AtsException extends RuntimeException {
   /** The HTTP status, or 0 when none was seen. */
   public int status() {
     return status;
+  }
+
+  /** Marks an answer that failed because of its size (a smaller page would do); returns this. */
+  public AtsException tooLarge() {
+    tooLarge = true;
+    return this;
+  }
+
+  /** Whether the answer failed because of its size: cut short, or still streaming at the timeout. */
+  public boolean isTooLarge() {
+    return tooLarge;
   }
 
   public boolean retryable() {

@@ -100,7 +100,7 @@ public final class CliAtsClient implements AtsClient {
     for (JsonNode n : arr) tasks.add(q.light() ? parseTask(n).toLight() : parseTask(n));
     Matcher m = COUNT.matcher(out);
     int count = m.find() ? Integer.parseInt(m.group(1)) : tasks.size();
-    return new TaskPage(tasks, Math.max(count, tasks.size()));
+    return new TaskPage(tasks, Math.max(count, tasks.size()), out.length());
   }
 
   /**
@@ -334,7 +334,7 @@ public final class CliAtsClient implements AtsClient {
     }
     if (out.overflowed) {
       throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, what + " printed more than "
-          + (MAX_STDOUT_BYTES >> 20) + " MiB");
+          + (MAX_STDOUT_BYTES >> 20) + " MiB").tooLarge();
     }
     return new Result(stdout, stderr);
   }

@@ -36,6 +36,8 @@ import okhttp3.ResponseBody;
 public final class HttpAtsClient implements AtsClient {
   private static final MediaType JSON = MediaType.get("application/json");
   private static final ObjectMapper MAPPER = new ObjectMapper();
+  /** A list answer that fails after this much was read failed because of its size (a timeout, mostly). */
+  private static final long CUT_OFF_LARGE = 8 << 20;
   /** The fields a light task keeps (payload as a tree); every other field is skipped unread. */
   private static final Set<String> LIGHT_FIELDS = Set.of("id", "uuid", "status", "priority", "type",
       "channel", "payload", "assignee_type", "assignee_id", "assignee_name", "lease_expires",
@@ -194,6 +196,19 @@ public final class HttpAtsClient implements AtsClient {
    */
   private static TaskPage lightPage(InputStream in) throws IOException {
     try (JsonParser p = MAPPER.getFactory().createParser(in)) {
+      try {
+        return lightPage(p);
+      } catch (IOException e) {
+        long read = p.currentLocation().getByteOffset();
+        if (e instanceof JsonProcessingException || read < CUT_OFF_LARGE) throw e;
+        throw new AtsException(AtsException.Kind.UNAVAILABLE, 200, "list answer cut off after "
+            + (read >> 20) + " MiB: " + e.getMessage(), e).tooLarge();
+      }
+    }
+  }
+
+  private static TaskPage lightPage(JsonParser p) throws IOException {
+    {
       JsonToken top = p.nextToken();
       List<Task> tasks = null;
       int count = 0;
@@ -213,7 +228,7 @@ public final class HttpAtsClient implements AtsClient {
         }
       }
       if (tasks == null) throw noTasksArray();
-      return new TaskPage(tasks, count > 0 ? count : tasks.size());
+      return new TaskPage(tasks, count > 0 ? count : tasks.size(), p.currentLocation().getByteOffset());
     }
   }
 

@@ -32,14 +32,27 @@ import java.util.Set;
  * dev server: by id); a server that does not keep to created_at ascending is an
  * {@link AtsException}. Memory: one page plus the ids returned at the current timestamp.
  *
+ * <p>Pages are sized by what they weigh, not only by count: the protocol has no way to leave the
+ * description out of a list, so a page of 100 tasks of 7 MiB is a 700 MiB answer (one that takes
+ * longer than a call may, and that a transport reading it whole cannot hold). After each page
+ * whose size the transport tells ({@link TaskPage#bytes()}) the next asks for as many tasks as fit
+ * in {@link #PAGE_BYTES} at that page's bytes per task (at least 2, at most the page size); an
+ * answer that failed because of its size ({@link AtsException#isTooLarge()}) is asked again at half
+ * the size, down to 2. {@link #pageLimit()} is what it came to, for the next walk to start at.
+  *
  * <p>Not thread-safe: one thread walks it (the {@link AtsClient} it reads through may be shared).
  */
 public final class PendingCursor implements Iterator<Task> {
   public static final int DEFAULT_PAGE = 100;
+  /** What one page should weigh at most, as far as its tasks' sizes allow. */
+  public static final long PAGE_BYTES = 32L << 20;
 
   private final AtsClient ats;
   private final TaskQuery filter;
   private final int pageSize;
+  private final long pageBytes;
+  /** Tasks asked for by the next page. */
+  private int limit;
   private final ArrayDeque<Task> ready = new ArrayDeque<>();
   /** Ids returned whose created_at is {@link #at}. */
   private final Set<Long> returnedAt = new HashSet<>();
@@ -60,10 +73,20 @@ public final class PendingCursor implements Iterator<Task> {
    * {@code createdAfter} on (null: from the oldest); its limit, offset and sort are replaced.
    */
   public PendingCursor(AtsClient ats, TaskQuery filter, int pageSize) {
+    this(ats, filter, pageSize, pageSize, PAGE_BYTES);
+  }
+
+  /**
+   * As above; the first page asks for {@code startLimit} tasks (clamped to 2..pageSize), and
+   * pages are kept to about {@code pageBytes}.
+   */
+  public PendingCursor(AtsClient ats, TaskQuery filter, int pageSize, int startLimit, long pageBytes) {
     if (pageSize < 2) throw new IllegalArgumentException("pageSize must be at least 2, got " + pageSize);
     this.ats = ats;
     this.filter = filter.oldestFirst();
     this.pageSize = pageSize;
+    this.pageBytes = pageBytes;
+    this.limit = Math.max(2, Math.min(pageSize, startLimit));
     this.at = filter.createdAfter();
   }
 
@@ -84,6 +107,16 @@ public final class PendingCursor implements Iterator<Task> {
     return pages;
   }
 
+  /** Tasks read and not yet returned: {@link #next()} returns them without another call. */
+  public int buffered() {
+    return ready.size();
+  }
+
+  /** Tasks the next page asks for (the page size, or fewer where tasks are large). */
+  public int pageLimit() {
+    return limit;
+  }
+
   /** Times a timestamp was read again from its start because the list changed under the cursor. */
   public int rereads() {
     return rereads;
@@ -91,8 +124,22 @@ public final class PendingCursor implements Iterator<Task> {
 
   private void fetch() {
     int offset = Math.max(0, position - 1);
-    List<Task> page = ats.list(filter.withCreatedAfter(at).page(pageSize, offset)).tasks();
-    pages++;
+    int asked = limit;
+    TaskPage answer;
+    try {
+      answer = ats.list(filter.withCreatedAfter(at).page(asked, offset));
+    } catch (AtsException e) {
+      if (!e.isTooLarge() || asked <= 2) throw e;
+      limit = Math.max(2, asked / 2); // the same page again, smaller; nothing else has moved
+      return;
+    } finally {
+      pages++;
+    }
+    List<Task> page = answer.tasks();
+    if (answer.bytes() > 0 && !page.isEmpty()) {
+      long perTask = Math.max(1, answer.bytes() / page.size());
+      limit = (int) Math.max(2, Math.min(pageSize, pageBytes / perTask));
+    }
     if (offset > 0 && (page.isEmpty() || !returnedAt.contains(page.get(0).id()))) {
       rereads++;
       position = 0;
@@ -117,6 +164,6 @@ public final class PendingCursor implements Iterator<Task> {
       position++;
       if (returnedAt.add(t.id())) ready.add(t);
     }
-    if (page.size() < pageSize) done = true;
+    if (page.size() < asked) done = true;
   }
 }

@@ -30,6 +30,10 @@ class PendingCursorTest {
     Consumer<FakeAts> beforeList = f -> {};
     boolean ignoreSort;
     long nextId = 1;
+    /** Bytes each task weighs in an answer; with any set, answers tell their size. */
+    final java.util.Map<Long, Long> weight = new java.util.HashMap<>();
+    /** An answer heavier than this fails as too large (as the cli's stdout cap, or a timeout mid-answer). */
+    long maxAnswerBytes = Long.MAX_VALUE;
 
     long add(Instant createdAt) {
       long id = nextId++;
@@ -51,7 +55,12 @@ class PendingCursorTest {
       int from = Math.min(q.offset() == null ? 0 : q.offset(), all.size());
       int to = q.limit() == null ? all.size() : Math.min(all.size(), from + q.limit());
       List<Task> page = all.subList(from, to).stream().map(t -> q.light() ? t.toLight() : t).toList();
-      return new TaskPage(page, all.size());
+      if (weight.isEmpty()) return new TaskPage(page, all.size());
+      long bytes = 2 + page.stream().mapToLong(t -> weight.getOrDefault(t.id(), 100L)).sum();
+      if (bytes > maxAnswerBytes) {
+        throw new AtsException(AtsException.Kind.UNAVAILABLE, 0, "answer of " + bytes + " bytes").tooLarge();
+      }
+      return new TaskPage(page, all.size(), bytes);
     }
 
     @Override public String transport() { return "fake"; }
@@ -187,5 +196,66 @@ class PendingCursorTest {
     AtsException e = assertThrows(AtsException.class, () -> walk(new PendingCursor(ats, "ch")));
     assertTrue(e.getMessage().contains("not in created_at order"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> new PendingCursor(ats, TaskQuery.pending("ch"), 1));
+  }
+
+  @Test
+  void pagesOfLargeTasksAreSizedByWeightAndStillReturnEveryTaskOnce() {
+    FakeAts ats = new FakeAts();
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 250; i++) {
+      long id = ats.add(T0.plusMillis(i));
+      ids.add(id);
+      ats.weight.put(id, i < 150 ? 7L << 20 : 200L); // 150 tasks of 7 MiB, then small ones
+    }
+    PendingCursor c = new PendingCursor(ats, TaskQuery.pending("ch").withLight(true), 100, 100, 32L << 20);
+    assertEquals(ids, walk(c));
+    List<Integer> limits = ats.queries.stream().map(TaskQuery::limit).toList();
+    assertEquals(100, limits.get(0)); // nothing known yet: the page size
+    assertEquals(4, limits.get(1), limits.toString()); // 32 MiB at 7 MiB a task
+    assertTrue(limits.subList(1, 15).stream().allMatch(l -> l == 4), limits.toString()); // the large ones
+    assertTrue(limits.size() < 60, limits.toString());
+    // the last page had small tasks only: the next walk may start at the full page size again
+    assertEquals(100, c.pageLimit());
+  }
+
+  @Test
+  void anAnswerTooLargeIsAskedAgainAtHalfTheSize() {
+    FakeAts ats = new FakeAts();
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      long id = ats.add(T0.plusMillis(i));
+      ids.add(id);
+      ats.weight.put(id, 7L << 20);
+    }
+    ats.maxAnswerBytes = 64L << 20; // nine tasks at most
+    PendingCursor c = new PendingCursor(ats, TaskQuery.pending("ch").withLight(true), 100, 100, 32L << 20);
+    assertEquals(ids, walk(c));
+    List<Integer> limits = ats.queries.stream().map(TaskQuery::limit).toList();
+    assertEquals(List.of(100, 50, 25, 12, 6), limits.subList(0, 5)); // refused four times, then fits
+    assertTrue(limits.subList(5, limits.size()).stream().allMatch(l -> l == 4), limits.toString());
+    assertEquals(4, c.pageLimit());
+  }
+
+  @Test
+  void aSingleTaskTooLargeForAnyPageIsAnError() {
+    FakeAts ats = new FakeAts();
+    ats.weight.put(ats.add(T0), 100L << 20);
+    ats.maxAnswerBytes = 64L << 20;
+    PendingCursor c = new PendingCursor(ats, TaskQuery.pending("ch").withLight(true), 100, 2, 32L << 20);
+    AtsException e = assertThrows(AtsException.class, c::hasNext);
+    assertTrue(e.isTooLarge());
+    assertEquals(1, ats.queries.size()); // at 2 it does not shrink further: the error goes to the caller
+  }
+
+  @Test
+  void anErrorNotAboutSizeIsNotRetried() {
+    FakeAts ats = new FakeAts();
+    ats.add(T0);
+    ats.beforeList = f -> {
+      throw new AtsException(AtsException.Kind.UNAVAILABLE, 503, "HTTP 503");
+    };
+    PendingCursor c = new PendingCursor(ats, TaskQuery.pending("ch").withLight(true), 100);
+    assertThrows(AtsException.class, c::hasNext);
+    assertEquals(1, ats.queries.size());
   }
 }

@@ -57,6 +57,8 @@ public final class AtsSource implements TaskSource {
     return t;
   });
   private volatile EventWatcher watcher;
+  /** Where the next listing walk starts its page limit: what the last one settled on. */
+  private volatile int listLimit = PendingCursor.DEFAULT_PAGE;
 
   public AtsSource(String name, AtsClient client, AtsSettings settings, String channel, Clock clock,
       EventWatcher.Timing timing) {
@@ -133,20 +135,28 @@ public final class AtsSource implements TaskSource {
     return w != null && w.subscribed();
   }
 
-  /** A walk by a stable created_at cursor ({@link PendingCursor}), light tasks only. */
+  /**
+   * A walk by a stable created_at cursor ({@link PendingCursor}), light tasks only. A batch is
+   * what the pages read so far hold, up to {@code pageSize}: where tasks are large the cursor
+   * reads smaller pages, and the engine gets each one as soon as it is read. The page limit the
+   * cursor settled on is where the next walk starts.
+   */
   @Override
   public Iterator<List<SourceTask>> listPending(int pageSize) {
-    PendingCursor cursor = new PendingCursor(client, TaskQuery.pending(channel).withLight(true), pageSize);
+    PendingCursor cursor = new PendingCursor(client, TaskQuery.pending(channel).withLight(true), pageSize,
+        listLimit, PendingCursor.PAGE_BYTES);
     return new Iterator<>() {
       @Override
       public boolean hasNext() {
-        return call(cursor::hasNext);
+        boolean more = call(cursor::hasNext);
+        listLimit = cursor.pageLimit();
+        return more;
       }
 
       @Override
       public List<SourceTask> next() {
-        List<SourceTask> page = new ArrayList<>(pageSize);
-        while (page.size() < pageSize && call(cursor::hasNext)) {
+        List<SourceTask> page = new ArrayList<>();
+        while (page.size() < pageSize && (cursor.buffered() > 0 || page.isEmpty() && hasNext())) {
           Task t = cursor.next();
           if (t.status() == TaskStatus.PENDING && channel.equals(t.channel())) page.add(toSource(t).lighten());
         }
