@@ -6,6 +6,8 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.CoreConstants;
+import dev.atsdispatch.log.EscapedMessageConverter;
 import ch.qos.logback.core.encoder.Encoder;
 import java.util.Locale;
 import net.logstash.logback.encoder.LogstashEncoder;
@@ -42,9 +44,17 @@ public final class LogSetup {
       e.start();
       encoder = e;
     } else {
+      @SuppressWarnings("unchecked")
+      java.util.Map<String, String> rules = (java.util.Map<String, String>) ctx.getObject(CoreConstants.PATTERN_RULE_REGISTRY);
+      if (rules == null) {
+        rules = new java.util.HashMap<>();
+        ctx.putObject(CoreConstants.PATTERN_RULE_REGISTRY, rules);
+      }
+      rules.put("escapedMsg", EscapedMessageConverter.class.getName());
       PatternLayoutEncoder e = new PatternLayoutEncoder();
       e.setContext(ctx);
-      e.setPattern("%d{HH:mm:ss.SSS} %-5level %logger{0}: %msg%n");
+      // control characters in a message (task text, say) are escaped: one event, one line
+      e.setPattern("%d{HH:mm:ss.SSS} %-5level %logger{0}: %escapedMsg%n");
       e.start();
       encoder = e;
     }

@@ -114,9 +114,11 @@ public final class TaskOpener {
     if (!replay.accept(senderKey, nonce.asText(), raw.key().toString())) {
       return fail("nonce already used by another task (replayed envelope)");
     }
+    // only what the sender sealed: the outer title and description are plaintext anyone with
+    // access to ATS can edit, so they never reach the agent of an encrypted task
     return new Opened.Encrypted(
-        t != null && t.isTextual() && !t.asText().isEmpty() ? t.asText() : raw.title(),
-        d != null && d.isTextual() && !d.asText().isEmpty() ? d.asText() : raw.description(),
+        t != null && t.isTextual() ? t.asText() : "",
+        d != null && d.isTextual() ? d.asText() : "",
         p != null && p.isObject() ? (ObjectNode) p : M.createObjectNode(),
         senderName, senderKey);
   }

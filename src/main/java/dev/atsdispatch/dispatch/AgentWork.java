@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.exec.AgentResult;
 import dev.atsdispatch.exec.AgentSpec;
+import dev.atsdispatch.exec.EnvText;
 import dev.atsdispatch.source.TaskKey;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -34,12 +35,15 @@ final class AgentWork {
       if (value != null) env.put(k, value);
     }
     env.putAll(cfg.extraEnv());
-    env.put("ATS_TASK_ID", key.id());
-    env.put("ATS_TASK_TITLE", v.title() == null ? "" : v.title());
+    // task text is untrusted: cleaned and capped to what a variable can carry (the prompt has it whole)
+    env.put("ATS_TASK_ID", EnvText.clean(key.id(), 256));
+    env.put("ATS_TASK_TITLE", EnvText.clean(v.title(), EnvText.TITLE_MAX));
     env.put("ATS_CHANNEL", cfg.channel());
     env.put("ATS_ATTEMPT", Integer.toString(attempt));
     return new AgentSpec(cfg.agentCommand(), prompt, state.workDir(key), env,
-        state.stdoutLog(key, attempt), state.stderrLog(key, attempt), cfg.agentTimeout(),
+        // an encrypted task's output is plaintext: it is kept in memory only, never in a log file
+        v.encrypted() ? null : state.stdoutLog(key, attempt), v.encrypted() ? null : state.stderrLog(key, attempt),
+        cfg.agentTimeout(),
         cfg.noOutputTimeout(), cfg.grace(), cfg.responseCapBytes(), cfg.stderrTailBytes());
   }
 

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import dev.atsdispatch.log.Scrubbed;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -96,7 +97,7 @@ final class AttemptRunner {
       try {
         return attempts(t, c, lease, keeper);
       } catch (RuntimeException | Error x) {
-        log.error("task {}: internal error during the attempt", t.key, x);
+        log.error("task {}: internal error during the attempt", t.key, Scrubbed.of(x));
         return internalFailure(t, c, lease, keeper, x);
       } finally {
         keeper.close(cfg.grace().plusSeconds(5));
@@ -249,8 +250,8 @@ final class AttemptRunner {
     } catch (IOException x) {
       detail = x.getMessage();
     } catch (RuntimeException x) {
-      log.error("task {}: attempt {} failed inside the service", t.key, n, x);
-      detail = x.getClass().getSimpleName() + (x.getMessage() == null ? "" : ": " + x.getMessage());
+      log.error("task {}: attempt {} failed inside the service", t.key, n, Scrubbed.of(x));
+      detail = Scrubbed.name(x); // its message may quote the task
       if (agent != null) {
         agent.stop("internal error", cfg.grace());
         try {
@@ -302,7 +303,7 @@ final class AttemptRunner {
     try {
       out = work.outputs(view, a.result, n);
     } catch (RuntimeException x) {
-      log.error("task {}: cannot make the outputs of attempt {}", t.key, n, x);
+      log.error("task {}: cannot make the outputs of attempt {}", t.key, n, Scrubbed.of(x));
       ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", Outcome.INTERNAL_ERROR.wire())
           .put("strike", true), clock.now());
       return report(t, c, lease, keeper, n, null, TaskObserver.Failure.AGENT,
@@ -342,7 +343,7 @@ final class AttemptRunner {
 
   /** Something threw outside an attempt's own guard: fail the task with a strike, or give it back. */
   private End internalFailure(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, Throwable x) {
-    String detail = x.getClass().getSimpleName() + (x.getMessage() == null ? "" : ": " + Reasons.cap(x.getMessage(), 200));
+    String detail = Scrubbed.name(x); // its message may quote the task
     try {
       TaskLedger ledger = state.ledger(t.key);
       ledger.append("attempt_finished", M.createObjectNode().put("outcome", Outcome.INTERNAL_ERROR.wire())
@@ -353,7 +354,7 @@ final class AttemptRunner {
               : "Internal error in ats-dispatch: " + detail);
     } catch (RuntimeException again) {
       // the state directory itself fails: report straight to the source, or give the task back
-      log.error("task {}: cannot record or queue the failure; reporting it directly", t.key, again);
+      log.error("task {}: cannot record or queue the failure; reporting it directly", t.key, Scrubbed.of(again));
       keeper.close(Duration.ofSeconds(5));
       try {
         lease.fail(Reasons.clean("Internal error in ats-dispatch: " + x.getClass().getSimpleName()));

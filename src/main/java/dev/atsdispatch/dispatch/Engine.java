@@ -24,6 +24,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import dev.atsdispatch.log.Scrubbed;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -148,7 +149,7 @@ public final class Engine {
         try {
           r.run();
         } catch (RuntimeException | Error x) {
-          log.error("engine loop task failed", x);
+          log.error("engine loop task failed", Scrubbed.of(x));
         } finally {
           runningGauge = scheduler.running();
           queuedGauge = scheduler.queued();
@@ -201,7 +202,7 @@ public final class Engine {
           try {
             decided.add(admission.admit(o.offer, why));
           } catch (RuntimeException x) {
-            log.error("task {}: could not be admitted; it is offered again by the next reconcile", o.key, x);
+            log.error("task {}: could not be admitted; it is offered again by the next reconcile", o.key, Scrubbed.of(x));
             decided.add(new Admission.Later(x.toString()));
           }
         }
@@ -342,7 +343,7 @@ public final class Engine {
           try {
             end = attempts.run(t, t.claim);
           } catch (RuntimeException | Error x) {
-            log.error("task {}: the runner failed", t.key, x);
+            log.error("task {}: the runner failed", t.key, Scrubbed.of(x));
           } finally {
             AttemptRunner.End e = end;
             onLoop(() -> finished(t, e));

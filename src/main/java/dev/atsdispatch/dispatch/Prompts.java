@@ -11,6 +11,10 @@ import java.util.List;
  * {@code <task-title>}, {@code <task-description>} and {@code <task-context>} sections separated
  * by blank lines, each only when non-empty; the context is the payload without internal fields,
  * as 2-space-indented JSON.
+ *
+ * <p>Task text cannot forge a section: in every section's content, a {@code <} that opens
+ * something shaped like one of the section tags ({@code <task-…}, {@code </task-…}, with any
+ * spacing or case) is written {@code &lt;}, so the only tag lines in a prompt are the service's.
  */
 public final class Prompts {
   public static final List<String> INTERNAL_FIELDS = List.of("callback_url", "quiet", "encrypted",
@@ -91,6 +95,28 @@ public final class Prompts {
   }
 
   private static void section(StringBuilder b, String tag, String content) {
-    b.append("\n\n<").append(tag).append(">\n").append(content).append("\n</").append(tag).append('>');
+    b.append("\n\n<").append(tag).append(">\n");
+    appendEscaped(b, content);
+    b.append("\n</").append(tag).append('>');
+  }
+
+  /** Appends {@code s}, each {@code <} that opens a section-like tag written {@code &lt;}. */
+  static void appendEscaped(StringBuilder b, String s) {
+    int from = 0;
+    for (int i = s.indexOf('<'); i >= 0; i = s.indexOf('<', i + 1)) {
+      if (!opensTag(s, i + 1)) continue;
+      b.append(s, from, i).append("&lt;");
+      from = i + 1;
+    }
+    b.append(s, from, s.length());
+  }
+
+  /** Whether {@code s} from {@code i} reads (blanks) [/] (blanks) "task-", any case. */
+  private static boolean opensTag(String s, int i) {
+    int n = s.length();
+    while (i < n && Character.isWhitespace(s.charAt(i))) i++;
+    if (i < n && s.charAt(i) == '/') i++;
+    while (i < n && Character.isWhitespace(s.charAt(i))) i++;
+    return s.regionMatches(true, i, "task-", 0, 5);
   }
 }

@@ -5,6 +5,7 @@ import dev.atsdispatch.source.SourceException;
 import dev.atsdispatch.source.TaskSource;
 import dev.atsdispatch.status.DispatchMetrics;
 import java.time.Duration;
+import dev.atsdispatch.log.Scrubbed;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +47,7 @@ final class QuickClaims {
       try {
         claimed = job.getAsBoolean();
       } catch (RuntimeException x) {
-        log.error("task {}: could not be finished", t.key, x);
+        log.error("task {}: could not be finished", t.key, Scrubbed.of(x));
         claimed = false;
       }
       then.accept(claimed);

@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import dev.atsdispatch.log.Scrubbed;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -179,7 +180,7 @@ final class ResultReporter {
         }
         return;
       } catch (RuntimeException x) {
-        log.error("task {}: delivering the result failed", p.key, x);
+        log.error("task {}: delivering the result failed", p.key, Scrubbed.of(x));
         refused(p, complete, x.toString());
         return;
       }

@@ -12,7 +12,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Copies one of the agent's pipes to its log file, chunk by chunk and unbuffered (nothing is lost
  * if the service dies), keeping only the first {@code headCap} bytes and the last {@code tailCap}
- * bytes in memory. Notes the time of every chunk for the no-output timeout. Runs on its own thread
+ * bytes in memory. With no log file (null: an encrypted task's output, which is plaintext) only
+ * memory keeps it. Notes the time of every chunk for the no-output timeout. Runs on its own thread
  * until the pipe closes.
  */
 final class OutputDrain implements Runnable {
@@ -40,7 +41,7 @@ final class OutputDrain implements Runnable {
     byte[] buf = new byte[16 * 1024];
     OutputStream out = null;
     try {
-      out = Files.newOutputStream(log);
+      if (log != null) out = Files.newOutputStream(log);
     } catch (IOException e) {
       logError = e;
     }

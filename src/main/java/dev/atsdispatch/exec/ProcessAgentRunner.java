@@ -107,8 +107,8 @@ public final class ProcessAgentRunner implements AgentRunner {
     List<String> argv = spec.argv();
     resolve(argv.get(0), spec.env());
     Files.createDirectories(spec.workDir());
-    Files.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
-    Files.createDirectories(spec.stderrLog().toAbsolutePath().getParent());
+    if (spec.stdoutLog() != null) Files.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
+    if (spec.stderrLog() != null) Files.createDirectories(spec.stderrLog().toAbsolutePath().getParent());
     List<String> cmd = new java.util.ArrayList<>(argv.size() + 5);
     cmd.add(SETSID);
     if (spawned != null) cmd.addAll(List.of("/bin/sh", "-c", GATE, "ats-dispatch-gate"));
@@ -116,8 +116,14 @@ public final class ProcessAgentRunner implements AgentRunner {
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(spec.workDir().toFile());
     Map<String, String> env = pb.environment();
     env.clear();
-    env.putAll(spec.env());
-    Process process = pb.start();
+    Process process;
+    try {
+      env.putAll(spec.env());
+      process = pb.start();
+    } catch (IllegalArgumentException e) {
+      // the JDK's message quotes the offending value, which may be task text: never passed on
+      throw new IOException("the agent's environment or arguments hold a value the OS cannot pass (a NUL)");
+    }
     if (spawned != null) {
       try {
         spawned.started(process.pid(), startMillis(process.pid()));

@@ -104,14 +104,14 @@ final class TaskOpenerTest {
   }
 
   @Test
-  void encryptedTaskMergesTitleAndTakesDeliverySettingsOnlyFromTheSealedPayload() throws Exception {
+  void encryptedTaskTakesTitleDescriptionAndDeliverySettingsOnlyFromWhatWasSealed() throws Exception {
     ObjectNode outer = envelope("{\"title\":\"inner title\",\"payload\":{\"quiet\":false,\"depends_on\":[\"3\"],\"x\":1}}");
     outer.put("callback_url", "https://attacker.example/steal").put("quiet", true).putArray("depends_on").add("99");
     Task t = Task.fromJson(M.createObjectNode().put("id", 7).put("title", "outer title")
         .put("description", "outer description").put("status", "pending").set("payload", outer));
     Opened.Encrypted e = assertInstance(Opened.Encrypted.class, opener.open(t));
     assertEquals("inner title", e.title());
-    assertEquals("outer description", e.description(), "no inner description: the outer one");
+    assertEquals("", e.description(), "no inner description: none (the outer one is unauthenticated)");
     assertEquals("{\"quiet\":false,\"depends_on\":[\"3\"],\"x\":1}", e.innerPayload().toString());
     assertNull(e.innerPayload().get("callback_url"));
     assertEquals("alice", e.senderName());
@@ -122,7 +122,7 @@ final class TaskOpenerTest {
     ObjectNode bare = envelope("{\"title\":\"\"}");
     bare.put("callback_url", "https://attacker.example/steal");
     Opened.Encrypted b = assertInstance(Opened.Encrypted.class, opener.open(task(8, "outer", bare)));
-    assertEquals("outer", b.title());
+    assertEquals("", b.title(), "an empty sealed title stays empty: the outer one is not authenticated");
     assertTrue(b.innerPayload().isEmpty());
   }
 
