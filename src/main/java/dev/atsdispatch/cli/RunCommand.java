@@ -15,15 +15,20 @@ import dev.atsdispatch.dispatch.Service;
 import dev.atsdispatch.dispatch.StateDir;
 import dev.atsdispatch.crypto.CryptoIntake;
 import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.exec.Sandbox;
 import dev.atsdispatch.notify.TaskNotifier;
 import dev.atsdispatch.status.StatusServer;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,6 +41,7 @@ import picocli.CommandLine.Option;
 @Command(name = "run", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "Watch an ATS channel and run each new task through the agent command.")
 public final class RunCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
   @Mixin GlobalOptions global;
   @Mixin SettingsOptions options;
 
@@ -53,6 +59,13 @@ public final class RunCommand implements Callable<Integer> {
     if (s == null) return 2;
     if (demo && !embedded) {
       System.err.println("ats-dispatch: --demo needs --embedded");
+      return 2;
+    }
+    Sandbox sandbox;
+    try {
+      sandbox = sandbox(s, System.getenv());
+    } catch (Sandbox.Unavailable e) {
+      System.err.println("ats-dispatch: " + e.getMessage());
       return 2;
     }
     DevServer server = null;
@@ -92,7 +105,9 @@ public final class RunCommand implements Callable<Integer> {
       if (server != null) server.close();
       return 1;
     }
-    Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(), Clock.SYSTEM,
+    if (sandbox.warning() != null) log.warn("agent.sandbox = auto: {}", sandbox.warning());
+    log.info("agents run in: {}", sandbox.describe());
+    Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox), Clock.SYSTEM,
         System.getenv(), EventWatcher.Timing.DEFAULT,
         new Service.Extensions(state -> CryptoIntake.forState(s.service().keysDir(), state),
             TaskNotifier.factory(s.notifyConfig())));
@@ -218,4 +233,16 @@ public final class RunCommand implements Callable<Integer> {
   }
 
 
+
+  /**
+   * The sandbox of the settings. Hidden from agents: the state directory (each sees only its own
+   * work directory), the keys directory, the settings file and systemd's credentials directory.
+   */
+  static Sandbox sandbox(Settings s, Map<String, String> env) throws Sandbox.Unavailable {
+    List<Path> hidden = new ArrayList<>(List.of(s.service().stateDir(), s.service().keysDir()));
+    if (s.configFile() != null) hidden.add(s.configFile());
+    String creds = env.get("CREDENTIALS_DIRECTORY");
+    if (creds != null && !creds.isBlank()) hidden.add(Path.of(creds));
+    return Sandbox.create(s.sandboxMode(), s.agentNetwork(), hidden, s.roBinds(), s.rwBinds(), env);
+  }
 }

@@ -3,6 +3,7 @@ package dev.atsdispatch.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import dev.atsdispatch.exec.Sandbox;
 import dev.atsdispatch.ats.AtsSettings;
 import dev.atsdispatch.dispatch.ServiceConfig;
 import dev.atsdispatch.notify.AddressPolicy;
@@ -97,6 +98,15 @@ public final class Settings {
       key("agent.env_allowlist", String.join(",", ServiceConfig.DEFAULT_ENV_ALLOWLIST),
           "service environment variables passed to agents (all others are scrubbed)",
           (s, v) -> s.b.envAllowlist = list(v)),
+      key("agent.sandbox", "auto", "where agents run: bwrap (a bubblewrap sandbox, or refuse to start), none, or auto "
+          + "(bwrap when it is installed and works, else none with a warning)",
+          (s, v) -> s.sandboxMode = Sandbox.Mode.parse(v)),
+      key("agent.network", "true", "in the sandbox: whether agents reach the network (false: a loopback of their own only)",
+          (s, v) -> s.agentNetwork = bool(v)),
+      key("agent.ro_binds", "", "in the sandbox: more paths agents may read (they see a read-only root anyway, minus "
+          + "/tmp and the hidden paths)", (s, v) -> s.roBinds = paths(v)),
+      key("agent.rw_binds", "", "in the sandbox: paths agents may write besides their work directory (a repository, "
+          + "a CLI's credential directory)", (s, v) -> s.rwBinds = paths(v)),
       new Key("agent.env", "{}", "extra variables set for agents (TOML table); values are masked by config show",
           true, (s, v) -> s.b.extraEnv = stringMap(v)),
       key("slots", "{gpu = 1}", "named resource slots; a task whose payload has <name> = true takes one",
@@ -154,6 +164,11 @@ public final class Settings {
   int embeddedPort;
   Integer statusPort;
   String statusHost;
+  Sandbox.Mode sandboxMode;
+  boolean agentNetwork;
+  List<Path> roBinds;
+  List<Path> rwBinds;
+  private Path configFile;
   private ServiceConfig service;
   private AtsSettings ats;
   private final Map<String, String> values = new LinkedHashMap<>();
@@ -197,6 +212,27 @@ public final class Settings {
     return statusHost;
   }
 
+  public Sandbox.Mode sandboxMode() {
+    return sandboxMode;
+  }
+
+  public boolean agentNetwork() {
+    return agentNetwork;
+  }
+
+  public List<Path> roBinds() {
+    return roBinds;
+  }
+
+  public List<Path> rwBinds() {
+    return rwBinds;
+  }
+
+  /** The settings file read, or null. */
+  public Path configFile() {
+    return configFile;
+  }
+
   /**
    * The status port's URL as a client on this machine reaches it (a wildcard bind address is
    * reached through loopback), or null when the status port is off.
@@ -232,6 +268,7 @@ public final class Settings {
       f = cwd.resolve("ats-dispatch.toml");
     }
     if (f != null) fromFile = readToml(f);
+    s.configFile = f;
     for (Key k : KEYS) {
       String v = k.defaultValue();
       String src = "default";
@@ -390,6 +427,17 @@ public final class Settings {
   static String nonBlank(String v) {
     if (v.isBlank()) throw new IllegalArgumentException("must not be empty");
     return v.trim();
+  }
+
+  /** A list of absolute paths (as {@link #list}); a relative one is an error. */
+  static List<Path> paths(String v) {
+    List<Path> out = new ArrayList<>();
+    for (String p : list(v)) {
+      Path path = Path.of(p);
+      if (!path.isAbsolute()) throw new IllegalArgumentException("not an absolute path: " + p);
+      out.add(path.normalize());
+    }
+    return List.copyOf(out);
   }
 
   static boolean bool(String v) {

@@ -36,15 +36,24 @@ public final class ProcessAgentRunner implements AgentRunner {
    * so its pid, process group and start time stay those recorded. The rest of stdin is the prompt.
    */
   private static final String GATE = "IFS= read -r go || exit 125; exec \"$@\"";
+  /** The gate for a sandboxed agent: bwrap runs with TERM ignored (see {@link Sandbox}). */
+  private static final String SANDBOX_GATE = "IFS= read -r go || exit 125; trap '' TERM; exec \"$@\"";
+  private static final String SANDBOX_START = "trap '' TERM; exec \"$@\"";
   /** Characters of the prompt encoded and written to stdin at a time. */
   private static final int STDIN_SLICE = 64 * 1024;
 
   private final Clock clock;
   private final Duration tick;
+  private final Sandbox sandbox;
 
   public ProcessAgentRunner(Clock clock, Duration tick) {
+    this(clock, tick, Sandbox.none());
+  }
+
+  public ProcessAgentRunner(Clock clock, Duration tick, Sandbox sandbox) {
     this.clock = clock;
     this.tick = tick;
+    this.sandbox = sandbox;
   }
 
   public ProcessAgentRunner() {
@@ -105,14 +114,19 @@ public final class ProcessAgentRunner implements AgentRunner {
   @Override
   public RunningAgent start(AgentSpec spec, Spawned spawned) throws IOException {
     List<String> argv = spec.argv();
-    resolve(argv.get(0), spec.env());
+    Path program = resolve(argv.get(0), spec.env());
     Files.createDirectories(spec.workDir());
     if (spec.stdoutLog() != null) Files.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
     if (spec.stderrLog() != null) Files.createDirectories(spec.stderrLog().toAbsolutePath().getParent());
     List<String> cmd = new java.util.ArrayList<>(argv.size() + 5);
     cmd.add(SETSID);
-    if (spawned != null) cmd.addAll(List.of("/bin/sh", "-c", GATE, "ats-dispatch-gate"));
-    cmd.addAll(argv);
+    if (sandbox.enabled()) {
+      cmd.addAll(List.of("/bin/sh", "-c", spawned != null ? SANDBOX_GATE : SANDBOX_START, "ats-dispatch-gate"));
+      cmd.addAll(sandbox.wrap(argv, spec.workDir(), program));
+    } else {
+      if (spawned != null) cmd.addAll(List.of("/bin/sh", "-c", GATE, "ats-dispatch-gate"));
+      cmd.addAll(argv);
+    }
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(spec.workDir().toFile());
     Map<String, String> env = pb.environment();
     env.clear();

@@ -25,7 +25,8 @@ record BenchOptions(
     List<String> jvmOpts,
     Duration timeout,
     boolean quick,
-    boolean keep) {
+    boolean keep,
+    String sandbox) {
 
   static final String USAGE = """
       usage: bench/run [options]
@@ -44,6 +45,7 @@ record BenchOptions(
         --timeout DURATION          overall limit, e.g. 45m (default 150m; --quick 5m)
         --quick                     small counts for a smoke run
         --keep                      keep the temporary directories (logs, databases)
+        --sandbox auto|bwrap|none   the service's agent.sandbox (default auto, as in production)
       """;
 
   static BenchOptions parse(String... args) {
@@ -62,11 +64,16 @@ record BenchOptions(
     List<String> jvmOpts = List.of();
     Duration timeout = Duration.ofMinutes(quick ? 5 : 150);
     boolean keep = false;
+    String sandbox = "auto";
     for (int i = 0; i < args.length; i++) {
       String o = args[i];
       switch (o) {
         case "--quick" -> { }
         case "--keep" -> keep = true;
+        case "--sandbox" -> {
+          sandbox = value(args, ++i, o);
+          if (!List.of("auto", "bwrap", "none").contains(sandbox)) throw new IllegalArgumentException("--sandbox must be auto, bwrap or none");
+        }
         case "--transport" -> transports = switch (value(args, ++i, o)) {
           case "cli" -> List.of("cli");
           case "http" -> List.of("http");
@@ -95,7 +102,7 @@ record BenchOptions(
     }
     return new BenchOptions(transports, warmup, latency, throughput, concurrency, chain,
         Duration.ofMillis(quick ? 500 : 3000), Duration.ofSeconds(quick ? 30 : 120), external, compare,
-        out, jar, jvmOpts, timeout, quick, keep);
+        out, jar, jvmOpts, timeout, quick, keep, sandbox);
   }
 
   private static String value(String[] args, int i, String option) {

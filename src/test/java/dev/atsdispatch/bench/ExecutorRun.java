@@ -177,6 +177,9 @@ final class ExecutorRun {
       env.put("ATS_DISPATCH_KEYS_DIR", dir.resolve("keys").toString());
       env.put("ATS_DISPATCH_CONCURRENCY", Integer.toString(opt.concurrency()));
       env.put("ATS_DISPATCH_AGENT_COMMAND", Http.json(List.of(agent.script().toString())));
+      // the default sandbox (bwrap where installed) applies: the agent records through a bind
+      env.put("ATS_DISPATCH_AGENT_RW_BINDS", agent.dir().toString());
+      env.put("ATS_DISPATCH_AGENT_SANDBOX", opt.sandbox());
       env.put("ATS_DISPATCH_DRAIN", "5s");
       env.put("ATS_DISPATCH_AGENT_GRACE", "2s");
       env.put("ATS_DISPATCH_STATUS_PORT", Integer.toString(statusPort));

@@ -47,17 +47,25 @@ final class RecordingAgent {
   private long offset;
   private int duplicateRuns;
 
+  /** Writes the script and its (empty) log in {@code dir/agent/}, a directory of their own (for a sandbox bind). */
   RecordingAgent(Path dir) {
-    this.script = dir.resolve("bench-agent.sh");
-    this.log = dir.resolve("agent.log");
+    Path own = dir.resolve("agent");
+    this.script = own.resolve("bench-agent.sh");
+    this.log = own.resolve("agent.log");
     if (dir.toString().contains("'")) throw new IllegalArgumentException("no quotes in " + dir);
     try {
+      Files.createDirectories(own);
       Files.writeString(script, SCRIPT.replace("@LOG@", log.toString()));
       Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
       Files.writeString(log, "");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** The directory the agent writes its records in: the one path an agent in a sandbox must write. */
+  Path dir() {
+    return log.getParent();
   }
 
   Path script() {

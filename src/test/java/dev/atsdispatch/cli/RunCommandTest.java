@@ -44,6 +44,9 @@ final class RunCommandTest {
     Map<String, String> e = new HashMap<>(env);
     e.putIfAbsent("HOME", dir.toString());
     e.putIfAbsent("ATS_DISPATCH_STATUS_PORT", "0");
+    // these agents write pid files next to the test and are watched by their outer pids:
+    // no sandbox (AgentSandboxTest runs the service under bwrap)
+    e.putIfAbsent("ATS_DISPATCH_AGENT_SANDBOX", "none");
     ChildJvm j = ChildJvm.start(dir, "run-" + jvms.size(), e, List.of(args));
     jvms.add(j);
     return j;

@@ -56,7 +56,8 @@ final class CrashRecoveryTest {
 
   ChildJvm startService(Path agent, int incarnation) {
     return ChildJvm.start(dir, "service-" + incarnation,
-        Map.of("HOME", dir.toString(), "ATS_DISPATCH_AGENT_GRACE", "500ms"),
+        Map.of("HOME", dir.toString(), "ATS_DISPATCH_AGENT_GRACE", "500ms",
+            "ATS_DISPATCH_AGENT_SANDBOX", "none"), // the test watches the agents by their outer pids
         List.of("run", "--transport", "http", "--url", server.url(), "--channel", CH,
             "--agent", agent.toString(), "--state-dir", dir.resolve("state").toString(),
             "--keys-dir", dir.resolve("keys").toString(), "--lease", "3s",

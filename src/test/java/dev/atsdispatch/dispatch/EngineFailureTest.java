@@ -105,7 +105,7 @@ final class EngineFailureTest {
     h.runner.script(k, runtimeAtStart("runner exploded"));
     h.source.offer(k);
     String reason = reportedFailure(k);
-    assertEquals("Internal error in ats-dispatch: IllegalStateException: runner exploded", reason);
+    assertEquals("Internal error in ats-dispatch: IllegalStateException", reason); // the message may quote the task: never passed on
     assertEquals(1, h.summary(k).strikes());
     assertEquals("internal_error", h.summary(k).lastOutcome());
     h.source.offerStale(k, SourceEvent.Why.LEASE_EXPIRED);
@@ -132,7 +132,7 @@ final class EngineFailureTest {
     TaskKey k = h.source.add(1);
     h.source.offer(k);
     String reason = reportedFailure(k);
-    assertEquals("Internal error in ats-dispatch: IllegalStateException: notifier broke", reason);
+    assertEquals("Internal error in ats-dispatch: IllegalStateException", reason);
     assertEquals(1, h.summary(k).strikes());
     assertEquals(0, h.runner.starts(k).size());
     assertEquals(0, h.source.count(Op.RELEASE, k));

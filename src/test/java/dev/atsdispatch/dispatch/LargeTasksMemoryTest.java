@@ -97,13 +97,15 @@ final class LargeTasksMemoryTest {
     System.out.println("created " + BEFORE + " in " + ms(t0) + " ms");
 
     // Reads the whole prompt from stdin, notes its size, and answers with it.
-    Path sizes = dir.resolve("sizes");
+    // the agents run in the default sandbox (bwrap where installed): sizes is written through a bind
+    Path out = Files.createDirectories(dir.resolve("out"));
+    Path sizes = out.resolve("sizes");
     Path agent = DispatchFixture.agent(dir, "ok.sh",
         "n=$(wc -c)\necho \"$ATS_TASK_ID $n\" >> " + sizes + "\necho \"ok $n\"");
     Path gcLog = dir.resolve("service-gc.log");
     service = ChildJvm.start(dir, "service",
         Map.of("HOME", dir.toString(), "ATS_DISPATCH_CONCURRENCY", "4", "ATS_DISPATCH_STATUS_PORT", "off",
-            "ATS_DISPATCH_RECONCILE_EVERY", "10s"),
+            "ATS_DISPATCH_RECONCILE_EVERY", "10s", "ATS_DISPATCH_AGENT_RW_BINDS", out.toString()),
         List.of("-Xmx" + HEAP_MB + "m", "-XX:+ExitOnOutOfMemoryError", "-Xlog:gc:file=" + gcLog),
         "dev.atsdispatch.cli.Main",
         List.of("run", "--transport", "http", "--url", server.url(), "--channel", CH,

@@ -320,6 +320,7 @@ final class SoakTest {
     env.put("ATS_DISPATCH_MAX_ATTEMPTS", "20"); // crashes are strikes: the soak counts them instead of poisoning
     env.put("ATS_DISPATCH_AGENT_GRACE", "200ms"); // below the lease margin (lease/10)
     env.put("ATS_DISPATCH_STATUS_PORT", "0");
+    env.put("ATS_DISPATCH_AGENT_SANDBOX", "none"); // the agents log runs next to the test and are watched by outer pids
     s.jvm = ChildJvm.start(dir, "service-" + label, env, List.of("run", "--transport", "http", "--url", url,
         "--channel", CH, "--agent", Http.json(List.of(agent.toString(), label, runLog.toString())),
         "--state-dir", s.state.toString(), "--keys-dir", s.keys.toString(), "--lease", LEASE,
