@@ -73,7 +73,7 @@ final class SystemdUnitTest {
   static Map<String, String> environment(String unitText) {
     Map<String, String> env = new LinkedHashMap<>();
     for (String v : values(unitText, "Environment")) {
-      String a = v.startsWith("\"") && v.endsWith("\"") ? v.substring(1, v.length() - 1) : v;
+      String a = v.startsWith("\"") && v.endsWith("\"") ? v.substring(1, v.length() - 1).replace("\\\"", "\"") : v;
       int eq = a.indexOf('=');
       env.put(a.substring(0, eq), a.substring(eq + 1));
     }
@@ -135,7 +135,8 @@ final class SystemdUnitTest {
     assertEquals("strict", value(unit, "ProtectSystem"));
     assertEquals("yes", value(unit, "PrivateTmp"));
     assertEquals("yes", value(unit, "ProtectHome"));
-    String stateRoot = "/var/lib/" + value(unit, "StateDirectory");
+    List<String> stateDirs = List.of(value(unit, "StateDirectory").split("\\s+"));
+    String stateRoot = "/var/lib/" + stateDirs.get(0);
     Map<String, String> env = environment(unit);
     // every ATS_DISPATCH_* variable the unit sets is one the service reads
     List<String> known = new ArrayList<>(List.of("ATS_DISPATCH_LOG_FORMAT", "ATS_DISPATCH_LOG_LEVEL"));
@@ -150,6 +151,13 @@ final class SystemdUnitTest {
         "keys_dir writable under ProtectSystem=strict: " + keys);
     assertTrue(!keys.startsWith(stateRoot) && !keys.startsWith(env.get("HOME")), "agents work under state, never keys");
     assertEquals(value(unit, "WorkingDirectory"), stateRoot);
+    // agents: sandboxed, with a HOME of their own that exists (StateDirectory) and is bound writable
+    assertEquals("bwrap", env.get("ATS_DISPATCH_AGENT_SANDBOX"));
+    String agentHome = Settings.stringMap(env.get("ATS_DISPATCH_AGENT_ENV")).get("HOME");
+    assertEquals(stateRoot + "/agent-home", agentHome);
+    assertTrue(stateDirs.contains(agentHome.substring("/var/lib/".length())), "created by systemd: " + stateDirs);
+    assertEquals(List.of(Path.of(agentHome)), Settings.paths(env.get("ATS_DISPATCH_AGENT_RW_BINDS")));
+    assertTrue(!agentHome.startsWith(state) && !agentHome.startsWith(keys), "the agents' HOME holds no state or keys");
     assertTrue(value(unit, "EnvironmentFile").endsWith("/etc/ats-dispatch/ats-dispatch.env"));
   }
 
