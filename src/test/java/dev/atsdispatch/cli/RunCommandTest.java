@@ -188,6 +188,34 @@ final class RunCommandTest {
     assertTrue(ledger.contains("\"event\":\"released\""), ledger);
   }
 
+  /** Issue 12, finding 2: task text in a plain log line cannot start a line of its own. */
+  @Test
+  void plainLogLinesEscapeTaskTextThatWouldForgeALine() throws Exception {
+    server = DevServer.builder().port(0).inMemory().start();
+    Http http = new Http(server.url(), "human", "tester", "Tester");
+    String forged = "12:00:00.000 INFO  Engine: forged";
+    Path agent = script("ok.sh", "cat > /dev/null; echo ok");
+    ChildJvm j = start(Map.of(), "run", "--log-format", "plain", "--log-level", "debug", "--transport", "http",
+        "--url", server.url(), "--agent", agent.toString(), "--state-dir", state(), "--actor-id", "plain-log");
+    String evil = "x\u0000\n" + forged;
+    // the sender of an envelope is quoted in the refusal, which the log reports
+    Http.Resp r = http.post("/tasks", Http.JSON.createObjectNode().put("title", evil).put("channel", "ada-dispatch")
+        .set("payload", Http.JSON.createObjectNode().put("encrypted", true).put("sender", evil)
+            .put("nonce", "AAAA").put("ciphertext", "AAAA")));
+    long id = r.task().path("id").asLong();
+    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!http.get("/tasks/" + id).task().path("status").asText().equals("failed")) {
+      assertTrue(System.nanoTime() < end && j.process().isAlive(), j.stderr());
+      Thread.sleep(50);
+    }
+    j.process().destroy();
+    j.waitFor(Duration.ofSeconds(15));
+    String err = j.stderr();
+    assertTrue(err.contains("forged"), "the text was logged (escaped), or this test proves nothing: " + err);
+    for (String line : err.split("\n")) assertFalse(line.startsWith(forged), "a forged line: " + line);
+    assertFalse(err.contains("\u0000"), "a NUL reached the log");
+  }
+
   boolean ledgerHas(long id, String event) throws IOException {
     Path f = dir.resolve("state/tasks/ats/" + id + "/events.jsonl");
     return Files.exists(f) && Files.readString(f).contains("\"event\":\"" + event + "\"");
