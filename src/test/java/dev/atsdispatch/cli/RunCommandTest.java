@@ -197,7 +197,8 @@ final class RunCommandTest {
     Path agent = script("ok.sh", "cat > /dev/null; echo ok");
     ChildJvm j = start(Map.of(), "run", "--log-format", "plain", "--log-level", "debug", "--transport", "http",
         "--url", server.url(), "--agent", agent.toString(), "--state-dir", state(), "--actor-id", "plain-log");
-    String evil = "x\u0000\n" + forged;
+    // NUL, newline, and the line breaks JSON quoting leaves alone (NEL, LINE SEPARATOR) but log viewers honour
+    String evil = "x\u0000\n" + forged + "\u0085" + forged + "\u2028" + forged;
     // the sender of an envelope is quoted in the refusal, which the log reports
     Http.Resp r = http.post("/tasks", Http.JSON.createObjectNode().put("title", evil).put("channel", "ada-dispatch")
         .set("payload", Http.JSON.createObjectNode().put("encrypted", true).put("sender", evil)
@@ -214,6 +215,7 @@ final class RunCommandTest {
     assertTrue(err.contains("forged"), "the text was logged (escaped), or this test proves nothing: " + err);
     for (String line : err.split("\n")) assertFalse(line.startsWith(forged), "a forged line: " + line);
     assertFalse(err.contains("\u0000"), "a NUL reached the log");
+    assertFalse(err.contains("\u0085") || err.contains("\u2028"), "a line break reached the log: " + err);
   }
 
   boolean ledgerHas(long id, String event) throws IOException {
