@@ -29,8 +29,9 @@ import java.util.regex.Pattern;
  * The service's effective settings: every documented key, resolved as flag &gt; environment
  * ({@code ATS_DISPATCH_<KEY>}) &gt; TOML file &gt; default, plus the ATS connection resolved the way
  * the {@code ats} CLI resolves it. Built once at start-up; an invalid value throws
- * {@link InvalidSetting} naming the key. The key table is also what {@code config show} and the
- * README document.
+ * {@link InvalidSetting} naming the key. A secret key may instead come from a file or a systemd
+ * credential ({@link SecretFiles}). The key table is also what {@code config show} and the README
+ * document.
  */
 public final class Settings {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -109,7 +110,7 @@ public final class Settings {
       key("status.host", "127.0.0.1", "address the status port binds (loopback unless you mean otherwise)",
           (s, v) -> s.statusHost = nonBlank(v)),
       // ---- notifications: Telegram and callback webhooks (dev.atsdispatch.notify) ----
-      new Key("telegram.token", "", "Telegram bot token (empty: Telegram off); keep it in the environment or a 0600 file",
+      new Key("telegram.token", "", "Telegram bot token (empty: Telegram off); best a credential or telegram.token_file",
           true, (s, v) -> s.nb.telegramToken = v),
       new Key("telegram.chat_id", "", "Telegram chat that gets the notifications", true,
           (s, v) -> s.nb.telegramChatId = v),
@@ -247,12 +248,20 @@ public final class Settings {
         v = flags.get(k.name());
         src = "flag";
       }
+      if (k.secret()) {
+        SecretFiles.Found found = SecretFiles.find(k, v, src, fromFile, f, env, flags, cwd, TABLE_KEYS.contains(k.name()));
+        if (found != null) {
+          v = found.value();
+          src = found.source();
+        }
+      }
       try {
         k.apply().accept(s, v);
       } catch (InvalidSetting e) {
         throw e;
       } catch (RuntimeException e) {
-        throw new InvalidSetting(k.name(), e.getMessage() + " (from " + src + ")");
+        // a parser's message quotes the value: never one of a secret
+        throw new InvalidSetting(k.name(), (k.secret() ? "not a valid value" : e.getMessage()) + " (from " + src + ")");
       }
       s.values.put(k.name(), v);
       s.sources.put(k.name(), src);
@@ -312,7 +321,7 @@ public final class Settings {
     Map<String, String> out = new LinkedHashMap<>();
     flatten("", root, out);
     for (String k : out.keySet()) {
-      if (KEYS.stream().noneMatch(key -> key.name().equals(k))) {
+      if (KEYS.stream().noneMatch(key -> key.name().equals(k)) && !SecretFiles.isFileKey(k)) {
         throw new InvalidSetting(k, "unknown key in " + f + " (see ats-dispatch config show)");
       }
     }
