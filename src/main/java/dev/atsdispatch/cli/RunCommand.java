@@ -15,6 +15,7 @@ import dev.atsdispatch.dispatch.Service;
 import dev.atsdispatch.dispatch.StateDir;
 import dev.atsdispatch.crypto.CryptoIntake;
 import dev.atsdispatch.exec.ProcessAgentRunner;
+import dev.atsdispatch.files.OwnerOnly;
 import dev.atsdispatch.notify.TaskNotifier;
 import dev.atsdispatch.status.StatusServer;
 import dev.atsdispatch.time.Clock;
@@ -55,14 +56,26 @@ public final class RunCommand implements Callable<Integer> {
       System.err.println("ats-dispatch: --demo needs --embedded");
       return 2;
     }
+    // checked, never changed: a state or keys directory others can reach is refused
+    for (var d : java.util.List.of(Map.entry("state_dir", s.service().stateDir()),
+        Map.entry("keys_dir", s.service().keysDir()))) {
+      String open = OwnerOnly.problem(d.getValue());
+      if (open != null) {
+        System.err.println("ats-dispatch: invalid setting " + d.getKey() + ": " + open);
+        return 2;
+      }
+    }
     DevServer server = null;
     AtsSettings ats = s.ats();
     String transport = s.transport();
     if (embedded) {
       try {
-        server = DevServer.builder().port(s.embeddedPort())
-            .database(s.service().stateDir().resolve("embedded-ats.sqlite")).start();
-      } catch (RuntimeException e) {
+        Path db = s.service().stateDir().resolve("embedded-ats.sqlite");
+        // SQLite gives its -wal and -shm files the mode of the database file
+        OwnerOnly.createDirectories(db.getParent());
+        OwnerOnly.open(db, java.nio.file.StandardOpenOption.WRITE).close();
+        server = DevServer.builder().port(s.embeddedPort()).database(db).start();
+      } catch (RuntimeException | IOException e) {
         System.err.println("ats-dispatch: cannot start the embedded dev server: " + e.getMessage());
         return 1;
       }

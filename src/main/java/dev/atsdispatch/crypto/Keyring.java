@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.BooleanNode;
 import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.dispatch.AtomicFiles;
+import dev.atsdispatch.files.OwnerOnly;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -588,15 +589,9 @@ public final class Keyring {
     }
   }
 
+  /** A missing keys directory is made 0700; an existing one is left as it is (run checks it). */
   private void ensureDir() throws IOException {
-    if (!Files.isDirectory(dir)) {
-      Files.createDirectories(dir);
-      try {
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-      } catch (UnsupportedOperationException e) {
-        // not a POSIX file system: the files themselves are still written owner-only where possible
-      }
-    }
+    if (!Files.isDirectory(dir)) OwnerOnly.createDirectories(dir);
   }
 
   /** Runs a read-modify-write with this directory locked in this JVM and against other processes. */
@@ -607,8 +602,7 @@ public final class Keyring {
     try {
       if (lock.getHoldCount() > 1) return body.get();
       ensureDir();
-      try (FileChannel ch = FileChannel.open(dir.resolve(".keyring.lock"), StandardOpenOption.CREATE,
-          StandardOpenOption.WRITE);
+      try (FileChannel ch = OwnerOnly.open(dir.resolve(".keyring.lock"), StandardOpenOption.WRITE);
           FileLock ignored = ch.lock()) {
         return body.get();
       }
