@@ -72,13 +72,16 @@ public final class Keyring {
 
   public static final String REQUIRE_ENCRYPTION = "require_encryption";
   public static final String MAX_PENDING = "max_pending_registrations";
+  public static final String REGISTRATIONS_PER_HOUR = "max_registrations_per_hour";
 
   /** The documented policy keys of {@code config.json}; others in the file are kept but not settable. */
   public static final List<ConfigKey> CONFIG_KEYS = List.of(
       new ConfigKey(REQUIRE_ENCRYPTION, BooleanNode.FALSE,
           "reject plaintext tasks (registrations are still accepted)"),
       new ConfigKey(MAX_PENDING, IntNode.valueOf(100),
-          "registration requests kept waiting for approval; more are refused"));
+          "registration requests kept waiting for approval; more are refused"),
+      new ConfigKey(REGISTRATIONS_PER_HOUR, IntNode.valueOf(10),
+          "new registration requests taken an hour (a token bucket); more are refused"));
 
   /** A sender trusted under {@code name}. */
   public record TrustedKey(String name, String publicKey, String fingerprint, String addedAt) {}
@@ -170,6 +173,7 @@ public final class Keyring {
     config();
     requireEncryption();
     maxPending();
+    maxRegistrationsPerHour();
   }
 
   /**
@@ -456,11 +460,19 @@ public final class Keyring {
 
   /** The {@code max_pending_registrations} cap. */
   public int maxPending() {
-    JsonNode v = config().get(MAX_PENDING);
+    return positive(MAX_PENDING);
+  }
+
+  /** The {@code max_registrations_per_hour} rate: new registration requests taken an hour. */
+  public int maxRegistrationsPerHour() {
+    return positive(REGISTRATIONS_PER_HOUR);
+  }
+
+  private int positive(String key) {
+    JsonNode v = config().get(key);
     if (v.canConvertToInt() && v.isIntegralNumber() && v.asInt() > 0) return v.asInt();
     if (v.isTextual() && v.asText().matches("[1-9]\\d{0,8}")) return Integer.parseInt(v.asText());
-    throw new KeyringException(file(CONFIG) + ": max_pending_registrations must be a positive integer, not "
-        + JsJson.inline(v));
+    throw new KeyringException(file(CONFIG) + ": " + key + " must be a positive integer, not " + JsJson.inline(v));
   }
 
   /** The documented key named {@code name}; anything else is an IllegalArgumentException. */
