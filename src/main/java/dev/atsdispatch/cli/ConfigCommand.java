@@ -25,7 +25,8 @@ import picocli.CommandLine.Parameters;
         "  config KEY          print one value",
         "  config KEY VALUE    set it (true/false for switches)",
         "  config --unset KEY  remove it (its default applies again)",
-        "Keys: require_encryption (default false), max_pending_registrations (default 100).",
+        "Keys: require_encryption (default false), max_pending_registrations (default 100),",
+        "  max_registrations_per_hour (default 10).",
         "'config show' prints the service settings instead."},
     subcommands = ConfigCommand.Show.class)
 public final class ConfigCommand extends KeyCommands.Base {

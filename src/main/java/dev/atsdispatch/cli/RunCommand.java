@@ -16,6 +16,7 @@ import dev.atsdispatch.dispatch.StateDir;
 import dev.atsdispatch.crypto.CryptoIntake;
 import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.exec.Sandbox;
+import dev.atsdispatch.files.OwnerOnly;
 import dev.atsdispatch.notify.TaskNotifier;
 import dev.atsdispatch.status.StatusServer;
 import dev.atsdispatch.time.Clock;
@@ -61,6 +62,15 @@ public final class RunCommand implements Callable<Integer> {
       System.err.println("ats-dispatch: --demo needs --embedded");
       return 2;
     }
+    // checked, never changed: a state or keys directory others can reach is refused
+    for (var d : java.util.List.of(Map.entry("state_dir", s.service().stateDir()),
+        Map.entry("keys_dir", s.service().keysDir()))) {
+      String open = OwnerOnly.problem(d.getValue());
+      if (open != null) {
+        System.err.println("ats-dispatch: invalid setting " + d.getKey() + ": " + open);
+        return 2;
+      }
+    }
     Sandbox sandbox;
     try {
       sandbox = sandbox(s, System.getenv());
@@ -73,9 +83,12 @@ public final class RunCommand implements Callable<Integer> {
     String transport = s.transport();
     if (embedded) {
       try {
-        server = DevServer.builder().port(s.embeddedPort())
-            .database(s.service().stateDir().resolve("embedded-ats.sqlite")).start();
-      } catch (RuntimeException e) {
+        Path db = s.service().stateDir().resolve("embedded-ats.sqlite");
+        // SQLite gives its -wal and -shm files the mode of the database file
+        OwnerOnly.createDirectories(db.getParent());
+        OwnerOnly.open(db, java.nio.file.StandardOpenOption.WRITE).close();
+        server = DevServer.builder().port(s.embeddedPort()).database(db).start();
+      } catch (RuntimeException | IOException e) {
         System.err.println("ats-dispatch: cannot start the embedded dev server: " + e.getMessage());
         return 1;
       }
@@ -236,11 +249,13 @@ public final class RunCommand implements Callable<Integer> {
 
   /**
    * The sandbox of the settings. Hidden from agents: the state directory (each sees only its own
-   * work directory), the keys directory, the settings file and systemd's credentials directory.
+   * work directory), the keys directory, the settings file, the files secrets were read from and
+   * systemd's credentials directory.
    */
   static Sandbox sandbox(Settings s, Map<String, String> env) throws Sandbox.Unavailable {
     List<Path> hidden = new ArrayList<>(List.of(s.service().stateDir(), s.service().keysDir()));
     if (s.configFile() != null) hidden.add(s.configFile());
+    hidden.addAll(s.secretFiles());
     String creds = env.get("CREDENTIALS_DIRECTORY");
     if (creds != null && !creds.isBlank()) hidden.add(Path.of(creds));
     return Sandbox.create(s.sandboxMode(), s.agentNetwork(), hidden, s.roBinds(), s.rwBinds(), env);

@@ -30,8 +30,9 @@ import java.util.regex.Pattern;
  * The service's effective settings: every documented key, resolved as flag &gt; environment
  * ({@code ATS_DISPATCH_<KEY>}) &gt; TOML file &gt; default, plus the ATS connection resolved the way
  * the {@code ats} CLI resolves it. Built once at start-up; an invalid value throws
- * {@link InvalidSetting} naming the key. The key table is also what {@code config show} and the
- * README document.
+ * {@link InvalidSetting} naming the key. A secret key may instead come from a file or a systemd
+ * credential ({@link SecretFiles}). The key table is also what {@code config show} and the README
+ * document.
  */
 public final class Settings {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -119,7 +120,7 @@ public final class Settings {
       key("status.host", "127.0.0.1", "address the status port binds (loopback unless you mean otherwise)",
           (s, v) -> s.statusHost = nonBlank(v)),
       // ---- notifications: Telegram and callback webhooks (dev.atsdispatch.notify) ----
-      new Key("telegram.token", "", "Telegram bot token (empty: Telegram off); keep it in the environment or a 0600 file",
+      new Key("telegram.token", "", "Telegram bot token (empty: Telegram off); best a credential or telegram.token_file",
           true, (s, v) -> s.nb.telegramToken = v),
       new Key("telegram.chat_id", "", "Telegram chat that gets the notifications", true,
           (s, v) -> s.nb.telegramChatId = v),
@@ -169,6 +170,7 @@ public final class Settings {
   List<Path> roBinds;
   List<Path> rwBinds;
   private Path configFile;
+  private final List<Path> secretFiles = new ArrayList<>();
   private ServiceConfig service;
   private AtsSettings ats;
   private final Map<String, String> values = new LinkedHashMap<>();
@@ -228,6 +230,11 @@ public final class Settings {
     return rwBinds;
   }
 
+  /** The files secrets were read from (hidden from agents in the sandbox). */
+  public List<Path> secretFiles() {
+    return List.copyOf(secretFiles);
+  }
+
   /** The settings file read, or null. */
   public Path configFile() {
     return configFile;
@@ -284,12 +291,21 @@ public final class Settings {
         v = flags.get(k.name());
         src = "flag";
       }
+      if (k.secret()) {
+        SecretFiles.Found found = SecretFiles.find(k, v, src, fromFile, f, env, flags, cwd, TABLE_KEYS.contains(k.name()));
+        if (found != null) {
+          v = found.value();
+          src = found.source();
+          s.secretFiles.add(found.path());
+        }
+      }
       try {
         k.apply().accept(s, v);
       } catch (InvalidSetting e) {
         throw e;
       } catch (RuntimeException e) {
-        throw new InvalidSetting(k.name(), e.getMessage() + " (from " + src + ")");
+        // a parser's message quotes the value: never one of a secret
+        throw new InvalidSetting(k.name(), (k.secret() ? "not a valid value" : e.getMessage()) + " (from " + src + ")");
       }
       s.values.put(k.name(), v);
       s.sources.put(k.name(), src);
@@ -349,7 +365,7 @@ public final class Settings {
     Map<String, String> out = new LinkedHashMap<>();
     flatten("", root, out);
     for (String k : out.keySet()) {
-      if (KEYS.stream().noneMatch(key -> key.name().equals(k))) {
+      if (KEYS.stream().noneMatch(key -> key.name().equals(k)) && !SecretFiles.isFileKey(k)) {
         throw new InvalidSetting(k, "unknown key in " + f + " (see ats-dispatch config show)");
       }
     }

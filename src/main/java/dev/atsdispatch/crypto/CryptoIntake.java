@@ -21,9 +21,14 @@ public final class CryptoIntake implements Intake {
   private final ReplayGuard replay;
 
   public CryptoIntake(Keyring keyring, ReplayGuard replay) {
+    this(keyring, replay, dev.atsdispatch.time.Clock.SYSTEM);
+  }
+
+  /** With the clock the registration rate is measured by. */
+  public CryptoIntake(Keyring keyring, ReplayGuard replay, dev.atsdispatch.time.Clock clock) {
     this.replay = replay;
     this.opener = new TaskOpener(keyring, replay);
-    this.registrar = new Registrar(keyring);
+    this.registrar = new Registrar(keyring, clock);
   }
 
   /** The intake of a service whose keys live in {@code keysDir}. */

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.BooleanNode;
 import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.dispatch.AtomicFiles;
+import dev.atsdispatch.files.OwnerOnly;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -71,13 +72,16 @@ public final class Keyring {
 
   public static final String REQUIRE_ENCRYPTION = "require_encryption";
   public static final String MAX_PENDING = "max_pending_registrations";
+  public static final String REGISTRATIONS_PER_HOUR = "max_registrations_per_hour";
 
   /** The documented policy keys of {@code config.json}; others in the file are kept but not settable. */
   public static final List<ConfigKey> CONFIG_KEYS = List.of(
       new ConfigKey(REQUIRE_ENCRYPTION, BooleanNode.FALSE,
           "reject plaintext tasks (registrations are still accepted)"),
       new ConfigKey(MAX_PENDING, IntNode.valueOf(100),
-          "registration requests kept waiting for approval; more are refused"));
+          "registration requests kept waiting for approval; more are refused"),
+      new ConfigKey(REGISTRATIONS_PER_HOUR, IntNode.valueOf(10),
+          "new registration requests taken an hour (a token bucket); more are refused"));
 
   /** A sender trusted under {@code name}. */
   public record TrustedKey(String name, String publicKey, String fingerprint, String addedAt) {}
@@ -169,6 +173,7 @@ public final class Keyring {
     config();
     requireEncryption();
     maxPending();
+    maxRegistrationsPerHour();
   }
 
   /**
@@ -455,11 +460,19 @@ public final class Keyring {
 
   /** The {@code max_pending_registrations} cap. */
   public int maxPending() {
-    JsonNode v = config().get(MAX_PENDING);
+    return positive(MAX_PENDING);
+  }
+
+  /** The {@code max_registrations_per_hour} rate: new registration requests taken an hour. */
+  public int maxRegistrationsPerHour() {
+    return positive(REGISTRATIONS_PER_HOUR);
+  }
+
+  private int positive(String key) {
+    JsonNode v = config().get(key);
     if (v.canConvertToInt() && v.isIntegralNumber() && v.asInt() > 0) return v.asInt();
     if (v.isTextual() && v.asText().matches("[1-9]\\d{0,8}")) return Integer.parseInt(v.asText());
-    throw new KeyringException(file(CONFIG) + ": max_pending_registrations must be a positive integer, not "
-        + JsJson.inline(v));
+    throw new KeyringException(file(CONFIG) + ": " + key + " must be a positive integer, not " + JsJson.inline(v));
   }
 
   /** The documented key named {@code name}; anything else is an IllegalArgumentException. */
@@ -588,15 +601,9 @@ public final class Keyring {
     }
   }
 
+  /** A missing keys directory is made 0700; an existing one is left as it is (run checks it). */
   private void ensureDir() throws IOException {
-    if (!Files.isDirectory(dir)) {
-      Files.createDirectories(dir);
-      try {
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-      } catch (UnsupportedOperationException e) {
-        // not a POSIX file system: the files themselves are still written owner-only where possible
-      }
-    }
+    if (!Files.isDirectory(dir)) OwnerOnly.createDirectories(dir);
   }
 
   /** Runs a read-modify-write with this directory locked in this JVM and against other processes. */
@@ -607,8 +614,7 @@ public final class Keyring {
     try {
       if (lock.getHoldCount() > 1) return body.get();
       ensureDir();
-      try (FileChannel ch = FileChannel.open(dir.resolve(".keyring.lock"), StandardOpenOption.CREATE,
-          StandardOpenOption.WRITE);
+      try (FileChannel ch = OwnerOnly.open(dir.resolve(".keyring.lock"), StandardOpenOption.WRITE);
           FileLock ignored = ch.lock()) {
         return body.get();
       }

@@ -65,8 +65,6 @@ public final class ReplayGuard implements AutoCloseable {
   static final int CACHE = 4096;
   private static final Logger log = LoggerFactory.getLogger(ReplayGuard.class);
   private static final ObjectMapper M = new ObjectMapper();
-  private static final FileAttribute<Set<PosixFilePermission>> DIR =
-      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
   private static final FileAttribute<Set<PosixFilePermission>> FILE =
       PosixFilePermissions.asFileAttribute(AtomicFiles.OWNER_ONLY);
 
@@ -197,7 +195,7 @@ public final class ReplayGuard implements AutoCloseable {
   }
 
   private static void createDirectories(Path d, Set<Path> toSync) throws IOException {
-    List<Path> created = AtomicFiles.createDirectories(d, DIR);
+    List<Path> created = AtomicFiles.createDirectories(d);
     for (Path c : created) toSync.add(c.getParent());
   }
 

@@ -3,25 +3,21 @@ package dev.atsdispatch.dispatch;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import dev.atsdispatch.files.OwnerOnly;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import java.util.Set;
 
 /**
  * Crash-safe file helpers: whole-file writes that are never seen half-done (temp file, fsync,
- * rename, fsync the directory), directory creation and syncs, and cutting the torn last line of a
- * file of lines.
+ * rename, fsync the directory), directory creation (0700, {@link OwnerOnly}) and syncs, and cutting
+ * the torn last line of a file of lines.
  */
 public final class AtomicFiles {
   public static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
@@ -30,9 +26,9 @@ public final class AtomicFiles {
 
   public static void write(Path target, byte[] bytes, Set<PosixFilePermission> perms) throws IOException {
     Path dir = target.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
+    OwnerOnly.createDirectories(dir);
     Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp",
-        PosixFilePermissions.asFileAttribute(perms == null ? PosixFilePermissions.fromString("rw-r-----") : perms));
+        PosixFilePermissions.asFileAttribute(perms == null ? OwnerOnly.FILE : perms));
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ch.write(java.nio.ByteBuffer.wrap(bytes));
@@ -50,22 +46,12 @@ public final class AtomicFiles {
   }
 
   /**
-   * Creates the missing directories of {@code dir}, returning those created, deepest first: the
-   * caller syncs the parent of each (and {@code dir} itself) to make new entries in them durable.
+   * Creates the missing directories of {@code dir}, each 0700, returning those created, deepest
+   * first: the caller syncs the parent of each (and {@code dir} itself) to make new entries in them
+   * durable.
    */
-  public static List<Path> createDirectories(Path dir, FileAttribute<?>... attrs) throws IOException {
-    Deque<Path> missing = new ArrayDeque<>();
-    for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) missing.push(d);
-    List<Path> created = new ArrayList<>();
-    for (Path d : missing) {
-      try {
-        Files.createDirectory(d, attrs);
-        created.add(0, d);
-      } catch (FileAlreadyExistsException e) {
-        if (!Files.isDirectory(d)) throw e;
-      }
-    }
-    return created;
+  public static List<Path> createDirectories(Path dir) throws IOException {
+    return OwnerOnly.createDirectories(dir);
   }
 
   /**

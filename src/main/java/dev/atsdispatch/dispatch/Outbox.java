@@ -116,7 +116,7 @@ public final class Outbox {
 
   private void moveAside(Path f) throws IOException {
     Path bad = dir.resolve(BAD);
-    Files.createDirectories(bad);
+    dev.atsdispatch.files.OwnerOnly.createDirectories(bad);
     Path to = bad.resolve(f.getFileName());
     for (int i = 1; Files.exists(to); i++) to = bad.resolve(f.getFileName() + "." + i);
     try {

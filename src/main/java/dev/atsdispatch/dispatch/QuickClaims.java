@@ -80,7 +80,11 @@ final class QuickClaims {
       Intake.Refused no = (Intake.Refused) r;
       reporter.submit(t.key, 0, null, no.reason(), l);
       stats.failed.incrementAndGet();
-      if (no.invalidKey()) observer.registrationInvalid(t.key, no.reason());
+      if (no.invalidKey()) {
+        observer.registrationInvalid(t.key, no.reason());
+      } else {
+        observer.registrationRefused(t.key, no.reason());
+      }
     }
     return true;
   }

@@ -14,7 +14,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
+import dev.atsdispatch.files.OwnerOnly;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -61,14 +61,17 @@ public final class StateDir implements AutoCloseable {
     return root;
   }
 
-  /** Takes the single-instance lock; throws IllegalStateException naming the holder's file. */
+  /**
+   * Takes the single-instance lock; throws IllegalStateException naming the holder's file. Agent
+   * output and results live here, so a missing directory is made 0700 and an existing one that
+   * others can reach is refused (never chmod'ed: it may be shared, like {@code /tmp}).
+   */
   public synchronized void lock() {
+    String open = OwnerOnly.problem(root);
+    if (open != null) throw new IllegalStateException("state directory: " + open);
     try {
-      Files.createDirectories(root);
-      // agent output and results live here: owner only
-      Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwx------"));
-      lockChannel = FileChannel.open(root.resolve("service.lock"), StandardOpenOption.CREATE,
-          StandardOpenOption.WRITE);
+      OwnerOnly.createDirectories(root);
+      lockChannel = OwnerOnly.open(root.resolve("service.lock"), StandardOpenOption.WRITE);
       try {
         lock = lockChannel.tryLock();
       } catch (OverlappingFileLockException e) {
@@ -130,7 +133,7 @@ public final class StateDir implements AutoCloseable {
         }
         keepParsableLines(old.resolve("events.jsonl"));
         for (long[] g : new TaskLedger(old).summary().agentGroups()) markRunning(key, g[0], g[1]);
-        Files.createDirectories(target.getParent());
+        OwnerOnly.createDirectories(target.getParent());
         Files.move(old, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         moved++;
       }
@@ -220,9 +223,11 @@ public final class StateDir implements AutoCloseable {
     String line = key + "\n" + pgid + "\n" + startMs + "\n" + ProcessHandle.current().pid() + "\n";
     Path target = marker(key);
     try {
-      Files.createDirectories(target.getParent());
+      OwnerOnly.createDirectories(target.getParent());
       Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
-      Files.writeString(tmp, line, StandardCharsets.UTF_8);
+      try (var out = OwnerOnly.newOutputStream(tmp)) {
+        out.write(line.getBytes(StandardCharsets.UTF_8));
+      }
       Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the running marker of " + key, e);

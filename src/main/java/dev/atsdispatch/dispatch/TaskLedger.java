@@ -69,7 +69,7 @@ public final class TaskLedger {
     long before = -1;
     try {
       List<Path> created = AtomicFiles.createDirectories(file.getParent());
-      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+      try (FileChannel ch = dev.atsdispatch.files.OwnerOnly.open(file, StandardOpenOption.READ,
           StandardOpenOption.WRITE)) {
         try {
           before = AtomicFiles.cutTornLine(ch);

@@ -42,6 +42,9 @@ public interface TaskObserver {
   /** A registration task carried a key that is not a valid public key. */
   default void registrationInvalid(TaskKey key, String detail) {}
 
+  /** A registration task was failed with {@code reason}: over the rate, the pending list full, or the dispatcher's own key. */
+  default void registrationRefused(TaskKey key, String reason) {}
+
   /** The service stops: deliver or persist what is queued, within a few seconds. */
   default void close() {}
 }

@@ -1,11 +1,11 @@
 package dev.atsdispatch.exec;
 
+import dev.atsdispatch.files.OwnerOnly;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -41,7 +41,7 @@ final class OutputDrain implements Runnable {
     byte[] buf = new byte[16 * 1024];
     OutputStream out = null;
     try {
-      if (log != null) out = Files.newOutputStream(log);
+      if (log != null) out = OwnerOnly.newOutputStream(log);
     } catch (IOException e) {
       logError = e;
     }

@@ -1,5 +1,6 @@
 package dev.atsdispatch.exec;
 
+import dev.atsdispatch.files.OwnerOnly;
 import dev.atsdispatch.time.Clock;
 import java.io.File;
 import java.io.IOException;
@@ -115,9 +116,9 @@ public final class ProcessAgentRunner implements AgentRunner {
   public RunningAgent start(AgentSpec spec, Spawned spawned) throws IOException {
     List<String> argv = spec.argv();
     Path program = resolve(argv.get(0), spec.env());
-    Files.createDirectories(spec.workDir());
-    if (spec.stdoutLog() != null) Files.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
-    if (spec.stderrLog() != null) Files.createDirectories(spec.stderrLog().toAbsolutePath().getParent());
+    OwnerOnly.createDirectories(spec.workDir());
+    if (spec.stdoutLog() != null) OwnerOnly.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
+    if (spec.stderrLog() != null) OwnerOnly.createDirectories(spec.stderrLog().toAbsolutePath().getParent());
     List<String> cmd = new java.util.ArrayList<>(argv.size() + 5);
     cmd.add(SETSID);
     if (sandbox.enabled()) {

@@ -1,5 +1,7 @@
 package dev.atsdispatch.notify;
 
+import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -89,6 +91,37 @@ public final class Notifications implements AutoCloseable {
     send("⚠️ Registration REJECTED — invalid key format\n"
         + "Task: " + snippet(taskId) + "\n"
         + snippet(detail));
+  }
+
+  public void registrationRefused(String taskId, String reason) {
+    send("🚫 Registration refused\n"
+        + "Task: " + snippet(taskId) + "\n"
+        + snippet(reason));
+  }
+
+  /**
+   * Many registration events in one message: the new requests (the first {@code listed} by
+   * fingerprint and task, then how many more), the invalid ones (task ids), and the refusals
+   * counted by reason.
+   */
+  public void registrationDigest(List<String[]> requests, int requestCount, List<String> invalidTasks,
+      int invalidCount, Map<String, Integer> refused, java.time.Duration window) {
+    int refusedCount = refused.values().stream().mapToInt(Integer::intValue).sum();
+    StringBuilder b = new StringBuilder("🔑 <b>Registration requests in the last ")
+        .append(window.toMinutes()).append(" minutes</b>: ").append(requestCount).append(" new, ")
+        .append(invalidCount).append(" invalid, ").append(refusedCount).append(" refused");
+    if (requestCount > 0) {
+      b.append("\nNew (fingerprint, task):");
+      for (String[] r : requests) b.append("\n<code>").append(snippet(r[0])).append("</code> ").append(snippet(r[1]));
+      if (requestCount > requests.size()) b.append("\n… and ").append(requestCount - requests.size()).append(" more");
+      b.append("\nReview: <code>ats-dispatch pending</code>; approve: <code>ats-dispatch approve FINGERPRINT NAME</code>");
+    }
+    if (invalidCount > 0) {
+      b.append("\nInvalid key format, tasks: ").append(snippet(String.join(", ", invalidTasks)));
+      if (invalidCount > invalidTasks.size()) b.append(" … and ").append(invalidCount - invalidTasks.size()).append(" more");
+    }
+    refused.forEach((reason, n) -> b.append("\nRefused ").append(n).append("×: ").append(snippet(reason)));
+    send(b.toString());
   }
 
   public void registrationApproved(String name, String fingerprint, String dispatcherPublicKey) {

@@ -15,16 +15,25 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns the engine's task events into Telegram messages and callback webhooks (reference-behaviour
  * §1.7, §1.8). Delivery settings come from the task view only, which for an encrypted task is the
- * decrypted inner payload. Lives as long as the service; {@link #close()} stops both senders.
+ * decrypted inner payload; registration notices go through a {@link RegistrationDigest}. Lives as
+ * long as the service; {@link #close()} flushes the digest and stops both senders.
  */
 public final class TaskNotifier implements TaskObserver {
   private static final Logger log = LoggerFactory.getLogger(TaskNotifier.class);
   private final Notifications telegram;
   private final Callbacks callbacks;
+  private final RegistrationDigest registrations;
 
   public TaskNotifier(Notifications telegram, Callbacks callbacks) {
+    this(telegram, callbacks, new RegistrationDigest(telegram, dev.atsdispatch.time.Clock.SYSTEM,
+        RegistrationDigest.WINDOW, RegistrationDigest.Timer.thread()));
+  }
+
+  /** With the registration notices batched by {@code registrations} (which sends through {@code telegram}). */
+  public TaskNotifier(Notifications telegram, Callbacks callbacks, RegistrationDigest registrations) {
     this.telegram = telegram;
     this.callbacks = callbacks;
+    this.registrations = registrations;
   }
 
   /**
@@ -77,16 +86,22 @@ public final class TaskNotifier implements TaskObserver {
 
   @Override
   public void registrationRequested(String fingerprint, String publicKey, TaskKey key) {
-    telegram.registrationRequested(fingerprint, publicKey, key.id());
+    registrations.requested(fingerprint, publicKey, key.id());
   }
 
   @Override
   public void registrationInvalid(TaskKey key, String detail) {
-    telegram.registrationInvalid(key.id(), detail);
+    registrations.invalid(key.id(), detail);
+  }
+
+  @Override
+  public void registrationRefused(TaskKey key, String reason) {
+    registrations.refused(key.id(), reason);
   }
 
   @Override
   public void close() {
+    registrations.close(); // what the window gathered goes out before Telegram stops
     telegram.close();
     callbacks.close();
   }

@@ -237,7 +237,8 @@ final class KeyCommandsTest {
   void configReadsSetsAndUnsetsKnownKeysOnly() throws Exception {
     Result all = run("config");
     assertEquals(0, all.code(), all.err());
-    assertEquals("{\n  \"require_encryption\": false,\n  \"max_pending_registrations\": 100\n}\n", all.out());
+    assertEquals("{\n  \"require_encryption\": false,\n  \"max_pending_registrations\": 100,\n"
+        + "  \"max_registrations_per_hour\": 10\n}\n", all.out());
     Result set = run("config", "require_encryption", "true");
     assertEquals(0, set.code(), set.err());
     assertEquals("Set require_encryption = true\n", set.out());

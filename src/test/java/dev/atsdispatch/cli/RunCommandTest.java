@@ -92,7 +92,9 @@ final class RunCommandTest {
         new Case(Map.of("ATS_DISPATCH_LEASE", "forever"), List.of(), "lease"),
         new Case(Map.of("ATS_DISPATCH_LEASE", "1s"), List.of(), "lease"),
         new Case(Map.of(), List.of("--config", toml.toString()), "bogus_key"),
-        new Case(Map.of(), List.of("--transport", "carrier-pigeon"), "transport"));
+        new Case(Map.of(), List.of("--transport", "carrier-pigeon"), "transport"),
+        new Case(Map.of("ATS_DISPATCH_TELEGRAM_TOKEN_FILE", dir.resolve("no-token").toString()), List.of(),
+            "telegram.token"));
     List<ChildJvm> runs = new ArrayList<>();
     for (Case c : cases) {
       List<String> args = new ArrayList<>(List.of("run", "--agent", "cat", "--state-dir", state()));

@@ -1,6 +1,7 @@
 package dev.atsdispatch.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -170,10 +171,38 @@ final class SystemdUnitTest {
       assertTrue(t.matches("[A-Z_][A-Z0-9_]*=.*"), "not NAME=value: " + l);
       names.add(t.substring(0, t.indexOf('=')));
     }
-    assertTrue(names.containsAll(List.of("ATS_URL", "ATS_DISPATCH_TELEGRAM_TOKEN",
-        "ATS_DISPATCH_TELEGRAM_CHAT_ID", "ATS_DISPATCH_CALLBACK_SECRET")), names.toString());
+    assertTrue(names.contains("ATS_URL"), names.toString());
     String text = Files.readString(ENV_EXAMPLE);
     assertTrue(text.contains("0600"), "says how to install it");
+  }
+
+  @Test
+  void secretsAreCredentialsAndNeverInTheEnvironment() throws IOException {
+    String unit = Files.readString(UNIT);
+    List<String> secretEnv = new ArrayList<>();
+    List<String> secretKeys = new ArrayList<>();
+    for (Settings.Key k : Settings.KEYS) {
+      if (!k.secret()) continue;
+      secretKeys.add(k.name());
+      secretEnv.add(k.env());
+      secretEnv.add(k.env() + "_FILE");
+    }
+    List<String> ids = new ArrayList<>();
+    for (String c : values(unit, "LoadCredential")) {
+      String id = c.substring(0, c.indexOf(':'));
+      assertTrue(secretKeys.contains(id), "a credential ats-dispatch reads is named after a secret key: " + c);
+      assertEquals("/etc/ats-dispatch/credentials/" + id, c.substring(c.indexOf(':') + 1));
+      ids.add(id);
+    }
+    assertEquals(List.of("telegram.token", "telegram.chat_id", "callback.secret"), ids);
+    assertTrue(unit.contains("#LoadCredential=agent.env:/etc/ats-dispatch/credentials/agent.env"), "agent.env offered");
+    for (String name : environment(unit).keySet()) assertFalse(secretEnv.contains(name), "secret in Environment=: " + name);
+    for (String l : Files.readAllLines(ENV_EXAMPLE)) {
+      String t = l.trim();
+      if (t.isEmpty() || t.startsWith("#")) continue;
+      String name = t.substring(0, t.indexOf('='));
+      assertFalse(secretEnv.contains(name), "secret in the environment file: " + l);
+    }
   }
 
   static String default_(String key) {

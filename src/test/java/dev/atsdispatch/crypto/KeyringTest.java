@@ -387,7 +387,9 @@ final class KeyringTest {
   @Test
   void configKnownKeysOnly() throws Exception {
     Keyring k = new Keyring(dir, CLOCK);
-    assertEquals("{\"require_encryption\":false,\"max_pending_registrations\":100}", k.config().toString());
+    assertEquals("{\"require_encryption\":false,\"max_pending_registrations\":100,\"max_registrations_per_hour\":10}",
+        k.config().toString());
+    assertEquals(10, k.maxRegistrationsPerHour());
     assertFalse(k.requireEncryption());
     assertEquals("true", k.setConfig("require_encryption", "true").toString());
     assertEquals("{\n  \"require_encryption\": true\n}\n", Files.readString(dir.resolve("config.json")));
@@ -404,6 +406,9 @@ final class KeyringTest {
     // a missing config.json means the defaults; the JavaScript semantics of a hand-written file
     Files.writeString(dir.resolve("config.json"), "{\"max_pending_registrations\": \"7\"}");
     assertEquals(7, k.maxPending());
+    Files.writeString(dir.resolve("config.json"), "{\"max_registrations_per_hour\": 0}");
+    assertEquals(dir.resolve("config.json") + ": max_registrations_per_hour must be a positive integer, not 0",
+        assertThrows(KeyringException.class, k::maxRegistrationsPerHour).getMessage());
   }
 
   @Test

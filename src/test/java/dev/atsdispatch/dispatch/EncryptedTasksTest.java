@@ -278,11 +278,59 @@ final class EncryptedTasksTest {
     assertEquals("already_registered", k.path("status").asText());
     assertEquals(ada.publicKey(), k.path("ada_public_key").asText());
 
+    service.close(); // the invalid-key notice came within the window of the first: it goes out at close
+    service = null;
     List<String> tg = bodies(telegram);
     assertEquals(1, tg.stream().filter(x -> x.contains("New registration request")).count(), tg.toString());
     assertEquals(1, tg.stream().filter(x -> x.contains("invalid key format")).count(), tg.toString());
     assertEquals(1, keyring.pending().size());
     assertNull(hooks.takeRequest(200, TimeUnit.MILLISECONDS), "registrations send no callback");
+    assertEquals(List.of(), DispatchFixture.lines(runs), "no agent runs for a registration");
+  }
+
+  /**
+   * Issue 12, finding 6: 100 unauthenticated register tasks take 5 places (the configured rate),
+   * the rest are failed with the reason, the dispatcher's own key is refused and a trusted one
+   * answered, and the admin gets two messages: the first request at once, one summary at the end.
+   */
+  @Test
+  void aRegistrationFloodIsRateLimitedAndCostsTheAdminTwoMessages() throws Exception {
+    keyring.setConfig("max_registrations_per_hour", "5");
+    startService();
+    List<Long> flood = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      flood.add(DispatchFixture.create(http, "register", 5, "{\"pubkey\":\"" + NaclBox.generateKeyPair().publicKey() + "\"}"));
+    }
+    long own = DispatchFixture.create(http, "register", 5, "{\"pubkey\":\"" + ada.publicKey() + "\"}");
+    long known = DispatchFixture.create(http, "register", 5, "{\"pubkey\":\"" + alice.get("publicKey").asText() + "\"}");
+    List<Long> all = new ArrayList<>(flood);
+    all.addAll(List.of(own, known));
+    DispatchFixture.await("every registration answered", Duration.ofSeconds(60), () -> all.stream()
+        .allMatch(id -> List.of("completed", "failed").contains(task(id).path("status").asText())));
+    int accepted = 0;
+    int limited = 0;
+    for (long id : flood) {
+      JsonNode t = task(id);
+      if (t.path("status").asText().equals("completed")
+          && t.path("outputs").get(0).path("status").asText().equals("pending_approval")) accepted++;
+      if (t.path("status").asText().equals("failed") && t.path("reason").asText().equals(
+          "Registration refused: too many new registration requests (at most 5 an hour); try again later")) limited++;
+    }
+    assertEquals(5, accepted);
+    assertEquals(95, limited);
+    assertEquals("failed", task(own).path("status").asText());
+    assertEquals("Registration refused: this is the dispatcher's own public key", task(own).path("reason").asText());
+    assertEquals("already_registered", task(known).path("outputs").get(0).path("status").asText());
+    assertEquals(5, keyring.pending().size());
+    assertFalse(keyring.pending().containsKey(ada.fingerprint()));
+
+    service.close();
+    service = null;
+    List<String> tg = bodies(telegram);
+    assertEquals(2, tg.size(), tg.toString());
+    assertTrue(tg.get(0).contains("New registration request"), tg.get(0));
+    assertTrue(tg.get(1).contains("Registration requests in the last 10 minutes</b>: 4 new, 0 invalid, 96 refused"),
+        tg.get(1));
     assertEquals(List.of(), DispatchFixture.lines(runs), "no agent runs for a registration");
   }
 

@@ -44,10 +44,12 @@ final class StartUpStateTest {
   final List<Process> leftovers = new ArrayList<>();
 
   @BeforeEach
-  void startServer() {
+  void startServer() throws Exception {
     server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
     http = new Http(server.url(), "human", "tester", "Tester");
-    state = dir.resolve("state");
+    // an earlier release's state directory: 0700, as that release left it
+    state = Files.createDirectory(dir.resolve("state"),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(dev.atsdispatch.files.OwnerOnly.DIR));
     runs = dir.resolve("runs");
   }
 

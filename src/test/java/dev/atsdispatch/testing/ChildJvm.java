@@ -64,7 +64,18 @@ public final class ChildJvm implements AutoCloseable {
    */
   public static ChildJvm start(Path dir, String name, Map<String, String> env, List<String> jvmOptions,
       String mainClass, List<String> args) {
+    return start(dir, name, env, jvmOptions, mainClass, args, null);
+  }
+
+  /** Starts {@code Main args} as {@link #start(Path, String, Map, List)} does, under this umask (e.g. "022"). */
+  public static ChildJvm startUnderUmask(Path dir, String name, String umask, Map<String, String> env, List<String> args) {
+    return start(dir, name, env, List.of("-Xmx256m"), "dev.atsdispatch.cli.Main", args, umask);
+  }
+
+  private static ChildJvm start(Path dir, String name, Map<String, String> env, List<String> jvmOptions,
+      String mainClass, List<String> args, String umask) {
     List<String> cmd = new ArrayList<>();
+    if (umask != null) cmd.addAll(List.of("/bin/sh", "-c", "umask " + umask + " && exec \"$0\" \"$@\""));
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xshare:auto");
     cmd.add("-XX:TieredStopAtLevel=1");
