@@ -14,6 +14,7 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.Scheduler;
 import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,12 +28,15 @@ import org.slf4j.LoggerFactory;
  * <p>Limits against slow or stalled clients (it may be exposed on a LAN): at most {@link #THREADS}
  * request threads, none of which waits on a client (bodies are read without blocking, see
  * {@link BodyReader}); a body must arrive within the body read timeout; an HTTP connection silent
- * for {@link #HTTP_IDLE_TIMEOUT} is closed.
+ * for {@link #HTTP_IDLE_TIMEOUT} is closed; a WebSocket client whose unsent frames pass
+ * {@link #WS_QUEUE_BODIES} times the body limit in bytes is dropped (see {@link WsConnection}).
  */
 public final class DevServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DevServer.class);
   static final int THREADS = 64;
   static final Duration HTTP_IDLE_TIMEOUT = Duration.ofSeconds(30);
+  /** A WebSocket client's byte limit, in request bodies: room for a burst of the largest events. */
+  static final int WS_QUEUE_BODIES = 8;
 
   private final Builder config;
   private final ObjectMapper mapper = new ObjectMapper();
@@ -74,13 +78,16 @@ public final class DevServer implements AutoCloseable {
       // While a request is read or between requests; a WebSocket connection gets its own below.
       connector.setIdleTimeout(HTTP_IDLE_TIMEOUT.toMillis());
       jetty.addConnector(connector);
+      long wsQueueBytes = (long) WS_QUEUE_BODIES * config.maxBodyBytes;
+      Scheduler scheduler = jetty.getScheduler();
       WebSocketUpgradeHandler ws = WebSocketUpgradeHandler.from(jetty, container -> {
         container.setIdleTimeout(config.idleTimeout);
         container.setMaxTextMessageSize(1 << 20);
         container.addMapping("/ws", (req, resp, cb) -> {
           var q = HttpApi.query(req.getHttpURI().getQuery());
           return new WsConnection(hub, mapper,
-              Actor.of(q.get("actor_type"), q.get("actor_id"), q.get("actor_name")));
+              Actor.of(q.get("actor_type"), q.get("actor_id"), q.get("actor_name")),
+              wsQueueBytes, scheduler);
         });
       });
       ws.setHandler(new HttpApi(store, mapper, config.maxBodyBytes, config.bodyReadTimeout,
