@@ -14,6 +14,7 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.Scheduler;
 import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,9 +24,19 @@ import org.slf4j.LoggerFactory;
  * durable SQLite storage (ats-protocol.md §7). Build with {@link #builder()}, {@link #start()} it,
  * and {@link #close()} it; a stopped server cannot be restarted (build a new one on the same file).
  * Used by {@code ats-dispatch dev-server}, by {@code run --embedded}, and by tests in-process.
+ *
+ * <p>Limits against slow or stalled clients (it may be exposed on a LAN): at most {@link #THREADS}
+ * request threads, none of which waits on a client (bodies are read without blocking, see
+ * {@link BodyReader}); a body must arrive within the body read timeout; an HTTP connection silent
+ * for {@link #HTTP_IDLE_TIMEOUT} is closed; a WebSocket client whose unsent frames pass
+ * {@link #WS_QUEUE_BODIES} times the body limit in bytes is dropped (see {@link WsConnection}).
  */
 public final class DevServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DevServer.class);
+  static final int THREADS = 64;
+  static final Duration HTTP_IDLE_TIMEOUT = Duration.ofSeconds(30);
+  /** A WebSocket client's byte limit, in request bodies: room for a burst of the largest events. */
+  static final int WS_QUEUE_BODIES = 8;
 
   private final Builder config;
   private final ObjectMapper mapper = new ObjectMapper();
@@ -52,7 +63,7 @@ public final class DevServer implements AutoCloseable {
       hub = new EventHub(mapper);
       store = new TaskStore(db, config.clock, hub, config.strictOwnership);
 
-      QueuedThreadPool threads = new QueuedThreadPool(64, 4);
+      QueuedThreadPool threads = new QueuedThreadPool(THREADS, 4);
       threads.setName("ats-dev-http");
       threads.setDaemon(true);
       jetty = new Server(threads);
@@ -64,18 +75,23 @@ public final class DevServer implements AutoCloseable {
       ServerConnector connector = new ServerConnector(jetty, new HttpConnectionFactory(http));
       connector.setHost(config.host);
       connector.setPort(config.port);
-      connector.setIdleTimeout(config.idleTimeout.toMillis());
+      // While a request is read or between requests; a WebSocket connection gets its own below.
+      connector.setIdleTimeout(HTTP_IDLE_TIMEOUT.toMillis());
       jetty.addConnector(connector);
+      long wsQueueBytes = (long) WS_QUEUE_BODIES * config.maxBodyBytes;
+      Scheduler scheduler = jetty.getScheduler();
       WebSocketUpgradeHandler ws = WebSocketUpgradeHandler.from(jetty, container -> {
         container.setIdleTimeout(config.idleTimeout);
         container.setMaxTextMessageSize(1 << 20);
         container.addMapping("/ws", (req, resp, cb) -> {
           var q = HttpApi.query(req.getHttpURI().getQuery());
           return new WsConnection(hub, mapper,
-              Actor.of(q.get("actor_type"), q.get("actor_id"), q.get("actor_name")));
+              Actor.of(q.get("actor_type"), q.get("actor_id"), q.get("actor_name")),
+              wsQueueBytes, scheduler);
         });
       });
-      ws.setHandler(new HttpApi(store, mapper, config.maxBodyBytes, config.testReset));
+      ws.setHandler(new HttpApi(store, mapper, config.maxBodyBytes, config.bodyReadTimeout,
+          config.testReset));
       jetty.setHandler(ws);
       jetty.start();
       port = connector.getLocalPort();
@@ -160,6 +176,7 @@ public final class DevServer implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private Duration sweepInterval = Duration.ofMillis(250);
     private Duration idleTimeout = Duration.ofMinutes(5);
+    private Duration bodyReadTimeout = Duration.ofSeconds(60);
 
     private Builder() {}
 
@@ -220,12 +237,27 @@ public final class DevServer implements AutoCloseable {
       return this;
     }
 
-    /** How long an idle HTTP or WebSocket connection is kept; at least 90 s. */
+    /**
+     * How long an idle WebSocket connection is kept; at least 90 s (the CLI pings every 30 s). An
+     * HTTP connection is kept {@link DevServer#HTTP_IDLE_TIMEOUT} without traffic.
+     */
     public Builder idleTimeout(Duration d) {
       if (d.compareTo(Duration.ofSeconds(90)) < 0) {
         throw new IllegalArgumentException("idle timeout must be at least 90 s");
       }
       this.idleTimeout = d;
+      return this;
+    }
+
+    /**
+     * How long a request body may take to arrive in full, however steadily it trickles (default
+     * 60 s: 8 MiB at about 140 KB/s); a body not received in time gets 408 and the connection closed.
+     */
+    public Builder bodyReadTimeout(Duration d) {
+      if (d.compareTo(Duration.ofSeconds(1)) < 0) {
+        throw new IllegalArgumentException("body read timeout must be at least 1 s");
+      }
+      this.bodyReadTimeout = d;
       return this;
     }
 

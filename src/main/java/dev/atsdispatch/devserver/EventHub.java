@@ -8,7 +8,8 @@ import java.util.function.Consumer;
 /**
  * Fans committed task events out to WebSocket connections. {@link #accept} is called by the store
  * under its lock, so every connection's queue receives events in commit order; each connection
- * applies its own subscription filter and sends without blocking the caller.
+ * applies its own subscription filter and sends without blocking the caller. The text and its
+ * size are computed once per event and shared by every connection's queue.
  */
 final class EventHub implements Consumer<TaskEvent> {
   private final Set<WsConnection> connections = ConcurrentHashMap.newKeySet();
@@ -33,7 +34,8 @@ final class EventHub implements Consumer<TaskEvent> {
   @Override
   public void accept(TaskEvent e) {
     String text = e.text(mapper);
-    for (WsConnection c : connections) c.offer(e, text);
+    long bytes = WsConnection.utf8Length(text);
+    for (WsConnection c : connections) c.offer(e, text, bytes);
   }
 
   void closeAll() {

@@ -10,10 +10,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.time.WireTime;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URLDecoder;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * The dev server's REST API (ats-protocol.md §2, §7): routing, request checking and JSON
  * responses. Every response body is JSON; errors are {@code {"error": "..."}}. Task routes are
  * served unscoped under {@code /tasks} and project-scoped under
- * {@code /orgs/{org}/projects/{project}/tasks}. Stateless apart from the store it calls.
+ * {@code /orgs/{org}/projects/{project}/tasks}. Stateless apart from the store it calls. A request's
+ * body is read by a {@link BodyReader} before it is routed, so no thread waits on a slow client;
+ * routing runs on whichever thread completed the body (a Jetty pool thread).
  */
 final class HttpApi extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
@@ -46,26 +48,31 @@ final class HttpApi extends Handler.Abstract {
   /** Reads request bodies; anything after the first JSON value makes the body malformed. */
   private final ObjectReader bodyReader;
   private final int maxBodyBytes;
+  private final Duration bodyTimeout;
   private final boolean testReset;
 
-  HttpApi(TaskStore store, ObjectMapper mapper, int maxBodyBytes, boolean testReset) {
+  HttpApi(TaskStore store, ObjectMapper mapper, int maxBodyBytes, Duration bodyTimeout,
+      boolean testReset) {
     this.store = store;
     this.mapper = mapper;
     this.bodyReader = mapper.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     this.maxBodyBytes = maxBodyBytes;
+    this.bodyTimeout = bodyTimeout;
     this.testReset = testReset;
   }
 
-  /** One parsed request: method, path segments, query, body (read lazily) and actor. */
+  /** One parsed request: method, path segments, query, body (parsed lazily) and actor. */
   private final class Call {
     final String method;
     final List<String> path;
     final Map<String, String> query;
     final Actor actor;
     final Request request;
+    final BodyReader.Body raw;
 
-    Call(Request request) {
+    Call(Request request, BodyReader.Body raw) {
       this.request = request;
+      this.raw = raw;
       this.method = request.getMethod();
       this.path = segments(request.getHttpURI().getPath());
       this.query = query(request.getHttpURI().getQuery());
@@ -73,9 +80,10 @@ final class HttpApi extends Handler.Abstract {
           header(request, "X-Actor-Name"));
     }
 
-    /** The body as a JSON object; an empty body is {}. */
+    /** The body as a JSON object; an empty body is {}. A body over the limit is a 413 here. */
     ObjectNode body() {
-      byte[] bytes = readBody(request);
+      if (raw.error() != null) throw raw.error();
+      byte[] bytes = raw.bytes();
       if (bytes.length == 0 || new String(bytes, StandardCharsets.UTF_8).isBlank()) {
         return mapper.createObjectNode();
       }
@@ -96,10 +104,27 @@ final class HttpApi extends Handler.Abstract {
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
+    BodyReader.read(request, maxBodyBytes, bodyTimeout, raw -> {
+      try {
+        answer(request, raw, response, callback);
+      } catch (RuntimeException e) {
+        callback.failed(e);
+      }
+    });
+    return true;
+  }
+
+  /**
+   * Routes the request and writes the answer. A body that did not arrive in time or could not be
+   * read is answered at once, unrouted; one over the limit only when a route reads it (so an
+   * unknown path is still a 404). A body not read to its end closes the connection after the answer.
+   */
+  private void answer(Request request, BodyReader.Body raw, Response response, Callback callback) {
     int status;
     JsonNode body;
     try {
-      Call call = new Call(request);
+      if (raw.error() != null && raw.error().status() != 413) throw raw.error();
+      Call call = new Call(request, raw);
       Reply r = route(call);
       status = r.status;
       body = r.body;
@@ -120,8 +145,8 @@ final class HttpApi extends Handler.Abstract {
     }
     response.setStatus(status);
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+    if (!raw.complete()) response.getHeaders().put(HttpHeader.CONNECTION, "close");
     response.write(true, ByteBuffer.wrap(bytes), callback);
-    return true;
   }
 
   private record Reply(int status, JsonNode body) {}
@@ -418,22 +443,6 @@ final class HttpApi extends Handler.Abstract {
   }
 
   // ---- low-level ----------------------------------------------------------------------------
-
-  private byte[] readBody(Request request) {
-    long declared = request.getLength();
-    if (declared > maxBodyBytes) throw tooLarge();
-    try (InputStream in = Request.asInputStream(request)) {
-      byte[] bytes = in.readNBytes(maxBodyBytes + 1);
-      if (bytes.length > maxBodyBytes) throw tooLarge();
-      return bytes;
-    } catch (IOException e) {
-      throw ApiException.badRequest("Cannot read request body: " + e.getMessage());
-    }
-  }
-
-  private ApiException tooLarge() {
-    return new ApiException(413, "Request body too large (limit " + maxBodyBytes + " bytes)");
-  }
 
   /** Header values are decoded as ISO-8859-1, the way the CLI sends them (ats-protocol.md §1.4). */
   private static String header(Request r, String name) {

@@ -5,11 +5,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.util.thread.Scheduler;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 import org.slf4j.Logger;
@@ -19,13 +22,22 @@ import org.slf4j.LoggerFactory;
  * One {@code /ws} connection (ats-protocol.md §4). Sends {@code connected} on open, answers
  * {@code subscribe}, {@code unsubscribe} and {@code ping}, and delivers task events that match the
  * latest subscription; none before the first subscribe. Outgoing frames go through one queue with
- * at most one send in flight, so order is kept; a consumer that falls {@link #MAX_QUEUED} frames
- * behind is disconnected (it must reconnect and re-list). Lives from upgrade to close. Public only
- * because Jetty reflects on its listener methods.
+ * at most one send in flight, so order is kept. A consumer that falls behind is dropped: when its
+ * unsent frames (queued and in flight) would pass the byte limit (UTF-8 bytes, as sent) or
+ * {@link #MAX_QUEUED} frames, its queue is freed, it is closed with 1008 "too slow", and if it has
+ * not taken the close within {@link #DROP_GRACE} its connection is cut; it must reconnect and
+ * re-list. A frame is always taken when nothing is pending, however large, so any event can reach
+ * a client that keeps up. Lives from upgrade to close; frames are queued on the store's committing
+ * thread and Jetty's threads, and sent from whichever thread queued the first or completed the
+ * last send. Public only because Jetty reflects on its listener methods.
  */
 public final class WsConnection implements Session.Listener.AutoDemanding {
   static final int MAX_QUEUED = 50_000;
+  static final Duration DROP_GRACE = Duration.ofSeconds(10);
   private static final Logger log = LoggerFactory.getLogger(WsConnection.class);
+
+  /** A frame to send and its size in bytes. */
+  private record Out(String text, long bytes) {}
 
   /** A subscription; a null set means no filter on that dimension. */
   private record Filter(Set<String> channels, Set<String> taskTypes, Set<String> eventTypes) {}
@@ -34,16 +46,33 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
   private final ObjectMapper mapper;
   private final Actor actor;
   private final String clientId = UUID.randomUUID().toString();
-  private final ArrayDeque<String> queue = new ArrayDeque<>();
+  private final long maxQueuedBytes;
+  private final Scheduler scheduler;
+  private final ArrayDeque<Out> queue = new ArrayDeque<>();
   private volatile Filter filter;
   private volatile Session session;
+  /** Bytes queued plus the frame in flight. */
+  private long pendingBytes;
   private boolean sending;
   private boolean closed;
 
-  WsConnection(EventHub hub, ObjectMapper mapper, Actor actor) {
+  WsConnection(EventHub hub, ObjectMapper mapper, Actor actor, long maxQueuedBytes,
+      Scheduler scheduler) {
     this.hub = hub;
     this.mapper = mapper;
     this.actor = actor;
+    this.maxQueuedBytes = maxQueuedBytes;
+    this.scheduler = scheduler;
+  }
+
+  /** The size of {@code s} in UTF-8, without encoding it. */
+  static long utf8Length(String s) {
+    long n = s.length();
+    for (int i = 0, len = s.length(); i < len; i++) {
+      char c = s.charAt(i);
+      if (c >= 0x80) n += c >= 0x800 && !Character.isSurrogate(c) ? 2 : 1;
+    }
+    return n;
   }
 
   boolean wants(TaskEvent e) {
@@ -54,12 +83,15 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
         && (f.eventTypes == null || f.eventTypes.contains(e.type()));
   }
 
-  /** Queues the event if the current subscription wants it (atomically with subscribe). */
-  void offer(TaskEvent e, String text) {
+  /**
+   * Queues the event if the current subscription wants it (atomically with subscribe);
+   * {@code bytes} is the text's {@link #utf8Length}.
+   */
+  void offer(TaskEvent e, String text, long bytes) {
     Runnable then;
     synchronized (this) {
       if (!wants(e)) return;
-      then = enqueue(text);
+      then = enqueue(text, bytes);
     }
     then.run();
   }
@@ -73,7 +105,7 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
     Runnable then;
     synchronized (this) {
       filter = f;
-      then = enqueue(reply);
+      then = enqueue(reply, utf8Length(reply));
     }
     then.run();
   }
@@ -174,6 +206,7 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
     synchronized (this) {
       closed = true;
       queue.clear();
+      pendingBytes = 0;
     }
     hub.remove(this);
   }
@@ -186,7 +219,14 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
 
   /** Queues one text frame; never blocks. */
   void send(String text) {
-    enqueue(text).run();
+    enqueue(text, utf8Length(text)).run();
+  }
+
+  /** Closes with 1008 "too slow" and cuts the connection if the close cannot get through. */
+  private void drop() {
+    Session s = session;
+    close(1008, "too slow");
+    if (s != null) scheduler.schedule(s::disconnect, DROP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private static final Runnable NOTHING = () -> {};
@@ -195,15 +235,18 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
    * Adds a frame to the queue; returns what to do once the monitor is released (start pumping,
    * drop a consumer that is too far behind, or nothing), so no Jetty call is made under it.
    */
-  private synchronized Runnable enqueue(String text) {
+  private synchronized Runnable enqueue(String text, long bytes) {
     if (closed) return NOTHING;
-    if (queue.size() >= MAX_QUEUED) {
-      log.warn("websocket client {} is {} events behind; disconnecting it", clientId, MAX_QUEUED);
+    if (queue.size() >= MAX_QUEUED || (pendingBytes > 0 && pendingBytes + bytes > maxQueuedBytes)) {
+      log.warn("websocket client {} is too slow ({} frames, {} bytes unsent; limits {} frames, {}"
+          + " bytes); dropping it", clientId, queue.size(), pendingBytes, MAX_QUEUED, maxQueuedBytes);
       closed = true;
       queue.clear();
-      return () -> close(1008, "too far behind");
+      pendingBytes = 0;
+      return this::drop;
     }
-    queue.add(text);
+    queue.add(new Out(text, bytes));
+    pendingBytes += bytes;
     if (sending) return NOTHING;
     sending = true;
     return this::pump;
@@ -215,7 +258,7 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
    */
   private void pump() {
     while (true) {
-      String next;
+      Out next;
       synchronized (this) {
         next = closed ? null : queue.poll();
         if (next == null) {
@@ -224,7 +267,10 @@ public final class WsConnection implements Session.Listener.AutoDemanding {
         }
       }
       AtomicInteger state = new AtomicInteger(); // 0 pending, 1 done inline, 2 gone async
-      session.sendText(next, Callback.from(() -> {
+      session.sendText(next.text, Callback.from(() -> {
+        synchronized (this) {
+          if (!closed) pendingBytes -= next.bytes;
+        }
         if (!state.compareAndSet(0, 1)) pump();
       }, failure -> {
         log.debug("websocket send failed: {}", failure.toString());
