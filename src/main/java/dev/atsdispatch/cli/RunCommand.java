@@ -258,6 +258,8 @@ public final class RunCommand implements Callable<Integer> {
     hidden.addAll(s.secretFiles());
     String creds = env.get("CREDENTIALS_DIRECTORY");
     if (creds != null && !creds.isBlank()) hidden.add(Path.of(creds));
-    return Sandbox.create(s.sandboxMode(), s.agentNetwork(), hidden, s.roBinds(), s.rwBinds(), env);
+    List<Path> rw = new ArrayList<>(s.rwBinds());
+    if (s.agentHome() != null && !rw.contains(s.agentHome())) rw.add(s.agentHome());
+    return Sandbox.create(s.sandboxMode(), s.agentNetwork(), hidden, s.roBinds(), rw, env);
   }
 }

@@ -104,6 +104,8 @@ public final class Settings {
           (s, v) -> s.sandboxMode = Sandbox.Mode.parse(v)),
       key("agent.network", "true", "in the sandbox: whether agents reach the network (false: a loopback of their own only)",
           (s, v) -> s.agentNetwork = bool(v)),
+      key("agent.home", "", "the agents' HOME (empty: the service's); in the sandbox it is bound writable, so a CLI "
+          + "can keep its login there", (s, v) -> s.agentHome = v.isBlank() ? null : paths(v).get(0)),
       key("agent.ro_binds", "", "in the sandbox: more paths agents may read (they see a read-only root anyway, minus "
           + "/tmp and the hidden paths)", (s, v) -> s.roBinds = paths(v)),
       key("agent.rw_binds", "", "in the sandbox: paths agents may write besides their work directory (a repository, "
@@ -168,6 +170,7 @@ public final class Settings {
   Sandbox.Mode sandboxMode;
   boolean agentNetwork;
   List<Path> roBinds;
+  Path agentHome;
   List<Path> rwBinds;
   private Path configFile;
   private final List<Path> secretFiles = new ArrayList<>();
@@ -220,6 +223,11 @@ public final class Settings {
 
   public boolean agentNetwork() {
     return agentNetwork;
+  }
+
+  /** The agents' HOME, or null for the service's. */
+  public Path agentHome() {
+    return agentHome;
   }
 
   public List<Path> roBinds() {
@@ -309,6 +317,11 @@ public final class Settings {
       }
       s.values.put(k.name(), v);
       s.sources.put(k.name(), src);
+    }
+    if (s.agentHome != null) { // HOME of the agents, over the allowlisted one and agent.env's
+      Map<String, String> extra = new LinkedHashMap<>(s.b.extraEnv);
+      extra.put("HOME", s.agentHome.toString());
+      s.b.extraEnv = extra;
     }
     try {
       s.service = s.b.build();

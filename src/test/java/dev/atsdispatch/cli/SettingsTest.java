@@ -151,4 +151,17 @@ final class SettingsTest {
     assertEquals(Duration.ofDays(2), s.service().stateRetention());
     assertEquals("flag", s.sources().get("state_retention"));
   }
+
+  @Test
+  void agentHomeIsTheAgentsHomeAndARelativeOneIsRefused() throws Exception {
+    Settings s = load(null, Map.of(), Map.of("ATS_DISPATCH_AGENT_HOME", "/srv/agent-home",
+        "ATS_DISPATCH_AGENT_ENV", "{HOME = \"/elsewhere\", X = \"1\"}"));
+    assertEquals(java.nio.file.Path.of("/srv/agent-home"), s.agentHome());
+    assertEquals("/srv/agent-home", s.service().extraEnv().get("HOME"), "agent.home wins over agent.env");
+    assertEquals("1", s.service().extraEnv().get("X"));
+    assertEquals(null, load(null, Map.of(), Map.of()).agentHome());
+    Settings.InvalidSetting e = org.junit.jupiter.api.Assertions.assertThrows(Settings.InvalidSetting.class,
+        () -> load(null, Map.of(), Map.of("ATS_DISPATCH_AGENT_HOME", "agent-home")));
+    assertTrue(e.getMessage().contains("agent.home") && e.getMessage().contains("not an absolute path"), e.getMessage());
+  }
 }
