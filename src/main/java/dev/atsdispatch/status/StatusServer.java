@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The status port: {@code GET /healthz} (200 while the process runs), {@code /readyz} (200 when
  * subscribed and ATS is reachable, else 503 naming what is missing) and {@code /metrics}
- * (Prometheus text). Anything else is 404. Built on the JDK's HTTP server, with two daemon worker
+ * (Prometheus text). Anything else is 404. A request from one of the service's own agents is
+ * refused (403, {@link OwnAgents}). Built on the JDK's HTTP server, with two daemon worker
  * threads and a daemon dispatcher, so it never keeps the JVM alive. {@link #start} binds and
  * serves; {@link #close} stops it.
  */
@@ -94,6 +95,11 @@ public final class StatusServer implements AutoCloseable {
 
   private void handle(HttpExchange ex) {
     try (ex) {
+      if (OwnAgents.isOwnAgent(ex.getRemoteAddress(), port())) {
+        // an agent on the host's network (agent.network = true) gets nothing of the service
+        send(ex, 403, JSON_TYPE, error("the status port does not serve the service's own agents"));
+        return;
+      }
       String path = ex.getRequestURI().getPath();
       boolean known = path.equals("/healthz") || path.equals("/readyz") || path.equals("/metrics");
       if (!known) {

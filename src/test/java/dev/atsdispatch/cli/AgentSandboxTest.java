@@ -28,9 +28,11 @@ import org.junit.jupiter.api.io.TempDir;
  * Issue 12, finding 1, through the real service ({@code ats-dispatch run} in a child JVM, the dev
  * server over real sockets, real bwrap): an agent that tries to read the keys, the service's
  * environment through /proc, another task's attempt log, to write into the outbox, to reach the
- * status port and (network off) the network. Under {@code bwrap} every attempt fails; under
- * {@code none} the same probe reaches every one of them, which shows the probe is real (and is
- * what README's security model says an agent without a sandbox can do).
+ * status port and (network off) the network. Under {@code bwrap} every attempt fails (with the
+ * network on, only the network answers); under {@code none} the same probe reaches all of them but
+ * the status port, which shows the probe is real (and is what README's security model says an
+ * agent without a sandbox can do). That a status request from elsewhere is served is shown by the
+ * test waiting for the port, and by StatusServerTest.
  */
 @Timeout(120)
 final class AgentSandboxTest {
@@ -56,9 +58,8 @@ final class AgentSandboxTest {
   @Test
   void underBwrapWithNetworkTheStateKeysAndServiceStayHidden() throws Exception {
     Map<String, String> seen = probe("bwrap", true);
-    // the network is the host's (README says so): the status port and ATS answer
-    Map<String, String> want = blocked("keys", "environ", "other_log", "outbox");
-    want.put("status_port", "reached");
+    // the network is the host's (README says so): ATS answers; the status port refuses its own agents
+    Map<String, String> want = blocked("keys", "environ", "other_log", "outbox", "status_port");
     want.put("network", "reached");
     assertEquals(want, seen);
   }
@@ -67,7 +68,8 @@ final class AgentSandboxTest {
   void withoutASandboxTheProbeReachesEverything() throws Exception {
     Map<String, String> seen = probe("none", true);
     Map<String, String> want = new TreeMap<>();
-    for (String k : List.of("keys", "environ", "other_log", "outbox", "status_port", "network")) want.put(k, "reached");
+    for (String k : List.of("keys", "environ", "other_log", "outbox", "network")) want.put(k, "reached");
+    want.put("status_port", "blocked"); // refused to the service's own agents in every mode
     assertEquals(want, seen);
   }
 
@@ -193,6 +195,8 @@ final class AgentSandboxTest {
       if (f.length == 2) seen.put(f[0], f[1]);
     }
     assertTrue(Files.isRegularFile(keys.resolve("dispatch-keys.json")), "the keys the probe went for exist");
+    assertEquals(200, new Http("http://127.0.0.1:" + statusPort).get("/healthz").status(),
+        "the status port serves everyone else");
     assertTrue(Files.isRegularFile(state.resolve("tasks/ats/" + victim + "/attempt-1.stdout.log")), "so does the log");
     if (!seen.containsKey("outbox") || seen.get("outbox").equals("blocked")) {
       try (var ls = Files.list(state.resolve("outbox/results"))) {
