@@ -326,7 +326,7 @@ public final class ProcessAgentRunner implements AgentRunner {
 
     private boolean anyLeft() {
       if (!ProcessGroups.members(pgid).isEmpty()) return true;
-      return seen.values().stream().anyMatch(ProcessHandle::isAlive);
+      return seen.values().stream().anyMatch(ProcessGroups::running);
     }
 
     private void joinDrains() throws InterruptedException {

@@ -32,6 +32,24 @@ final class ProcessGroups {
     }
   }
 
+  /**
+   * Whether {@code h} runs: alive and not a zombie. A zombie counts as alive for the JDK, and one
+   * whose parent has exited waits for init to reap it (a sandbox's PID-namespace init, say, which
+   * some inits reap only every few seconds); it runs nothing and holds nothing.
+   */
+  static boolean running(ProcessHandle h) {
+    if (!h.isAlive()) return false;
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"));
+      int close = stat.lastIndexOf(')');
+      if (close < 0 || close + 2 >= stat.length()) return true;
+      char state = stat.charAt(close + 2);
+      return state != 'Z' && state != 'X';
+    } catch (IOException | RuntimeException e) {
+      return h.isAlive(); // no /proc, or gone meanwhile
+    }
+  }
+
   /** Pids of live (non-zombie) processes whose process group is {@code pgid}. */
   static Set<Long> members(long pgid) {
     Set<Long> out = new HashSet<>();
