@@ -12,7 +12,8 @@ import java.util.stream.Collectors;
 
 /**
  * Tells whether a TCP connection to the status port comes from one of this service's own agents
- * (a descendant process of the JVM), so the status port can refuse it: an agent shares the
+ * (a descendant process of the JVM in a session other than the JVM's: every agent is started
+ * with {@code setsid}), so the status port can refuse it: an agent shares the
  * host's network when {@code agent.network = true}, and would otherwise read the service's pid
  * and metrics. Linux only: the client socket's inode is found in {@code /proc/net/tcp} and
  * {@code tcp6} by its port pair, then among the open files of the JVM's descendants; wherever
@@ -29,7 +30,22 @@ final class OwnAgents {
     for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) inodes.addAll(clientInodes(Path.of(table), remote.getPort(), serverPort));
     if (inodes.isEmpty()) return false;
     Set<String> wanted = inodes.stream().map(i -> "socket:[" + i + "]").collect(Collectors.toSet());
-    return ProcessHandle.current().descendants().anyMatch(p -> holds(p.pid(), wanted));
+    long ours = session(ProcessHandle.current().pid());
+    // agents run in sessions of their own (setsid); the service's other children (the ats CLI,
+    // the orphan guard) share its session and are not agents
+    return ProcessHandle.current().descendants()
+        .anyMatch(p -> session(p.pid()) != ours && holds(p.pid(), wanted));
+  }
+
+  /** The session id of {@code pid} from /proc, or -1. */
+  static long session(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(f[3]); // state ppid pgrp session
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   /** Inodes of sockets whose local port is {@code clientPort} and remote port {@code serverPort}. */
