@@ -13,6 +13,7 @@ import dev.atsdispatch.status.DispatchMetrics;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -92,6 +93,7 @@ final class AttemptRunner {
         }
         return End.FORGET;
       }
+      t.claimedAt = clock.now();
       LeaseKeeper keeper = new LeaseKeeper(lease, cfg.lease(), clock, calls, c::stop, keeperListener(), sentAt);
       keeper.start(timers);
       try {
@@ -147,9 +149,11 @@ final class AttemptRunner {
       }
       End stopped = stoppedBeforeStart(t, c, lease);
       if (stopped != null) return stopped;
-      ledger.append("attempt_started", M.createObjectNode().put("attempt", n).put("instance", instance), clock.now());
+      Instant recorded = clock.now();
+      ledger.append("attempt_started", M.createObjectNode().put("attempt", n).put("instance", instance), recorded);
+      recorded = clock.now(); // durable from here
       stats.attempts.incrementAndGet();
-      Attempt a = attempt(t, c, view, n);
+      Attempt a = attempt(t, c, view, n, recorded);
       if (a.outcome.isStrike()) metrics.strike();
       switch (a.outcome) {
         case COMPLETED -> {
@@ -217,7 +221,7 @@ final class AttemptRunner {
   private record Attempt(Outcome outcome, AgentResult result, String detail) {}
 
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
-  private Attempt attempt(Tracked t, Claim c, TaskView view, int n) {
+  private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
     TaskLedger ledger = state.ledger(t.key);
     if (source.capabilities().threads()) { // the attempt record is what other services count strikes by
       String text = !cfg.progressMessages() ? null
@@ -238,10 +242,16 @@ final class AttemptRunner {
         marked[0] = group;
         marked[1] = started;
       });
+      Instant spawned = clock.now();
       c.attach(agent);
       pgid = agent.pid();
-      ledger.append("agent_started", M.createObjectNode().put("attempt", n).put("pgid", pgid)
-          .put("start_ms", marked[1]), clock.now());
+      ObjectNode started = M.createObjectNode().put("attempt", n).put("pgid", pgid).put("start_ms", marked[1]);
+      // where the pickup's time went (epoch µs): bench/run prints the breakdown from these
+      ObjectNode timings = started.putObject("timings_us");
+      if (t.offeredAt != null) timings.put("offered", micros(t.offeredAt));
+      if (t.claimedAt != null) timings.put("claimed", micros(t.claimedAt));
+      timings.put("recorded", micros(recorded)).put("spawned", micros(spawned));
+      ledger.append("agent_started", started, spawned);
       if (n == 1 && t.offer.createdAt() != null) {
         Duration pickup = Duration.between(t.offer.createdAt(), clock.now());
         if (!pickup.isNegative()) metrics.pickedUp(pickup);
@@ -280,6 +290,10 @@ final class AttemptRunner {
       later(() -> note(t.key, null, n, false));
     }
     return new Attempt(o, r, detail);
+  }
+
+  private static long micros(Instant i) {
+    return i.getEpochSecond() * 1_000_000L + i.getNano() / 1_000;
   }
 
   private static Outcome outcome(Claim c, AgentResult r, String detail, boolean started) {

@@ -89,7 +89,7 @@ public final class Engine {
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
         new AgentWork(cfg, state, serviceEnv), stats, metrics, instance, () -> accepting);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
-      offer(batch, SourceEvent.Why.LISTED);
+      offer(batch, SourceEvent.Why.LISTED, clock.now());
     }), stats.reconciles::incrementAndGet);
     this.quick = new QuickClaims(source, cfg.lease(), state, intake, observer, reporter, stats, metrics);
     metrics.gauges(() -> runningGauge, () -> queuedGauge, () -> deferredGauge, reporter::depth);
@@ -139,7 +139,8 @@ public final class Engine {
 
   /** Called on the source's threads; hands the event to the loop. */
   public void onEvent(SourceEvent e) {
-    onLoop(() -> handle(e));
+    java.time.Instant at = clock.now(); // when the offer reached the service: the start of its pickup
+    onLoop(() -> handle(e, at));
   }
 
   /** Runs {@code r} on the loop, guarded: a failure is logged, never lost in the executor. */
@@ -161,9 +162,9 @@ public final class Engine {
     }
   }
 
-  private void handle(SourceEvent e) {
+  private void handle(SourceEvent e, java.time.Instant at) {
     if (e instanceof SourceEvent.Offered o) {
-      offer(List.of(o.task()), o.why());
+      offer(List.of(o.task()), o.why(), at);
     } else if (e instanceof SourceEvent.Cancelled c) {
       cancel(c.key());
     } else if (e instanceof SourceEvent.StatusChanged s) {
@@ -182,7 +183,7 @@ public final class Engine {
    * any of it starts and priority decides. A failure leaves a task unknown, so a later offer or
    * reconcile retries it.
    */
-  private void offer(List<SourceTask> offered, SourceEvent.Why why) {
+  private void offer(List<SourceTask> offered, SourceEvent.Why why, java.time.Instant at) {
     if (!accepting) return;
     List<Tracked> opening = new ArrayList<>(offered.size());
     for (SourceTask t : offered) {
@@ -190,6 +191,7 @@ public final class Engine {
       Tracked prior = tasks.get(t.key());
       if (prior != null && prior.state != Tracked.State.DONE) continue;
       Tracked o = new Tracked(t.lighten(), why);
+      o.offeredAt = at;
       o.state = Tracked.State.OPENING;
       tasks.track(o);
       opening.add(o);
@@ -224,15 +226,16 @@ public final class Engine {
     } else {
       tasks.markDone(opening); // replaced below by what admission made of it, if anything
     }
-    act(d, opening.offer);
+    act(d, opening.offer, opening.offeredAt);
   }
 
-  private void act(Admission.Decision d, SourceTask t) {
+  private void act(Admission.Decision d, SourceTask t, java.time.Instant offeredAt) {
     if (d instanceof Admission.Later l) {
       log.error("task {}: cannot be opened now; left pending for the next reconcile: {}", t.key(), l.why());
     } else if (d instanceof Admission.Confirm) {
       calls.execute(() -> confirmReopened(t));
     } else if (d instanceof Admission.Accept a) {
+      if (a.task().offeredAt == null) a.task().offeredAt = offeredAt;
       accept(a.task());
     } else if (d instanceof Admission.Register r) {
       quickly(r.task(), () -> quick.register(r.task(), r.publicKey()));
@@ -256,7 +259,7 @@ public final class Engine {
     onLoop(() -> {
       Tracked k = tasks.get(t.key());
       if (!accepting || (k != null && k.state != Tracked.State.DONE)) return;
-      act(d, t);
+      act(d, t, clock.now());
       pump();
     });
   }

@@ -23,6 +23,9 @@ final class Tracked {
   Dependencies.Parsed deps = Dependencies.Parsed.NONE;
   Set<String> slots = Set.of();
   Claim claim;
+  /** When the offer reached the service, and when its claim succeeded: the pickup's first stages. */
+  java.time.Instant offeredAt;
+  java.time.Instant claimedAt;
 
   Tracked(SourceTask offer, SourceEvent.Why why) {
     this.key = offer.key();

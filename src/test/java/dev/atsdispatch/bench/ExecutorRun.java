@@ -84,6 +84,10 @@ final class ExecutorRun {
       step("latency", () -> {
         long[] lat = oneAtATime("lat", opt.latencyTasks());
         result.set("latency", Stats.of(lat).json());
+        if (!transport.equals("external")) {
+          com.fasterxml.jackson.databind.node.ObjectNode b = PickupBreakdown.of(dir.resolve("state"), agent, created);
+          if (b != null) result.set("pickup_breakdown", b);
+        }
       });
       step("throughput", this::throughput);
       step("chain", this::chain);
@@ -329,11 +333,15 @@ final class ExecutorRun {
   }
 
   /** Tasks created one at a time, each after the previous one was picked up; latencies in ns. */
+  /** Latency tasks: key → the epoch ns just before its create request. */
+  private final java.util.Map<String, Long> created = new java.util.LinkedHashMap<>();
+
   private long[] oneAtATime(String kind, int n) throws InterruptedException {
     long[] lat = new long[n];
     for (int i = 0; i < n; i++) {
       String key = "bench-" + kind + "-" + i;
       long before = RecordingAgent.now();
+      if (kind.equals("lat")) created.put(key, before);
       create(key, null);
       awaitStartWhileAlive(key, Duration.ofSeconds(60));
       lat[i] = agent.start(key) - before;

@@ -198,8 +198,11 @@ public final class Harness {
   static String table(JsonNode doc) {
     List<String[]> rows = new ArrayList<>();
     JsonNode rs = doc.path("results");
-    for (String w : List.of("ready", "latency", "throughput", "chain", "rss")) {
-      for (JsonNode r : rs) rows.add(new String[] {label(w, doc), r.path("transport").asText(), cell(w, r)});
+    for (String w : List.of("ready", "latency", "breakdown", "throughput", "chain", "rss")) {
+      for (JsonNode r : rs) {
+        if (w.equals("breakdown") && !r.has("pickup_breakdown")) continue;
+        rows.add(new String[] {label(w, doc), r.path("transport").asText(), cell(w, r)});
+      }
     }
     for (JsonNode r : rs) {
       for (JsonNode e : r.path("errors")) rows.add(new String[] {"error", r.path("transport").asText(), e.asText()});
@@ -234,12 +237,15 @@ public final class Harness {
       case "latency" -> "pickup latency (n=" + o.path("tasks_latency").asInt() + ")";
       case "throughput" -> "throughput (n=" + o.path("tasks_throughput").asInt() + ", c=" + o.path("concurrency").asInt() + ")";
       case "chain" -> "chain handoff (n=" + o.path("chain").asInt() + ")";
+      case "breakdown" -> "  pickup breakdown";
       default -> "memory RSS idle / peak";
     };
   }
 
   private static String cell(String w, JsonNode r) {
     switch (w) {
+      case "breakdown":
+        return PickupBreakdown.line(r.path("pickup_breakdown"));
       case "ready": {
         JsonNode x = r.path("start_to_ready");
         if (!x.has("ms")) return "-";

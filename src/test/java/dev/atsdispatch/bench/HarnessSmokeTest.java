@@ -51,6 +51,17 @@ class HarnessSmokeTest {
     assertTrue(lat.path("p50_ms").asDouble() <= lat.path("p99_ms").asDouble(), lat.toString());
     assertTrue(lat.path("p99_ms").asDouble() <= lat.path("max_ms").asDouble(), lat.toString());
 
+    // the service's own timings split each pickup into stages that add up to it
+    JsonNode b = r.path("pickup_breakdown");
+    assertEquals(5, b.path("n").asInt(), b.toString());
+    double sum = 0;
+    for (String stage : PickupBreakdown.STAGES) {
+      assertTrue(b.path(stage).path("p50_ms").asDouble() >= 0, stage + ": " + b);
+      sum += b.path(stage).path("p50_ms").asDouble();
+    }
+    assertTrue(sum > 0 && sum < 2 * lat.path("max_ms").asDouble() + 1, "stages " + sum + " ms against " + lat);
+    assertTrue(text.contains("pickup breakdown"), text);
+
     JsonNode tp = r.path("throughput");
     assertEquals(20, tp.path("completed").asInt(), tp.toString());
     assertEquals(0, tp.path("failed").asInt(), tp.toString());

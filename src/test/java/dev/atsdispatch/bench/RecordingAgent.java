@@ -44,6 +44,7 @@ final class RecordingAgent {
   private final Map<String, Long> starts = new HashMap<>();
   private final Map<String, Long> ends = new HashMap<>();
   private final Map<String, Integer> runs = new HashMap<>();
+  private final Map<String, String> taskIds = new HashMap<>();
   private long offset;
   private int duplicateRuns;
 
@@ -122,6 +123,7 @@ final class RecordingAgent {
     long t = Long.parseLong(f[0]);
     if (f[1].equals("start")) {
       if (starts.putIfAbsent(f[2], t) != null) duplicateRuns++;
+      if (f.length > 3) taskIds.putIfAbsent(f[2], f[3]);
       runs.merge(f[2], 1, Integer::sum);
     } else if (f[1].equals("end")) {
       ends.put(f[2], t);
@@ -130,6 +132,11 @@ final class RecordingAgent {
 
   synchronized Long start(String key) {
     return starts.get(key);
+  }
+
+  /** The ATS_TASK_ID the first run of {@code key} saw, or null. */
+  synchronized String taskId(String key) {
+    return taskIds.get(key);
   }
 
   synchronized Long end(String key) {

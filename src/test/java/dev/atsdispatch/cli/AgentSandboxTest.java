@@ -105,7 +105,7 @@ final class AgentSandboxTest {
     service = ChildJvm.start(dir, "stop-1", env, args);
     awaitFile(state.resolve("tasks/ats/" + graceful + "/work/started"));
     awaitFile(state.resolve("tasks/ats/" + stubborn + "/work/started"));
-    assertTrue(sleeping("61" + stubborn), "the grandchild runs");
+    assertTrue(awaitSleeping("61" + stubborn), "the grandchild runs");
     service.process().destroy(); // SIGTERM
     assertTrue(service.process().waitFor(15, java.util.concurrent.TimeUnit.SECONDS), "the service stopped");
     assertEquals("term", Files.readString(state.resolve("tasks/ats/" + graceful + "/work/got-term")).trim(),
@@ -116,11 +116,18 @@ final class AgentSandboxTest {
     long third = api.post("/tasks", "{\"title\":\"stubborn\",\"channel\":\"stop\"}").task().path("id").asLong();
     service = ChildJvm.start(dir, "stop-2", env, args);
     awaitFile(state.resolve("tasks/ats/" + third + "/work/started"));
-    assertTrue(sleeping("61" + third));
+    assertTrue(awaitSleeping("61" + third), "the grandchild runs");
     service.process().destroyForcibly();
     long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (sleeping("61" + third) && System.nanoTime() < end) Thread.sleep(100);
     assertFalse(sleeping("61" + third), "a sandbox outlived kill -9 of its service");
+  }
+
+  /** Waits up to 10 s for a {@code sleep <n>} to run (the agent forks it in the background). */
+  private static boolean awaitSleeping(String n) throws InterruptedException {
+    long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!sleeping(n) && System.nanoTime() < end) Thread.sleep(20);
+    return sleeping(n);
   }
 
   /** Whether a {@code sleep <n>} process runs (seen from outside any sandbox). */
