@@ -55,7 +55,8 @@ final class EngineFailureTest {
 
   String reportedFailure(TaskKey k) {
     Wait.until("a failure to be reported for " + k, () -> h.source.calls(Op.FAIL, k).stream().anyMatch(c -> "ok".equals(c.result()))
-        && h.engine.outboxDepth() == 0 && h.summary(k).reported());
+        && h.engine.outboxDepth() == 0 && h.summary(k).reported()
+        && h.engine.runningNow() == 0); // and the loop has seen the claim end: a later offer meets a finished task
     return h.source.store().rec(k).reason;
   }
 
