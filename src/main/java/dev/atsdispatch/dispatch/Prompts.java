@@ -12,9 +12,10 @@ import java.util.List;
  * by blank lines, each only when non-empty; the context is the payload without internal fields,
  * as 2-space-indented JSON.
  *
- * <p>Task text cannot forge a section: in every section's content, a {@code <} that opens
- * something shaped like one of the section tags ({@code <task-…}, {@code </task-…}, with any
- * spacing or case) is written {@code &lt;}, so the only tag lines in a prompt are the service's.
+ * <p>Task text cannot forge a section: in every section's content, a {@code <} (or a look-alike)
+ * that opens something shaped like one of the section tags ({@code <task…}, {@code </task…}, with
+ * any spacing, invisible characters or case) is written {@code &lt;}, so the only tag lines in a
+ * prompt are the service's.
  */
 public final class Prompts {
   public static final List<String> INTERNAL_FIELDS = List.of("callback_url", "quiet", "encrypted",
@@ -103,7 +104,7 @@ public final class Prompts {
   /** Appends {@code s}, each {@code <} that opens a section-like tag written {@code &lt;}. */
   static void appendEscaped(StringBuilder b, String s) {
     int from = 0;
-    for (int i = s.indexOf('<'); i >= 0; i = s.indexOf('<', i + 1)) {
+    for (int i = nextOpen(s, 0); i >= 0; i = nextOpen(s, i + 1)) {
       if (!opensTag(s, i + 1)) continue;
       b.append(s, from, i).append("&lt;");
       from = i + 1;
@@ -111,12 +112,37 @@ public final class Prompts {
     b.append(s, from, s.length());
   }
 
-  /** Whether {@code s} from {@code i} reads (blanks) [/] (blanks) "task-", any case. */
+  /** The next {@code <} or a look-alike of it (U+2039, U+FE64, U+FF1C, U+3008) from {@code from}, or -1. */
+  private static int nextOpen(String s, int from) {
+    for (int i = from; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '<' || c == '\u2039' || c == '\uFE64' || c == '\uFF1C' || c == '\u3008') return i;
+    }
+    return -1;
+  }
+
+  /**
+   * Whether {@code s} from {@code i} reads (blanks) [/] (blanks) "task" (blanks) and a dash (or a
+   * look-alike, or an underscore), any case, where blanks
+   * are any white space, no-break spaces and invisible format characters (zero-width spaces and
+   * joiners, BOM, bidi marks): anything a reader would not see between the two.
+   */
   private static boolean opensTag(String s, int i) {
     int n = s.length();
-    while (i < n && Character.isWhitespace(s.charAt(i))) i++;
-    if (i < n && s.charAt(i) == '/') i++;
-    while (i < n && Character.isWhitespace(s.charAt(i))) i++;
-    return s.regionMatches(true, i, "task-", 0, 5);
+    i = skipBlanks(s, i);
+    if (i < n && (s.charAt(i) == '/' || s.charAt(i) == '\u2215' || s.charAt(i) == '\uFF0F')) i++;
+    i = skipBlanks(s, i);
+    if (!s.regionMatches(true, i, "task", 0, 4)) return false;
+    i = skipBlanks(s, i + 4);
+    return i < s.length() && "-\u2010\u2011\u2012\u2013\u2014\u2212\uFE63\uFF0D_".indexOf(s.charAt(i)) >= 0;
+  }
+
+  private static int skipBlanks(String s, int i) {
+    while (i < s.length()) {
+      char c = s.charAt(i);
+      if (!Character.isWhitespace(c) && !Character.isSpaceChar(c) && Character.getType(c) != Character.FORMAT) break;
+      i++;
+    }
+    return i;
   }
 }

@@ -92,11 +92,49 @@ public final class Sandbox {
     } catch (IOException e) {
       return fallback(mode, "bubblewrap (bwrap) is not installed (" + e.getMessage() + ")");
     }
-    List<Path> abs = new ArrayList<>();
-    for (Path p : hidden) abs.add(p.toAbsolutePath().normalize());
-    Sandbox s = new Sandbox(found, network, abs, absolute(readOnly), absolute(readWrite), null);
-    String broken = s.probe();
-    return broken == null ? s : fallback(mode, "bwrap cannot make a sandbox here: " + broken);
+    // bwrap follows symlinks in destinations outside the new root: every path as it really is
+    List<Path> hide = real(hidden);
+    List<Path> ro = real(readOnly);
+    List<Path> rw = real(readWrite);
+    for (Path b : concat(ro, rw)) {
+      for (Path h : hide) {
+        if (b.startsWith(h)) {
+          throw new Unavailable("agent.ro_binds / agent.rw_binds: " + b + " is inside " + h
+              + ", which agents must not see");
+        }
+      }
+    }
+    // a sandbox at all? if not, auto runs agents plainly (with the warning)
+    Sandbox bare = new Sandbox(found, network, List.of(), List.of(), List.of(), null);
+    String broken = bare.probe();
+    if (broken != null) return fallback(mode, "bwrap cannot make a sandbox here: " + broken);
+    // this sandbox? if not, never fall back to none: refuse, naming what failed
+    Sandbox s = new Sandbox(found, network, hide, ro, rw, null);
+    broken = s.probe();
+    if (broken != null) {
+      throw new Unavailable("bwrap cannot make the sandbox these settings ask for (the hidden paths "
+          + hide + ", the binds " + concat(ro, rw) + "): " + broken);
+    }
+    return s;
+  }
+
+  private static List<Path> real(List<Path> ps) {
+    List<Path> out = new ArrayList<>();
+    for (Path p : ps) {
+      Path a = p.toAbsolutePath().normalize();
+      try {
+        out.add(Files.exists(a) ? a.toRealPath() : a);
+      } catch (IOException e) {
+        out.add(a);
+      }
+    }
+    return out;
+  }
+
+  private static List<Path> concat(List<Path> a, List<Path> b) {
+    List<Path> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
   }
 
   private static Sandbox fallback(Mode mode, String why) throws Unavailable {
@@ -111,11 +149,6 @@ public final class Sandbox {
     if (!Files.exists(p)) throw new Unavailable(setting + ": " + p + " does not exist");
   }
 
-  private static List<Path> absolute(List<Path> ps) {
-    List<Path> out = new ArrayList<>();
-    for (Path p : ps) out.add(p.toAbsolutePath().normalize());
-    return out;
-  }
 
   public boolean enabled() {
     return bwrap != null;
@@ -145,12 +178,33 @@ public final class Sandbox {
   public List<String> wrap(List<String> argv, Path workDir, Path program) {
     if (bwrap == null) return argv;
     Path work = workDir.toAbsolutePath().normalize();
-    List<String> c = new ArrayList<>(40 + argv.size());
+    try {
+      work = work.toRealPath();
+    } catch (IOException e) {
+      // not there yet: bwrap says so
+    }
+    List<String> c = new ArrayList<>(48 + argv.size());
     c.add(bwrap.toString());
-    c.addAll(List.of("--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"));
+    // no capabilities, even for root: nothing inside can unmount what hides the state and keys
+    c.addAll(List.of("--die-with-parent", "--cap-drop", "ALL", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--unshare-cgroup-try"));
     if (!network) c.add("--unshare-net");
     c.addAll(List.of("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
         "--tmpfs", "/var/tmp", "--tmpfs", "/dev/shm"));
+    // /run holds the sockets of the user's session bus and systemd, docker's and others: a
+    // read-only mount does not stop connect(), so /run is empty but for the resolver's files
+    c.addAll(List.of("--tmpfs", "/run"));
+    if (Files.isDirectory(Path.of("/run/systemd/resolve"))) {
+      c.addAll(List.of("--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"));
+    }
+    // the binds first, then what is hidden (so a bind of a parent cannot uncover it), then the
+    // work directory (inside the hidden state directory), then the hidden directories read-only
+    for (Path p : readOnly) c.addAll(List.of("--ro-bind", p.toString(), p.toString()));
+    if (program != null) {
+      Path prog = program.toAbsolutePath().normalize();
+      if (isUnderHidden(prog)) c.addAll(List.of("--ro-bind", prog.toString(), prog.toString()));
+    }
+    for (Path p : readWrite) c.addAll(List.of("--bind", p.toString(), p.toString()));
     List<String> remount = new ArrayList<>();
     for (Path h : hidden) {
       if (Files.isDirectory(h)) {
@@ -160,12 +214,6 @@ public final class Sandbox {
         c.addAll(List.of("--ro-bind", "/dev/null", h.toString()));
       }
     }
-    for (Path p : readOnly) c.addAll(List.of("--ro-bind", p.toString(), p.toString()));
-    if (program != null) {
-      Path prog = program.toAbsolutePath().normalize();
-      if (isUnderHidden(prog)) c.addAll(List.of("--ro-bind", prog.toString(), prog.toString()));
-    }
-    for (Path p : readWrite) c.addAll(List.of("--bind", p.toString(), p.toString()));
     c.addAll(List.of("--bind", work.toString(), work.toString()));
     for (String r : remount) c.addAll(List.of("--remount-ro", r)); // after the binds made their mount points
     c.addAll(List.of("--chdir", work.toString(), "--", ENV.toString(), "--default-signal=TERM"));
@@ -174,7 +222,7 @@ public final class Sandbox {
   }
 
   private boolean isUnderHidden(Path p) {
-    if (p.startsWith("/tmp") || p.startsWith("/var/tmp") || p.startsWith("/dev/shm")) return true;
+    if (p.startsWith("/tmp") || p.startsWith("/var/tmp") || p.startsWith("/dev/shm") || p.startsWith("/run")) return true;
     for (Path h : hidden) if (p.startsWith(h)) return true;
     return false;
   }

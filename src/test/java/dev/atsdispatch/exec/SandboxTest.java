@@ -53,4 +53,47 @@ final class SandboxTest {
     assertTrue(bind > 0 && remount > bind, "the work dir is bound before its hidden parent is made read-only: " + argv);
     assertTrue(argv.endsWith("-- /usr/bin/env --default-signal=TERM claude -p"), argv);
   }
+
+  /** Runs {@code argv} in {@code s} with {@code dir} as its work directory; returns what it printed. */
+  private String run(Sandbox s, List<String> argv) throws Exception {
+    Path work = java.nio.file.Files.createDirectories(dir.resolve("work"));
+    List<String> cmd = new java.util.ArrayList<>(List.of("/bin/sh", "-c", "trap '' TERM; exec \"$@\"", "t"));
+    cmd.addAll(s.wrap(argv, work, null));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    p.waitFor();
+    return out;
+  }
+
+  @Test
+  void aBindOfAParentDoesNotUncoverAHiddenFileAndSymlinkedPathsAreHiddenToo() throws Exception {
+    Path repo = java.nio.file.Files.createDirectories(dir.resolve("repo"));
+    Path settings = java.nio.file.Files.writeString(repo.resolve("ats-dispatch.toml"), "token = \"SECRET-1\"\n");
+    Path real = java.nio.file.Files.createDirectories(dir.resolve("real/keys"));
+    java.nio.file.Files.writeString(real.resolve("k"), "SECRET-2");
+    Path link = java.nio.file.Files.createSymbolicLink(dir.resolve("link"), dir.resolve("real"));
+    Sandbox s = Sandbox.create(Sandbox.Mode.BWRAP, true, List.of(settings, link.resolve("keys")), List.of(),
+        List.of(repo), Map.of("PATH", System.getenv("PATH")));
+    String out = run(s, List.of("/bin/sh", "-c", "cat " + settings + " " + link.resolve("keys/k")
+        + " " + real.resolve("k") + "; umount " + real + " 2>&1; cat " + real.resolve("k") + "; echo done"));
+    assertFalse(out.contains("SECRET"), out);
+    assertTrue(out.contains("done"), out);
+  }
+
+  @Test
+  void anAgentReachesNoSocketUnderRun() throws Exception {
+    Path sock = Path.of("/run", "ats-dispatch-test-" + ProcessHandle.current().pid() + ".sock");
+    try (var server = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      server.bind(java.net.UnixDomainSocketAddress.of(sock));
+      String probe = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect(sys.argv[1]); print('REACHED')\n"
+          + "except OSError as e:\n print('blocked', e)\n";
+      assertTrue(run(Sandbox.none(), List.of("python3", "-c", probe, sock.toString())).contains("REACHED"),
+          "without a sandbox the socket answers: the probe works");
+      Sandbox s = Sandbox.create(Sandbox.Mode.BWRAP, false, List.of(), List.of(), List.of(), Map.of("PATH", System.getenv("PATH")));
+      String out = run(s, List.of("python3", "-c", probe, sock.toString()));
+      assertTrue(out.contains("blocked"), out);
+    } finally {
+      java.nio.file.Files.deleteIfExists(sock);
+    }
+  }
 }
