@@ -67,6 +67,18 @@ final class SandboxTest {
 
   @Test
   void aBindOfAParentDoesNotUncoverAHiddenFileAndSymlinkedPathsAreHiddenToo() throws Exception {
+    // outside /tmp (the sandbox's /tmp is empty anyway), so only the hiding hides it
+    Path base = java.nio.file.Files.createTempDirectory(Path.of(System.getProperty("user.home")), "ats-sandbox-test");
+    try {
+      hiddenUnderABind(base);
+    } finally {
+      try (var files = java.nio.file.Files.walk(base)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+  }
+
+  private void hiddenUnderABind(Path dir) throws Exception {
     Path repo = java.nio.file.Files.createDirectories(dir.resolve("repo"));
     Path settings = java.nio.file.Files.writeString(repo.resolve("ats-dispatch.toml"), "token = \"SECRET-1\"\n");
     Path real = java.nio.file.Files.createDirectories(dir.resolve("real/keys"));
