@@ -116,6 +116,12 @@ public final class ProcessAgentRunner implements AgentRunner {
   public RunningAgent start(AgentSpec spec, Spawned spawned) throws IOException {
     List<String> argv = spec.argv();
     Path program = resolve(argv.get(0), spec.env());
+    if (argv.get(0).contains("/") && !Path.of(argv.get(0)).isAbsolute()) {
+      // checked against the service's directory, so run from there too, not from the work directory
+      List<String> abs = new java.util.ArrayList<>(argv);
+      abs.set(0, program.toAbsolutePath().toString());
+      argv = abs;
+    }
     OwnerOnly.createDirectories(spec.workDir());
     if (spec.stdoutLog() != null) OwnerOnly.createDirectories(spec.stdoutLog().toAbsolutePath().getParent());
     if (spec.stderrLog() != null) OwnerOnly.createDirectories(spec.stderrLog().toAbsolutePath().getParent());

@@ -63,6 +63,23 @@ final class ProcessAgentRunnerTest {
   }
 
   @Test
+  void aRelativeCommandRunsTheFileItWasCheckedAgainst() throws Exception {
+    // checked against the service's working directory; the agent runs in its own work directory
+    Path rel = Path.of("target", "rel-agent-" + ProcessHandle.current().pid() + ".sh");
+    java.nio.file.Files.createDirectories(rel.getParent());
+    java.nio.file.Files.writeString(rel, "#!/bin/sh\necho ran from \"$PWD\"\n");
+    java.nio.file.Files.setPosixFilePermissions(rel, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    try {
+      AgentResult r = run(new ProcessAgentRunner(), spec(List.of(rel.toString()), "", Duration.ofSeconds(20), null,
+          Duration.ofSeconds(1)));
+      assertTrue(r.succeeded(), r.toString());
+      assertEquals("ran from " + dir.resolve("work").toRealPath(), r.response());
+    } finally {
+      java.nio.file.Files.deleteIfExists(rel);
+    }
+  }
+
+  @Test
   void inputPlaceholderIsSubstitutedAndStdinClosed() throws Exception {
     // cat on stdin would hang if stdin were left open
     AgentSpec s = spec(List.of("sh", "-c", "cat; printf '[%s]' \"$1\"", "sh", "prompt={input}"),
