@@ -39,15 +39,8 @@ final class ProcessGroups {
    */
   static boolean running(ProcessHandle h) {
     if (!h.isAlive()) return false;
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"));
-      int close = stat.lastIndexOf(')');
-      if (close < 0 || close + 2 >= stat.length()) return true;
-      char state = stat.charAt(close + 2);
-      return state != 'Z' && state != 'X';
-    } catch (IOException | RuntimeException e) {
-      return h.isAlive(); // no /proc, or gone meanwhile
-    }
+    ProcStat st = ProcStat.of(h.pid());
+    return st == null ? h.isAlive() : !st.zombie(); // no /proc, or gone meanwhile: the JDK's word
   }
 
   /** Pids of live (non-zombie) processes whose process group is {@code pgid}. */
@@ -57,18 +50,8 @@ final class ProcessGroups {
       for (Path p : procs) {
         String name = p.getFileName().toString();
         if (name.isEmpty() || !Character.isDigit(name.charAt(0))) continue;
-        String stat;
-        try {
-          stat = Files.readString(p.resolve("stat"));
-        } catch (IOException e) {
-          continue; // gone meanwhile
-        }
-        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses
-        int close = stat.lastIndexOf(')');
-        if (close < 0) continue;
-        String[] f = stat.substring(close + 2).split(" ");
-        if (f.length < 3 || f[0].equals("Z") || f[0].equals("X")) continue;
-        if (Long.parseLong(f[2]) == pgid) out.add(Long.parseLong(name));
+        ProcStat st = ProcStat.of(Long.parseLong(name)); // null: gone meanwhile
+        if (st != null && !st.zombie() && st.pgrp() == pgid) out.add(Long.parseLong(name));
       }
     } catch (IOException e) {
       // no /proc: callers fall back on the descendants they tracked

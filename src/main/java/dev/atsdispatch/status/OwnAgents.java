@@ -1,5 +1,6 @@
 package dev.atsdispatch.status;
 
+import dev.atsdispatch.exec.ProcStat;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.DirectoryStream;
@@ -31,21 +32,17 @@ final class OwnAgents {
     if (inodes.isEmpty()) return false;
     Set<String> wanted = inodes.stream().map(i -> "socket:[" + i + "]").collect(Collectors.toSet());
     long ours = session(ProcessHandle.current().pid());
-    // agents run in sessions of their own (setsid); the service's other children (the ats CLI,
-    // the orphan guard) share its session and are not agents
+    // agents run in sessions of their own (setsid); the service's other children (the ats CLI)
+    // share its session and are not agents. The orphan guard has a session of its own too, but
+    // never connects.
     return ProcessHandle.current().descendants()
         .anyMatch(p -> session(p.pid()) != ours && holds(p.pid(), wanted));
   }
 
   /** The session id of {@code pid} from /proc, or -1. */
   static long session(long pid) {
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return Long.parseLong(f[3]); // state ppid pgrp session
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
+    ProcStat st = ProcStat.of(pid);
+    return st == null ? -1 : st.session();
   }
 
   /** Inodes of sockets whose local port is {@code clientPort} and remote port {@code serverPort}. */
