@@ -14,6 +14,7 @@ import dev.atsdispatch.time.Clock;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -56,12 +57,14 @@ final class AttemptRunner {
   private final DispatchMetrics metrics;
   private final String instance;
   private final java.util.function.BooleanSupplier accepting;
+  private final Executor preparers;
 
   AttemptRunner(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Intake intake, TaskObserver observer, ResultReporter reporter, Executor calls,
       ScheduledExecutorService timers, AgentWork work, Stats stats, DispatchMetrics metrics, String instance,
-      java.util.function.BooleanSupplier accepting) {
+      java.util.function.BooleanSupplier accepting, Executor preparers) {
     this.accepting = accepting;
+    this.preparers = preparers;
     this.cfg = cfg;
     this.source = source;
     this.runner = runner;
@@ -81,6 +84,8 @@ final class AttemptRunner {
   End run(Tracked t, Claim c) {
     MDC.put("task_id", t.key.toString());
     try {
+      // the task's directories and ledger file are made (and synced) while the claim is on its way
+      CompletableFuture<TaskLedger> prepared = prepare(t.key);
       long sentAt = clock.nanoTime();
       Lease lease;
       try {
@@ -97,7 +102,7 @@ final class AttemptRunner {
       LeaseKeeper keeper = new LeaseKeeper(lease, cfg.lease(), clock, calls, c::stop, keeperListener(), sentAt);
       keeper.start(timers);
       try {
-        return attempts(t, c, lease, keeper);
+        return attempts(t, c, lease, keeper, prepared(prepared, t.key));
       } catch (RuntimeException | Error x) {
         log.error("task {}: internal error during the attempt", t.key, Scrubbed.of(x));
         return internalFailure(t, c, lease, keeper, x);
@@ -125,8 +130,25 @@ final class AttemptRunner {
     };
   }
 
-  private End attempts(Tracked t, Claim c, Lease lease, LeaseKeeper keeper) {
-    TaskLedger ledger = state.ledger(t.key);
+  /** Starts {@link StateDir#prepare} on a preparer thread; done at once (failed) if none takes it. */
+  private CompletableFuture<TaskLedger> prepare(TaskKey key) {
+    try {
+      return CompletableFuture.supplyAsync(() -> state.prepare(key), preparers);
+    } catch (java.util.concurrent.RejectedExecutionException x) {
+      return CompletableFuture.failedFuture(x);
+    }
+  }
+
+  /** The prepared ledger; a preparation that failed is done again here, so its error is the attempt's. */
+  private TaskLedger prepared(CompletableFuture<TaskLedger> f, TaskKey key) {
+    try {
+      return f.join();
+    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException x) {
+      return state.prepare(key);
+    }
+  }
+
+  private End attempts(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, TaskLedger ledger) {
     TaskView view = t.view;
     if (lease.task() != null && !lease.task().light()) {
       Intake.Opened o = intake.open(lease.task());

@@ -197,6 +197,22 @@ public final class StateDir implements AutoCloseable {
     return found[0];
   }
 
+  /**
+   * Creates what an attempt of {@code key} writes to (its ledger, durably, and its working
+   * directory) ahead of the attempt, and returns the ledger; callers keep it so the work is not
+   * lost to the collector.
+   */
+  public TaskLedger prepare(TaskKey key) {
+    TaskLedger l = ledger(key);
+    l.prepare();
+    try {
+      OwnerOnly.createDirectories(workDir(key));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create " + workDir(key), e);
+    }
+    return l;
+  }
+
   public Path workDir(TaskKey key) {
     return taskDir(key).resolve("work");
   }

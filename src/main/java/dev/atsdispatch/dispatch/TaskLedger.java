@@ -98,6 +98,27 @@ public final class TaskLedger {
     if (tally != null) tally.add(n);
   }
 
+  /**
+   * Makes the ledger's file (empty if new) and its directories exist durably, so that the first
+   * append costs one write and one data sync. Never changes what the ledger holds; a no-op once
+   * done. The engine calls it while the claim is on its way, so the directory syncs a new task
+   * needs are off the pickup's path.
+   */
+  public synchronized void prepare() {
+    if (directorySynced) return;
+    try {
+      List<Path> created = AtomicFiles.createDirectories(file.getParent());
+      try (FileChannel ch = dev.atsdispatch.files.OwnerOnly.open(file, StandardOpenOption.WRITE)) {
+        // created (0600) or already there: its directory entry is made durable below
+      }
+      syncDirectory.accept(file.getParent());
+      for (Path d : created) syncDirectory.accept(d.getParent());
+      directorySynced = true;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create " + file, e);
+    }
+  }
+
   /** Every recorded event, in order; a torn last line is left out. */
   public synchronized List<JsonNode> events() {
     List<JsonNode> out = new ArrayList<>();

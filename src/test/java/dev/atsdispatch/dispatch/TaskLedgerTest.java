@@ -48,6 +48,26 @@ final class TaskLedgerTest {
   }
 
   @Test
+  void prepareMakesTheFileAndSyncsItsDirectoriesAheadSoTheFirstAppendSyncsNone() throws Exception {
+    List<Path> synced = new ArrayList<>();
+    Path taskDir = dir.resolve("tasks/8");
+    TaskLedger l = new TaskLedger(taskDir, synced::add);
+    l.prepare();
+    assertEquals(List.of(taskDir, dir.resolve("tasks"), dir), synced);
+    assertEquals(0, Files.size(l.file()), "an empty ledger: nothing happened to the task");
+    assertEquals(0, l.summary().attempts());
+    l.prepare();
+    l.append("attempt_started", attempt(1), T);
+    assertEquals(3, synced.size(), "neither a second prepare nor the first append syncs a directory again");
+    assertEquals(1, l.summary().attempts());
+    assertEquals(1, new TaskLedger(taskDir).events().size());
+
+    TaskLedger again = new TaskLedger(taskDir, synced::add);
+    again.prepare(); // an existing ledger is left as it is
+    assertEquals(1, again.summary().attempts());
+  }
+
+  @Test
   void aBadLineInTheMiddleIsCorruptionNamingTheFileAndLine() throws Exception {
     TaskLedger l = new TaskLedger(dir);
     l.append("attempt_started", attempt(1), T);
