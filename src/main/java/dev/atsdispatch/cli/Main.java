@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ats-dispatch", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "Runs an Agent Task Service channel's tasks through an agent command.",
     subcommands = {RunCommand.class, DevServerCommand.class, ConfigCommand.class, CreateCommand.class,
-        DepsCommand.class, StatusCommand.class,
+        DepsCommand.class, StatusCommand.class, LogsCommand.class,
         KeyCommands.Keygen.class, KeyCommands.AddKey.class, KeyCommands.RemoveKey.class,
         KeyCommands.ListKeys.class, KeyCommands.Pending.class, KeyCommands.Approve.class,
         KeyCommands.Reject.class, CommandLine.HelpCommand.class})

@@ -84,6 +84,8 @@ public final class Settings {
           (s, v) -> s.b.stateDir = Path.of(v)),
       key("state_retention", "7d", "how long the state of a finished task (ledger, attempt logs, work dir) is kept "
           + "after its last ledger entry (at least 1h)", (s, v) -> s.b.stateRetention = duration(v)),
+      key("encrypted_logs", "sealed", "an encrypted task's attempt logs: sealed (kept, sealed to the dispatcher's own key; "
+          + "read them with ats-dispatch logs) or none (not kept)", (s, v) -> s.b.encryptedLogs = ServiceConfig.EncryptedLogs.parse(v)),
       key("keys_dir", "keys", "key files (hidden from agents in the sandbox; keep outside state_dir)", (s, v) -> s.b.keysDir = Path.of(v)),
       key("agent.command", "[\"claude\", \"-p\"]",
           "agent argv (no shell); an argument containing {input} gets the prompt, else the prompt goes to stdin",

@@ -19,6 +19,7 @@ public final class CryptoIntake implements Intake {
   private final TaskOpener opener;
   private final Registrar registrar;
   private final ReplayGuard replay;
+  private final Keyring keyring;
 
   public CryptoIntake(Keyring keyring, ReplayGuard replay) {
     this(keyring, replay, dev.atsdispatch.time.Clock.SYSTEM);
@@ -27,6 +28,7 @@ public final class CryptoIntake implements Intake {
   /** With the clock the registration rate is measured by. */
   public CryptoIntake(Keyring keyring, ReplayGuard replay, dev.atsdispatch.time.Clock clock) {
     this.replay = replay;
+    this.keyring = keyring;
     this.opener = new TaskOpener(keyring, replay);
     this.registrar = new Registrar(keyring, clock);
   }
@@ -34,6 +36,15 @@ public final class CryptoIntake implements Intake {
   /** The intake of a service whose keys live in {@code keysDir}. */
   public static CryptoIntake forState(Path keysDir, StateDir state) {
     return new CryptoIntake(new Keyring(keysDir), new ReplayGuard(state.root().resolve("replay")));
+  }
+
+  @Override
+  public String logKey() {
+    try {
+      return keyring.dispatchKeyPair().map(KeyPair::publicKey).orElse(null);
+    } catch (KeyringException e) {
+      return null; // the logs of this attempt are not kept; the task itself reports the broken key file
+    }
   }
 
   @Override

@@ -95,6 +95,46 @@ public final class NaclBox {
     }
   }
 
+  /** Bytes a sealed box ({@link #sealAnonymous}) adds: an ephemeral public key and the tag. */
+  public static final int SEAL_BYTES = 48;
+
+  /**
+   * {@code crypto_box_seal}: seals {@code plaintext} for the holder of {@code theirPublicB64} with a
+   * fresh ephemeral key, so only that secret key opens it and nothing names the writer.
+   */
+  public static byte[] sealAnonymous(byte[] plaintext, int offset, int length, String theirPublicB64)
+      throws CryptoException {
+    byte[] pk = key(theirPublicB64, "recipient public key");
+    byte[] m = offset == 0 && length == plaintext.length ? plaintext : Arrays.copyOfRange(plaintext, offset, offset + length);
+    byte[] c = new byte[length + SEAL_BYTES];
+    try {
+      if (!sodium().cryptoBoxSeal(c, m, length, pk)) {
+        throw new CryptoException(CryptoException.Kind.BAD_KEY_LENGTH, "crypto_box_seal refused the key");
+      }
+      return c;
+    } finally {
+      if (m != plaintext) Arrays.fill(m, (byte) 0);
+    }
+  }
+
+  /** Opens a {@link #sealAnonymous} box with the recipient's key pair. */
+  public static byte[] openAnonymous(byte[] sealed, String myPublicB64, String mySecretB64) throws CryptoException {
+    if (sealed.length < SEAL_BYTES) {
+      throw new CryptoException(CryptoException.Kind.OPEN_FAILED, "sealed box is shorter than its " + SEAL_BYTES + " bytes of overhead");
+    }
+    byte[] pk = key(myPublicB64, "recipient public key");
+    byte[] sk = key(mySecretB64, "recipient secret key");
+    try {
+      byte[] m = new byte[sealed.length - SEAL_BYTES];
+      if (!sodium().cryptoBoxSealOpen(m, sealed, sealed.length, pk, sk)) {
+        throw new CryptoException(CryptoException.Kind.OPEN_FAILED, "wrong key or tampered data");
+      }
+      return m;
+    } finally {
+      Arrays.fill(sk, (byte) 0);
+    }
+  }
+
   /** The public key that belongs to a secret key (to check that a stored pair matches). */
   public static String publicKeyOf(String secretB64) throws CryptoException {
     byte[] sk = key(secretB64, "secret key");

@@ -19,11 +19,13 @@ final class AgentWork {
   private final ServiceConfig cfg;
   private final StateDir state;
   private final Map<String, String> serviceEnv;
+  private final java.util.function.Supplier<String> logKey;
 
-  AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv) {
+  AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv, java.util.function.Supplier<String> logKey) {
     this.cfg = cfg;
     this.state = state;
     this.serviceEnv = Map.copyOf(serviceEnv);
+    this.logKey = logKey;
   }
 
   AgentSpec spec(TaskView v, int attempt) {
@@ -40,11 +42,17 @@ final class AgentWork {
     env.put("ATS_TASK_TITLE", EnvText.clean(v.title(), EnvText.TITLE_MAX));
     env.put("ATS_CHANNEL", cfg.channel());
     env.put("ATS_ATTEMPT", Integer.toString(attempt));
+    // an encrypted task's output is plaintext: its logs are sealed to the dispatcher's key, or not kept
+    String sealTo = null;
+    boolean keep = true;
+    if (v.encrypted()) {
+      sealTo = cfg.encryptedLogs() == ServiceConfig.EncryptedLogs.SEALED ? logKey.get() : null;
+      keep = sealTo != null;
+    }
     return new AgentSpec(cfg.agentCommand(), prompt, state.workDir(key), env,
-        // an encrypted task's output is plaintext: it is kept in memory only, never in a log file
-        v.encrypted() ? null : state.stdoutLog(key, attempt), v.encrypted() ? null : state.stderrLog(key, attempt),
+        !keep ? null : state.stdoutLog(key, attempt, sealTo != null), !keep ? null : state.stderrLog(key, attempt, sealTo != null),
         cfg.agentTimeout(),
-        cfg.noOutputTimeout(), cfg.grace(), cfg.responseCapBytes(), cfg.stderrTailBytes());
+        cfg.noOutputTimeout(), cfg.grace(), cfg.responseCapBytes(), cfg.stderrTailBytes(), sealTo);
   }
 
   /**
@@ -68,6 +76,22 @@ final class AgentWork {
     o.put("attempt", attempt);
     if (!v.encrypted()) o.put("stderr_tail", r.stderrTail());
     return o;
+  }
+
+  /**
+   * For a failed attempt of an encrypted task, what the sender may read of it: the reason with the
+   * stderr tail, as a plaintext task's would be, sealed to the sender. The thread note
+   * {@code {"encrypted_failure": {"attempt", "nonce", "ciphertext"}}} that carries it; null when
+   * the attempt left no output to tell (it never started).
+   */
+  ObjectNode sealedFailure(TaskView v, Outcome o, AgentResult r, String detail, int attempt) {
+    if (!v.encrypted() || r == null) return null;
+    ObjectNode plain = M.createObjectNode().put("task", v.key().toString()).put("attempt", attempt)
+        .put("reason", reason(o, r, detail, false)).put("stderr_tail", r.stderrTail());
+    ObjectNode sealed = v.seal().apply(plain.toString());
+    ObjectNode note = M.createObjectNode();
+    note.putObject("encrypted_failure").put("attempt", attempt).setAll(sealed);
+    return note;
   }
 
   /** The reason for a failed attempt; an encrypted task's never quotes stderr (it may echo the plaintext). */

@@ -205,9 +205,23 @@ final class AttemptRunner {
             if (!accepting.getAsBoolean()) c.stop(Claim.Stop.SHUTDOWN, "service shutting down"); // no retry in the drain
             continue; // a stop during the backoff is handled before the next attempt starts
           }
-          return report(t, c, lease, keeper, n, null, TaskObserver.Failure.AGENT, reason);
+          ObjectNode note = sealedFailure(t, view, a, n);
+          if (note != null) reason += " (its stderr tail is sealed to the sender on the task thread)";
+          return report(t, c, lease, keeper, n, null, TaskObserver.Failure.AGENT, reason, note);
         }
       }
+    }
+  }
+
+  /** An encrypted task's failure as its sender may read it, for the thread; null if none can be made. */
+  private ObjectNode sealedFailure(Tracked t, TaskView view, Attempt a, int n) {
+    if (!view.encrypted() || !source.capabilities().threads()) return null;
+    try {
+      return work.sealedFailure(view, a.outcome, a.result, a.detail, n);
+    } catch (RuntimeException x) {
+      log.warn("task {}: the failure cannot be sealed to its sender ({}); only the reason is reported", t.key,
+          Scrubbed.name(x));
+      return null;
     }
   }
 
@@ -364,13 +378,19 @@ final class AttemptRunner {
   /** Reports a failure after the lease keeper has stopped; a fence that came first wins. */
   private End report(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, int attempt, ObjectNode outputs,
       TaskObserver.Failure why, String reason) {
+    return report(t, c, lease, keeper, attempt, outputs, why, reason, null);
+  }
+
+  /** As above; {@code threadNote}, when not null, goes on the task's thread before the failure. */
+  private End report(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, int attempt, ObjectNode outputs,
+      TaskObserver.Failure why, String reason, ObjectNode threadNote) {
     keeper.close(cfg.grace().plusSeconds(5));
     Claim.Stop s = c.stopped();
     if (s == Claim.Stop.LEASE_LOST || s == Claim.Stop.FINISHED_ELSEWHERE || s == Claim.Stop.CANCELLED) {
       log.warn("task {}: would fail ({}), but {}; nothing reported", t.key, reason, c.stopDetail());
       return End.FORGET;
     }
-    reporter.submit(t.key, attempt, outputs, reason, lease);
+    reporter.submit(t.key, attempt, outputs, reason, lease, threadNote);
     stats.failed.incrementAndGet();
     metrics.taskFinished(why.metric());
     observer.failed(t.view, attempt, why, reason);

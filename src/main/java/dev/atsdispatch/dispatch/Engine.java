@@ -87,7 +87,7 @@ public final class Engine {
         this::ready, this::blocked, this::recheckDeferred);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
-        new AgentWork(cfg, state, serviceEnv), stats, metrics, instance, () -> accepting, runners);
+        new AgentWork(cfg, state, serviceEnv, intake::logKey), stats, metrics, instance, () -> accepting, runners);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
       offer(batch, SourceEvent.Why.LISTED, clock.now());
     }), stats.reconciles::incrementAndGet);

@@ -34,6 +34,14 @@ public interface Intake {
 
   Opened open(SourceTask raw);
 
+  /**
+   * The public key (base64) an encrypted task's attempt logs are sealed to at rest: the
+   * dispatcher's own; null when there is none (the logs are then not kept).
+   */
+  default String logKey() {
+    return null;
+  }
+
   /** Releases what the intake holds open (the replay record); called once at shutdown. */
   default void close() {}
 

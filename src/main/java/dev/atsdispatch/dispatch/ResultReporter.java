@@ -90,6 +90,15 @@ final class ResultReporter {
 
   /** Queues a completion ({@code outputs}) or a failure ({@code reason}) durably, then sends it. */
   void submit(TaskKey key, int attempt, ObjectNode outputs, String reason, Lease lease) {
+    submit(key, attempt, outputs, reason, lease, null);
+  }
+
+  /**
+   * As above, with a {@code threadNote} (a data part's content) posted on the task's thread before
+   * the result, once: an encrypted task's sealed failure, which the sender reads when it sees the
+   * task failed.
+   */
+  void submit(TaskKey key, int attempt, ObjectNode outputs, String reason, Lease lease, ObjectNode threadNote) {
     ObjectNode body = M.createObjectNode();
     body.put("task", key.toString());
     if (key.numericId() >= 0) body.put("task_id", key.numericId());
@@ -101,6 +110,7 @@ final class ResultReporter {
       body.put("action", "fail");
       body.put("reason", Reasons.clean(reason));
     }
+    if (threadNote != null) body.set("thread_note", threadNote);
     String name = "task-" + key.source() + "-" + key.fileName() + "-attempt-" + attempt;
     Outbox.Entry entry = outbox.put(name, body);
     state.ledger(key).append("result_queued", M.createObjectNode().put("attempt", attempt)
@@ -161,6 +171,9 @@ final class ResultReporter {
       boolean complete = body.path("action").asText().equals("complete");
       int attempt = body.path("attempt").asInt();
       try {
+        if (body.has("thread_note") && !body.path("thread_note_done").asBoolean()) {
+          body = note(p, body);
+        }
         Lease l = p.lease != null ? p.lease : source.held(p.key);
         if (complete) l.complete(List.of(body.path("outputs")));
         else l.fail(body.path("reason").asText());
@@ -188,6 +201,24 @@ final class ResultReporter {
     } finally {
       p.inFlight.set(false);
     }
+  }
+
+  /**
+   * Posts the entry's thread note and records that it was (so a retry of the result does not post
+   * it twice); a note the source refuses is dropped and the result goes on without it. An outage
+   * is thrown, so the entry waits its backoff like a result.
+   */
+  private JsonNode note(Pending p, JsonNode body) {
+    try {
+      source.attach(p.key, body.get("thread_note"));
+    } catch (SourceException x) {
+      if (x.kind() == SourceException.Kind.UNAVAILABLE) throw x;
+      log.warn("task {}: the note for its thread was refused ({}); reporting without it", p.key, x.getMessage());
+    }
+    ObjectNode done = body.deepCopy();
+    done.put("thread_note_done", true);
+    p.entry = outbox.put(p.entry.key(), done);
+    return done;
   }
 
   /** The source will never take this: a result becomes a failure that says why; a failure is cut short once. */

@@ -34,7 +34,28 @@ public record ServiceConfig(
     Map<String, String> extraEnv,
     Path stateDir,
     Path keysDir,
-    String promptIntro) {
+    String promptIntro,
+    EncryptedLogs encryptedLogs) {
+
+  /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
+  public enum EncryptedLogs {
+    /** Kept, each chunk sealed to the dispatcher's own key; {@code ats-dispatch logs} opens them. */
+    SEALED,
+    /** Not kept: the output lives in memory until it is reported. */
+    NONE;
+
+    public static EncryptedLogs parse(String v) {
+      return switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+        case "sealed" -> SEALED;
+        case "none" -> NONE;
+        default -> throw new IllegalArgumentException("encrypted_logs must be sealed or none, got \"" + v + "\"");
+      };
+    }
+
+    public String wire() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
 
   public static final List<String> DEFAULT_ENV_ALLOWLIST = List.of("PATH", "HOME", "LANG", "LC_ALL",
       "LC_CTYPE", "TZ", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR");
@@ -80,6 +101,7 @@ public record ServiceConfig(
     b.stateDir = stateDir;
     b.keysDir = keysDir;
     b.promptIntro = promptIntro;
+    b.encryptedLogs = encryptedLogs;
     return b;
   }
 
@@ -110,6 +132,7 @@ public record ServiceConfig(
     public Path stateDir = Path.of("state");
     public Path keysDir = Path.of("keys");
     public String promptIntro = DEFAULT_PROMPT_INTRO;
+    public EncryptedLogs encryptedLogs = EncryptedLogs.SEALED;
 
     /** Checks every value; the message names the offending key. */
     public ServiceConfig build() {
@@ -139,7 +162,8 @@ public record ServiceConfig(
       return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
-          stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro);
+          stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
+          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"));
     }
 
     private static void require(boolean ok, String key, String what) {

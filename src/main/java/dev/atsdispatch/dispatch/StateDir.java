@@ -218,11 +218,20 @@ public final class StateDir implements AutoCloseable {
   }
 
   public Path stdoutLog(TaskKey key, int attempt) {
-    return taskDir(key).resolve("attempt-" + attempt + ".stdout.log");
+    return stdoutLog(key, attempt, false);
   }
 
   public Path stderrLog(TaskKey key, int attempt) {
-    return taskDir(key).resolve("attempt-" + attempt + ".stderr.log");
+    return stderrLog(key, attempt, false);
+  }
+
+  /** An attempt's stdout log; a sealed one ({@link dev.atsdispatch.crypto.SealedLog}) ends in {@code .sealed}. */
+  public Path stdoutLog(TaskKey key, int attempt, boolean sealed) {
+    return taskDir(key).resolve("attempt-" + attempt + ".stdout." + (sealed ? "sealed" : "log"));
+  }
+
+  public Path stderrLog(TaskKey key, int attempt, boolean sealed) {
+    return taskDir(key).resolve("attempt-" + attempt + ".stderr." + (sealed ? "sealed" : "log"));
   }
 
   public Outbox outbox(String kind) {

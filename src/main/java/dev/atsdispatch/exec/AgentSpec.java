@@ -9,7 +9,9 @@ import java.util.Map;
  * How to run one attempt of an agent. {@code command} is the argv (no shell); an argument that
  * contains {@code {input}} has it replaced by the prompt, and then stdin is closed at once;
  * otherwise the prompt goes to stdin, which is then closed. {@code env} is the whole environment
- * (nothing is inherited). {@code noOutputTimeout} may be null (off).
+ * (nothing is inherited). {@code noOutputTimeout} may be null (off). The logs may be null (not
+ * kept); with {@code sealLogsTo} (a base64 public key) they are written sealed to that key
+ * ({@link dev.atsdispatch.crypto.SealedLog}), never in plaintext.
  */
 public record AgentSpec(
     List<String> command,
@@ -22,7 +24,8 @@ public record AgentSpec(
     Duration noOutputTimeout,
     Duration grace,
     int responseCapBytes,
-    int stderrTailBytes) {
+    int stderrTailBytes,
+    String sealLogsTo) {
 
   public static final String INPUT = "{input}";
 
@@ -35,7 +38,7 @@ public record AgentSpec(
   /** The same spec without its prompt: what a running attempt keeps once the prompt is on its way. */
   AgentSpec withoutPrompt() {
     return new AgentSpec(command, "", workDir, env, stdoutLog, stderrLog, timeout, noOutputTimeout, grace,
-        responseCapBytes, stderrTailBytes);
+        responseCapBytes, stderrTailBytes, sealLogsTo);
   }
 
   boolean templated() {

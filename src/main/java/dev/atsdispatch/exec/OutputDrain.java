@@ -1,5 +1,6 @@
 package dev.atsdispatch.exec;
 
+import dev.atsdispatch.crypto.SealedLog;
 import dev.atsdispatch.files.OwnerOnly;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
@@ -12,13 +13,14 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Copies one of the agent's pipes to its log file, chunk by chunk and unbuffered (nothing is lost
  * if the service dies), keeping only the first {@code headCap} bytes and the last {@code tailCap}
- * bytes in memory. With no log file (null: an encrypted task's output, which is plaintext) only
- * memory keeps it. Notes the time of every chunk for the no-output timeout. Runs on its own thread
+ * bytes in memory. With no log file (null) only memory keeps it; with {@code sealTo} (an
+ * encrypted task's output, which is plaintext) each chunk is written sealed to that key. Notes the time of every chunk for the no-output timeout. Runs on its own thread
  * until the pipe closes.
  */
 final class OutputDrain implements Runnable {
   private final InputStream in;
   private final Path log;
+  private final String sealTo;
   private final Clock clock;
   private final AtomicLong lastOutput;
   private final byte[] head;
@@ -27,9 +29,10 @@ final class OutputDrain implements Runnable {
   private long total;
   private volatile IOException logError;
 
-  OutputDrain(InputStream in, Path log, int headCap, int tailCap, Clock clock, AtomicLong lastOutput) {
+  OutputDrain(InputStream in, Path log, String sealTo, int headCap, int tailCap, Clock clock, AtomicLong lastOutput) {
     this.in = in;
     this.log = log;
+    this.sealTo = sealTo;
     this.clock = clock;
     this.lastOutput = lastOutput;
     this.head = new byte[Math.max(0, headCap)];
@@ -42,6 +45,7 @@ final class OutputDrain implements Runnable {
     OutputStream out = null;
     try {
       if (log != null) out = OwnerOnly.newOutputStream(log);
+      if (out != null && sealTo != null) out = SealedLog.writer(out, sealTo);
     } catch (IOException e) {
       logError = e;
     }

@@ -184,9 +184,9 @@ public final class ProcessAgentRunner implements AgentRunner {
       this.pgid = process.pid(); // setsid execs in place: the agent leads its own group
       this.started = clock.nanoTime();
       this.lastOutput = new AtomicLong(started);
-      this.out = new OutputDrain(process.getInputStream(), spec.stdoutLog(),
+      this.out = new OutputDrain(process.getInputStream(), spec.stdoutLog(), spec.sealLogsTo(),
           spec.responseCapBytes(), 0, clock, lastOutput);
-      this.err = new OutputDrain(process.getErrorStream(), spec.stderrLog(), 0,
+      this.err = new OutputDrain(process.getErrorStream(), spec.stderrLog(), spec.sealLogsTo(), 0,
           spec.stderrTailBytes(), clock, lastOutput);
       this.outThread = daemon(out, "agent-" + pgid + "-stdout");
       this.errThread = daemon(err, "agent-" + pgid + "-stderr");

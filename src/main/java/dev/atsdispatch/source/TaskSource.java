@@ -57,6 +57,12 @@ public interface TaskSource extends AutoCloseable {
    */
   default void note(TaskKey key, String text, Integer attempt, boolean strike) {}
 
+  /**
+   * Posts {@code content} as a data part of a message on the task's thread (threads capability;
+   * others do nothing): what a report carries for people beyond its reason.
+   */
+  default void attach(TaskKey key, com.fasterxml.jackson.databind.JsonNode content) {}
+
   /** Throws unless the source answers a health check. */
   void health();
 

@@ -28,7 +28,7 @@ final class ProcessAgentRunnerTest {
 
   AgentSpec spec(List<String> cmd, String prompt, Duration timeout, Duration noOutput, Duration grace) {
     return new AgentSpec(cmd, prompt, dir.resolve("work"), ENV, dir.resolve("logs/a.stdout.log"),
-        dir.resolve("logs/a.stderr.log"), timeout, noOutput, grace, 64 * 1024, 4096);
+        dir.resolve("logs/a.stderr.log"), timeout, noOutput, grace, 64 * 1024, 4096, null);
   }
 
   AgentSpec sh(String script, String prompt) {

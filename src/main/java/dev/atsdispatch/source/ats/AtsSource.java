@@ -247,6 +247,16 @@ public final class AtsSource implements TaskSource {
   }
 
   @Override
+  public void attach(TaskKey key, JsonNode content) {
+    long id = idOf(key);
+    List<JsonNode> parts = List.of(M.createObjectNode().put("type", "data").set("content", content));
+    call(() -> {
+      client.addMessage(id, parts);
+      return null;
+    });
+  }
+
+  @Override
   public void health() {
     call(() -> {
       client.health();

@@ -274,7 +274,9 @@ public final class EncryptTask implements Runnable {
 
   @Command(name = "decrypt", mixinStandardHelpOptions = true, versionProvider = EncryptTask.Version.class,
       description = {"Print a task's response, opening its encrypted_response with your secret key.",
-          "Reads outputs whether ATS returns them as an array or as an object."})
+          "Reads outputs whether ATS returns them as an array or as an object.",
+          "For a failed task, prints its reason and the failure the dispatcher sealed to you on the",
+          "task's thread (the agent's stderr tail), and exits 1."})
   static final class Decrypt extends Base {
     @Mixin AtsOptions ats;
 
@@ -293,6 +295,7 @@ public final class EncryptTask implements Runnable {
         t = c.get(taskId);
       }
       Responses.Found f = Responses.find(t.outputs());
+      if (f == null && t.status() == dev.atsdispatch.source.TaskStatus.FAILED) return failed(t, kp);
       if (f == null) {
         err().println("encrypt-task: no response found in task #" + taskId + " (status " + t.status().wire()
             + (t.reason() == null ? "" : ": " + t.reason()) + ")");
@@ -311,6 +314,30 @@ public final class EncryptTask implements Runnable {
       } catch (CryptoException e) {
         throw new IllegalStateException("cannot open the response of task #" + taskId + ": " + e.getMessage());
       }
+    }
+
+    /**
+     * A failed task: its reason, and the failure the dispatcher sealed to us on the thread (the
+     * reason with the agent's stderr tail), the last one that opens with our key and the
+     * dispatcher's. Exit 1: the task failed.
+     */
+    private int failed(Task t, KeyPair kp) {
+      out().println("Task #" + taskId + " failed: " + (t.reason() == null ? "(no reason given)" : t.reason()));
+      java.util.List<JsonNode> messages;
+      try (AtsClient c = ats.open()) {
+        messages = c.messages(taskId);
+      }
+      SealedFailures.Opened found = SealedFailures.last(messages, toKey, kp.secretKey());
+      if (found == null) {
+        err().println("(no failure sealed to your key on the task's thread)");
+        return 1;
+      }
+      out().println("Sealed reason (attempt " + found.attempt() + "): " + found.reason());
+      if (!found.stderrTail().isBlank()) {
+        out().println("Agent stderr (tail):");
+        out().println(found.stderrTail().stripTrailing());
+      }
+      return 1;
     }
   }
 }
