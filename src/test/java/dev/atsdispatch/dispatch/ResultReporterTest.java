@@ -329,6 +329,58 @@ final class ResultReporterTest {
     assertEquals(List.of(), outboxFiles());
   }
 
+  // ---- thread notes (an encrypted task's sealed failure) ------------------------------------
+
+  @Test
+  void aThreadNoteIsPostedOnceBeforeTheFailureHoweverOftenTheFailureIsTried() throws Exception {
+    ResultReporter r = reporter(DIRECT);
+    ScriptedLease lease = source.lease(key(1));
+    lease.answer = (action, arg) -> {
+      source.order.add(action);
+      if (lease.calls.size() == 1) throw new SourceException(SourceException.Kind.UNAVAILABLE, "connection refused");
+    };
+    ObjectNode note = M.createObjectNode();
+    note.putObject("encrypted_failure").put("attempt", 1).put("nonce", "n").put("ciphertext", "c");
+    r.submit(key(1), 1, null, "Agent exited with code 3", lease, note);
+    assertEquals(List.of(note), source.attached);
+    clock.advance(Duration.ofSeconds(2));
+    r.tick();
+    assertEquals(0, r.depth(), "delivered");
+    assertEquals(List.of("attach", "fail", "fail"), source.order, "the note once, first");
+    assertEquals(List.of(note), source.attached);
+  }
+
+  @Test
+  void aRestartAfterTheNoteWasPostedDoesNotPostItAgain() throws Exception {
+    ResultReporter r = reporter(DIRECT);
+    ScriptedLease lease = source.lease(key(1));
+    lease.answer = unavailable();
+    ObjectNode note = M.createObjectNode().put("n", 1);
+    r.submit(key(1), 1, null, "failed", lease, note);
+    assertEquals(1, source.attached.size());
+
+    ResultReporter after = reporter(DIRECT); // the service restarted: the entry is read from disk
+    lease.answer = ok();
+    after.load();
+    after.tick();
+    assertEquals(0, after.depth());
+    assertEquals(1, source.attached.size(), "posted before the restart, not again");
+  }
+
+  @Test
+  void aNoteTheSourceCannotTakeYetWaitsWithTheFailureAndARefusedOneIsLeftOut() throws Exception {
+    ResultReporter r = reporter(DIRECT);
+    ScriptedLease lease = source.lease(key(1));
+    source.attachAnswer = sequence(unavailable(), refused("messages are closed"));
+    r.submit(key(1), 1, null, "failed", lease, M.createObjectNode().put("n", 1));
+    assertEquals(List.of(), lease.actions(), "the failure waits for its note");
+    clock.advance(Duration.ofSeconds(2));
+    r.tick();
+    assertEquals(List.of("fail"), lease.actions(), "a refused note does not hold the failure back");
+    assertEquals(0, r.depth());
+    assertEquals(List.of("attach", "attach"), source.order);
+  }
+
   // ---- permanent refusals -------------------------------------------------------------------
 
   @Test
@@ -593,6 +645,17 @@ final class ResultReporterTest {
     final List<TaskKey> claimed = new CopyOnWriteArrayList<>();
     volatile boolean claims;
     volatile Consumer<SourceEvent> sink;
+    final List<JsonNode> attached = new CopyOnWriteArrayList<>();
+    volatile Answer attachAnswer = ok();
+    /** The lease actions and attaches in the order they were made. */
+    final List<String> order = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void attach(TaskKey key, JsonNode content) {
+      order.add("attach");
+      attachAnswer.on("attach", content);
+      attached.add(content);
+    }
 
     ScriptedLease lease(TaskKey k) {
       return leases.computeIfAbsent(k, ScriptedLease::new);
