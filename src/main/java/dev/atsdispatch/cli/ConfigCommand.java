@@ -87,6 +87,10 @@ public final class ConfigCommand extends KeyCommands.Base {
           n.put("source", s.sources().get(k.name()));
           n.put("env", k.env());
         }
+        Settings.AgentProgram prog = s.agentProgram(System.getenv());
+        ObjectNode agent = root.putObject("agent");
+        if (prog.path() == null) agent.putNull("program"); else agent.put("program", prog.path().toString());
+        agent.put("found", prog.how());
         ObjectNode atsNode = root.putObject("ats");
         atsNode.put("url", a.url());
         atsNode.put("tasks_path", a.tasksPath());
@@ -101,6 +105,9 @@ public final class ConfigCommand extends KeyCommands.Base {
         System.out.printf("%-26s = %-32s # %s%n", k.name(), k.secret() ? mask(v) : v,
             s.sources().get(k.name()));
       }
+      Settings.AgentProgram prog = s.agentProgram(System.getenv());
+      System.out.printf("%-26s = %-32s # %s%n", "agent.program",
+          prog.path() == null ? "not found" : prog.path(), prog.how());
       System.out.printf("%-26s = %s%n", "ats.url", a.url());
       System.out.printf("%-26s = %s%n", "ats.tasks_path", a.tasksPath());
       System.out.printf("%-26s = %s / %s / %s%n", "ats.actor", a.actorType(), a.actorId(), a.actorName());

@@ -224,11 +224,9 @@ public final class RunCommand implements Callable<Integer> {
     } catch (KeyringException e) {
       throw new PreflightException(e.getMessage());
     }
-    try {
-      ProcessAgentRunner.resolve(s.service().agentCommand().get(0), env);
-    } catch (IOException e) {
-      throw new PreflightException(e.getMessage() + " (set agent.command)");
-    }
+    // a relative program was made absolute against the start directory when the settings were loaded
+    Settings.AgentProgram program = s.agentProgram(env);
+    if (program.path() == null) throw new PreflightException(program.how() + " (set agent.command)");
     if (client.transport().equals("cli")) {
       try {
         ProcessAgentRunner.resolve(s.atsBin(), env, "ats binary");

@@ -88,7 +88,8 @@ public final class Settings {
           + "read them with ats-dispatch logs) or none (not kept)", (s, v) -> s.b.encryptedLogs = ServiceConfig.EncryptedLogs.parse(v)),
       key("keys_dir", "keys", "key files (hidden from agents in the sandbox; keep outside state_dir)", (s, v) -> s.b.keysDir = Path.of(v)),
       key("agent.command", "[\"claude\", \"-p\"]",
-          "agent argv (no shell); an argument containing {input} gets the prompt, else the prompt goes to stdin",
+          "agent argv (no shell); an argument containing {input} gets the prompt, else the prompt goes to stdin; "
+              + "a relative program path (./agent.sh) is taken from the directory the service starts in",
           (s, v) -> s.b.agentCommand = list(v)),
       key("agent.timeout", "60m", "wall-clock limit of one attempt", (s, v) -> s.b.agentTimeout = duration(v)),
       key("agent.no_output_timeout", "", "stop an agent silent this long (empty: off)",
@@ -175,6 +176,8 @@ public final class Settings {
   Path agentHome;
   List<Path> rwBinds;
   private Path configFile;
+  private Path startDir;
+  private String agentGiven;
   private final List<Path> secretFiles = new ArrayList<>();
   private ServiceConfig service;
   private AtsSettings ats;
@@ -243,6 +246,11 @@ public final class Settings {
   /** The files secrets were read from (hidden from agents in the sandbox). */
   public List<Path> secretFiles() {
     return List.copyOf(secretFiles);
+  }
+
+  /** The directory the service was started in: where a relative agent program is taken from. */
+  public Path startDir() {
+    return startDir;
   }
 
   /** The settings file read, or null. */
@@ -320,6 +328,10 @@ public final class Settings {
       s.values.put(k.name(), v);
       s.sources.put(k.name(), src);
     }
+    // the agent runs in its work directory: a relative program is made absolute here, once
+    s.startDir = (cwd != null ? cwd : Path.of("")).toAbsolutePath().normalize();
+    s.agentGiven = s.b.agentCommand.isEmpty() ? "" : s.b.agentCommand.get(0);
+    s.b.agentCommand = absoluteProgram(s.b.agentCommand, s.startDir);
     if (s.agentHome != null) { // HOME of the agents, over the allowlisted one and agent.env's
       Map<String, String> extra = new LinkedHashMap<>(s.b.extraEnv);
       extra.put("HOME", s.agentHome.toString());
@@ -353,6 +365,39 @@ public final class Settings {
     }
     s.ats = AtsSettings.resolve(atsFlags, env, cwd, home);
     return s;
+  }
+
+  /**
+   * {@code argv} with a relative program path (a first word holding '/' that is not absolute, as
+   * {@code ./agent.sh} or {@code bin/agent}) made absolute against {@code base} and normalized; a
+   * bare name ({@code claude}) stays a PATH lookup, an absolute path stays as it is.
+   */
+  public static List<String> absoluteProgram(List<String> argv, Path base) {
+    if (argv == null || argv.isEmpty() || argv.get(0).isBlank()) return argv;
+    String program = argv.get(0);
+    if (!program.contains("/") || Path.of(program).isAbsolute()) return argv;
+    List<String> out = new ArrayList<>(argv);
+    out.set(0, base.toAbsolutePath().resolve(program).normalize().toString());
+    return out;
+  }
+
+  /** What the agent program resolves to, for {@code config show}: the file (null if none) and how it was found. */
+  public record AgentProgram(Path path, String how) {}
+
+  /**
+   * Resolves the agent program as preflight does, with {@code env}'s PATH: the given relative path
+   * (resolved against the start directory), an absolute path, or a bare name found on PATH.
+   */
+  public AgentProgram agentProgram(Map<String, String> env) {
+    String program = service.agentCommand().get(0);
+    boolean relative = agentGiven.contains("/") && !Path.of(agentGiven).isAbsolute();
+    String how = relative ? agentGiven + " resolved against " + startDir
+        : agentGiven.contains("/") ? "as given" : "found on PATH";
+    try {
+      return new AgentProgram(dev.atsdispatch.exec.ProcessAgentRunner.resolve(program, env), how);
+    } catch (IOException e) {
+      return new AgentProgram(null, e.getMessage() + (relative ? " (" + how + ")" : ""));
+    }
   }
 
   private static void checkPrivate(Path f, String key) {

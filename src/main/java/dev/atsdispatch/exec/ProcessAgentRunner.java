@@ -117,7 +117,8 @@ public final class ProcessAgentRunner implements AgentRunner {
     List<String> argv = spec.argv();
     Path program = resolve(argv.get(0), spec.env());
     if (argv.get(0).contains("/") && !Path.of(argv.get(0)).isAbsolute()) {
-      // checked against the service's directory, so run from there too, not from the work directory
+      // the service's settings made it absolute at start-up already; a ServiceConfig built another
+      // way (tests, bench) is taken from the service's directory too, never from the work directory
       List<String> abs = new java.util.ArrayList<>(argv);
       abs.set(0, program.toAbsolutePath().toString());
       argv = abs;

@@ -247,4 +247,25 @@ final class RunCommandTest {
     assertEquals(List.of("from-flag", "flag"), List.of(shown.get("channel")));
     assertEquals(List.of("3", "default"), List.of(shown.get("max_attempts")));
   }
+
+  @Test
+  void configShowPrintsWhatTheAgentProgramResolvesTo() throws Exception {
+    // the child starts in dir: ./agent.sh is taken from there
+    script("agent.sh", "echo hi");
+    Path start = dir.toRealPath();
+    ChildJvm j = run(Map.of(), "config", "show", "--agent", "./agent.sh -v", "--keys-dir", dir.resolve("keys").toString());
+    assertEquals(0, j.process().exitValue(), j.stderr());
+    assertTrue(j.stdout().lines().anyMatch(l -> l.matches("agent\\.program\\s+= " + Pattern.quote(start.resolve("agent.sh").toString())
+        + "\\s+# " + Pattern.quote("./agent.sh resolved against " + start))), j.stdout());
+    assertTrue(j.stdout().lines().anyMatch(l -> l.matches("agent\\.command\\s+= \\./agent\\.sh -v\\s+# flag")), j.stdout());
+
+    JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        run(Map.of(), "config", "show", "--json", "--agent", "./agent.sh", "--keys-dir", dir.resolve("keys").toString()).stdout());
+    assertEquals(start.resolve("agent.sh").toString(), json.path("agent").path("program").asText());
+    assertEquals("./agent.sh resolved against " + start, json.path("agent").path("found").asText());
+
+    ChildJvm missing = run(Map.of(), "config", "show", "--agent", "./missing.sh", "--keys-dir", dir.resolve("keys").toString());
+    assertTrue(missing.stdout().lines().anyMatch(l -> l.startsWith("agent.program") && l.contains("= not found")
+        && l.contains(start.resolve("missing.sh").toString()) && l.contains("resolved against " + start)), missing.stdout());
+  }
 }

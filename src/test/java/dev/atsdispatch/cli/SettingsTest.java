@@ -164,4 +164,47 @@ final class SettingsTest {
         () -> load(null, Map.of(), Map.of("ATS_DISPATCH_AGENT_HOME", "agent-home")));
     assertTrue(e.getMessage().contains("agent.home") && e.getMessage().contains("not an absolute path"), e.getMessage());
   }
+
+  @Test
+  void aRelativeAgentProgramIsMadeAbsoluteOnceAgainstTheStartDirectory() throws Exception {
+    // dir is the start directory here, not the JVM's working directory
+    assertEquals(List.of(dir.resolve("agent.sh").toString(), "-x"),
+        load(null, Map.of("agent.command", "./bin/../agent.sh -x"), Map.of()).service().agentCommand());
+    assertEquals(List.of(dir.resolve("bin/agent").toString()),
+        load(null, Map.of(), Map.of("ATS_DISPATCH_AGENT_COMMAND", "[\"bin/agent\"]")).service().agentCommand());
+    assertEquals(List.of(dir.getParent().resolve("up.sh").toString()),
+        load(null, Map.of("agent.command", "../up.sh"), Map.of()).service().agentCommand());
+    // a bare name stays a PATH lookup; an absolute path and the other arguments stay as given
+    assertEquals(List.of("claude", "./not-a-program"),
+        load(null, Map.of("agent.command", "claude ./not-a-program"), Map.of()).service().agentCommand());
+    assertEquals(List.of("/opt/x/../agent"), Settings.absoluteProgram(List.of("/opt/x/../agent"), dir));
+    assertEquals("./agent.sh", load(null, Map.of("agent.command", "./agent.sh"), Map.of()).values().get("agent.command"),
+        "config show's agent.command is the value as given");
+  }
+
+  @Test
+  void theAgentProgramSaysWhereItWasFound() throws Exception {
+    Path script = dir.resolve("agent.sh");
+    Files.writeString(script, "#!/bin/sh\n");
+    Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Map<String, String> env = Map.of("PATH", "/nonexistent:/bin:/usr/bin");
+
+    Settings.AgentProgram rel = load(null, Map.of("agent.command", "./agent.sh"), Map.of()).agentProgram(env);
+    assertEquals(script, rel.path());
+    assertEquals("./agent.sh resolved against " + dir, rel.how());
+
+    Settings.AgentProgram missing = load(null, Map.of("agent.command", "./missing.sh"), Map.of()).agentProgram(env);
+    assertNull(missing.path());
+    assertTrue(missing.how().contains("not found") && missing.how().contains(dir.resolve("missing.sh").toString())
+        && missing.how().contains("resolved against " + dir), missing.how());
+
+    Settings.AgentProgram onPath = load(null, Map.of("agent.command", "sh -c true"), Map.of()).agentProgram(env);
+    assertTrue(onPath.path().isAbsolute() && onPath.path().getFileName().toString().equals("sh"), onPath.toString());
+    assertEquals("found on PATH", onPath.how());
+    Settings.AgentProgram notOnPath = load(null, Map.of("agent.command", "no-such-agent-4711"), Map.of()).agentProgram(env);
+    assertNull(notOnPath.path());
+    assertTrue(notOnPath.how().contains("not found on PATH"), notOnPath.how());
+
+    assertEquals("as given", load(null, Map.of("agent.command", script.toString()), Map.of()).agentProgram(env).how());
+  }
 }
