@@ -72,7 +72,7 @@ final class RelativeAgentPathTest {
     assertEquals(mode.equals("bwrap"), sandbox.enabled(), sandbox.describe());
 
     AgentSpec spec = new AgentSpec(s.service().agentCommand(), "", work, Map.of("PATH", System.getenv("PATH")),
-        null, null, Duration.ofSeconds(20), null, Duration.ofSeconds(1), 64 * 1024, 4096);
+        null, null, Duration.ofSeconds(20), null, Duration.ofSeconds(1), 64 * 1024, 4096, null);
     AgentResult r = new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox).start(spec)
         .result().get(30, TimeUnit.SECONDS);
     assertTrue(r.succeeded(), r.toString());
