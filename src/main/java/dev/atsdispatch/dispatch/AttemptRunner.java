@@ -86,6 +86,7 @@ final class AttemptRunner {
     try {
       // the task's directories and ledger file are made (and synced) while the claim is on its way
       CompletableFuture<TaskLedger> prepared = prepare(t.key);
+      t.claimSentAt = clock.now();
       long sentAt = clock.nanoTime();
       Lease lease;
       try {
@@ -285,6 +286,8 @@ final class AttemptRunner {
       // where the pickup's time went (epoch µs): bench/run prints the breakdown from these
       ObjectNode timings = started.putObject("timings_us");
       if (t.offeredAt != null) timings.put("offered", micros(t.offeredAt));
+      if (t.admittedAt != null) timings.put("admitted", micros(t.admittedAt));
+      if (t.claimSentAt != null) timings.put("claim_sent", micros(t.claimSentAt));
       if (t.claimedAt != null) timings.put("claimed", micros(t.claimedAt));
       timings.put("recorded", micros(recorded)).put("spawned", micros(spawned));
       ledger.append("agent_started", started, spawned);

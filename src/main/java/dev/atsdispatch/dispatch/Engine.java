@@ -236,6 +236,7 @@ public final class Engine {
       calls.execute(() -> confirmReopened(t));
     } else if (d instanceof Admission.Accept a) {
       if (a.task().offeredAt == null) a.task().offeredAt = offeredAt;
+      a.task().admittedAt = clock.now();
       accept(a.task());
     } else if (d instanceof Admission.Register r) {
       quickly(r.task(), () -> quick.register(r.task(), r.publicKey()));

@@ -26,6 +26,9 @@ final class Tracked {
   /** When the offer reached the service, and when its claim succeeded: the pickup's first stages. */
   java.time.Instant offeredAt;
   java.time.Instant claimedAt;
+  /** When admission's decision to run it was back on the loop, and when its claim was sent (pickup timings). */
+  java.time.Instant admittedAt;
+  java.time.Instant claimSentAt;
 
   Tracked(SourceTask offer, SourceEvent.Why why) {
     this.key = offer.key();

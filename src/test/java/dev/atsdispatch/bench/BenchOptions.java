@@ -23,6 +23,7 @@ record BenchOptions(
     Path out,
     Path jar,
     List<String> jvmOpts,
+    List<String> serverJvmOpts,
     Duration timeout,
     boolean quick,
     boolean keep,
@@ -41,7 +42,10 @@ record BenchOptions(
         --compare FILE              with --external: a JSON result of ours, to print ratios
         --out FILE                  JSON result (default bench/results/<timestamp>.json)
         --jar FILE                  run target/ats-dispatch.jar (default: this JVM's classpath)
-        --jvm-opts "<opts>"         JVM options for the dev server and the service
+        --jvm-opts "<opts>"         JVM options of the service (default: JAVA_OPTS of the systemd unit,
+                                    deploy/systemd/ats-dispatch.service, so the bench measures what is
+                                    deployed; "" for the JVM's own defaults)
+        --server-jvm-opts "<opts>"  JVM options of the dev server (default: none)
         --timeout DURATION          overall limit, e.g. 45m (default 150m; --quick 5m)
         --quick                     small counts for a smoke run
         --keep                      keep the temporary directories (logs, databases)
@@ -61,7 +65,8 @@ record BenchOptions(
     Path compare = null;
     Path out = null;
     Path jar = null;
-    List<String> jvmOpts = List.of();
+    List<String> jvmOpts = unitJavaOpts(Path.of("deploy", "systemd", "ats-dispatch.service"));
+    List<String> serverJvmOpts = List.of();
     Duration timeout = Duration.ofMinutes(quick ? 5 : 150);
     boolean keep = false;
     String sandbox = "auto";
@@ -90,6 +95,7 @@ record BenchOptions(
         case "--out" -> out = Path.of(value(args, ++i, o));
         case "--jar" -> jar = Path.of(value(args, ++i, o));
         case "--jvm-opts" -> jvmOpts = words(value(args, ++i, o));
+        case "--server-jvm-opts" -> serverJvmOpts = words(value(args, ++i, o));
         case "--timeout" -> timeout = dev.atsdispatch.cli.Settings.duration(value(args, ++i, o));
         default -> throw new IllegalArgumentException("unknown option: " + o);
       }
@@ -102,7 +108,21 @@ record BenchOptions(
     }
     return new BenchOptions(transports, warmup, latency, throughput, concurrency, chain,
         Duration.ofMillis(quick ? 500 : 3000), Duration.ofSeconds(quick ? 30 : 120), external, compare,
-        out, jar, jvmOpts, timeout, quick, keep, sandbox);
+        out, jar, jvmOpts, serverJvmOpts, timeout, quick, keep, sandbox);
+  }
+
+  /** The words of {@code Environment="JAVA_OPTS=..."} in the unit file; none when it has no such line. */
+  static List<String> unitJavaOpts(Path unit) {
+    if (!java.nio.file.Files.isRegularFile(unit)) return List.of();
+    try {
+      for (String line : java.nio.file.Files.readAllLines(unit)) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^Environment=\"?JAVA_OPTS=([^\"]*)\"?\\s*$").matcher(line.trim());
+        if (m.matches()) return words(m.group(1));
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read " + unit, e);
+    }
+    return List.of();
   }
 
   private static String value(String[] args, int i, String option) {

@@ -71,7 +71,7 @@ final class ExecutorRun {
       Files.createDirectories(dir);
       agent = new RecordingAgent(dir);
       agent.selfCheck();
-      server = children.start(new ProcessBuilder(javaCommand("dev-server", "--port", "0", "--db",
+      server = children.start(new ProcessBuilder(javaCommand(opt.serverJvmOpts(), "dev-server", "--port", "0", "--db",
           dir.resolve("ats.sqlite").toString())).directory(dir.toFile()), dir, "dev-server");
       String url = Children.awaitStdout(server, dir, "dev-server", "ready at (http://\\S+)",
           Duration.ofSeconds(60)).group(1);
@@ -129,10 +129,10 @@ final class ExecutorRun {
 
   // ---- processes ------------------------------------------------------------------------------
 
-  private List<String> javaCommand(String... args) {
+  private List<String> javaCommand(List<String> jvmOpts, String... args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(opt.jvmOpts());
+    cmd.addAll(jvmOpts);
     if (opt.jar() != null) {
       cmd.add("-jar");
       cmd.add(opt.jar().toAbsolutePath().toString());
@@ -170,7 +170,7 @@ final class ExecutorRun {
           "BENCH_WORKDIR", work.toString()));
     } else {
       statusPort = freePort();
-      pb = new ProcessBuilder(javaCommand("run"));
+      pb = new ProcessBuilder(javaCommand(opt.jvmOpts(), "run"));
       Map<String, String> env = pb.environment();
       cleanEnv(env);
       env.put("HOME", Files.createDirectories(dir.resolve("home")).toString());
@@ -190,7 +190,7 @@ final class ExecutorRun {
       if (transport.equals("cli")) {
         env.put("ATS_DISPATCH_ATS_BIN", AtsStandIn.install(dir.resolve("bin")).toString());
       }
-      result.put("command", describe(javaCommand("run")));
+      result.put("command", describe(javaCommand(opt.jvmOpts(), "run")));
     }
     if (!transport.equals("external")) pb.directory(work.toFile()); // external: the harness's directory
     create(PROBE, null);

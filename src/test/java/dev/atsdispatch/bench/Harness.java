@@ -151,6 +151,7 @@ public final class Harness {
     o.put("concurrency", opt.concurrency());
     o.put("chain", opt.chain());
     o.put("jvm_opts", String.join(" ", opt.jvmOpts()));
+    o.put("server_jvm_opts", String.join(" ", opt.serverJvmOpts()));
     o.put("sandbox", opt.sandbox());
     if (opt.external() != null) o.put("external", opt.external());
     ArrayNode notes = doc.putArray("notes");

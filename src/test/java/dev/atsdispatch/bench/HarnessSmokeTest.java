@@ -61,6 +61,11 @@ class HarnessSmokeTest {
     }
     assertTrue(sum > 0 && sum < 2 * lat.path("max_ms").asDouble() + 1, "stages " + sum + " ms against " + lat);
     assertTrue(text.contains("pickup breakdown"), text);
+    // offered → claimed split again: admission, the wait for a runner, the claim round trip
+    for (String stage : PickupBreakdown.CLAIM_STAGES) {
+      assertTrue(b.path(stage).path("p50_ms").asDouble() >= 0 && b.path(stage).has("p99_ms"), stage + ": " + b);
+    }
+    assertTrue(text.contains("offered→claimed: "), text);
 
     JsonNode tp = r.path("throughput");
     assertEquals(20, tp.path("completed").asInt(), tp.toString());

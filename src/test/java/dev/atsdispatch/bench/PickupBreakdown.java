@@ -17,12 +17,18 @@ import java.util.Map;
  * first line gives five stages: created → offered (ATS and the WebSocket event), offered →
  * claimed (admission, scheduling, the claim round trip), claimed → recorded (the durable ledger
  * record), recorded → spawned (spec, fork and exec, the running marker), spawned → first line
- * (the agent's own start). Medians and p99 in ms.
+ * (the agent's own start). Offered → claimed is split again by {@code admitted} and
+ * {@code claim_sent}: admission (the intake thread and back to the loop), the wait for a runner
+ * thread, the claim round trip. Medians and p99 in ms.
  */
 final class PickupBreakdown {
   private static final ObjectMapper M = new ObjectMapper();
   static final List<String> STAGES = List.of("created_to_offered", "offered_to_claimed", "claimed_to_recorded",
       "recorded_to_spawned", "spawned_to_first_line");
+
+  /** offered → claimed in three: admission (the intake thread and back), the wait for a runner, the claim. */
+  static final List<String> CLAIM_STAGES = List.of("offered_to_admitted", "admitted_to_claim_sent",
+      "claim_sent_to_claimed");
 
   private PickupBreakdown() {}
 
@@ -30,6 +36,8 @@ final class PickupBreakdown {
   static ObjectNode of(Path stateDir, RecordingAgent agent, Map<String, Long> createdNs) {
     List<List<Long>> stages = new ArrayList<>();
     for (int i = 0; i < STAGES.size(); i++) stages.add(new ArrayList<>());
+    List<List<Long>> claim = new ArrayList<>();
+    for (int i = 0; i < CLAIM_STAGES.size(); i++) claim.add(new ArrayList<>());
     for (Map.Entry<String, Long> e : createdNs.entrySet()) {
       String id = agent.taskId(e.getKey());
       Long first = agent.start(e.getKey());
@@ -39,6 +47,10 @@ final class PickupBreakdown {
       long[] at = {e.getValue(), t.get("offered").asLong() * 1000, t.get("claimed").asLong() * 1000,
           t.get("recorded").asLong() * 1000, t.get("spawned").asLong() * 1000, first};
       for (int s = 0; s < STAGES.size(); s++) stages.get(s).add(at[s + 1] - at[s]);
+      if (t.has("admitted") && t.has("claim_sent")) {
+        long[] c = {at[1], t.get("admitted").asLong() * 1000, t.get("claim_sent").asLong() * 1000, at[2]};
+        for (int s = 0; s < CLAIM_STAGES.size(); s++) claim.get(s).add(c[s + 1] - c[s]);
+      }
     }
     if (stages.get(0).isEmpty()) return null;
     ObjectNode out = M.createObjectNode();
@@ -46,6 +58,11 @@ final class PickupBreakdown {
     for (int s = 0; s < STAGES.size(); s++) {
       long[] v = stages.get(s).stream().mapToLong(Long::longValue).toArray();
       out.set(STAGES.get(s), Stats.of(v).json());
+    }
+    if (!claim.get(0).isEmpty()) {
+      for (int s = 0; s < CLAIM_STAGES.size(); s++) {
+        out.set(CLAIM_STAGES.get(s), Stats.of(claim.get(s).stream().mapToLong(Long::longValue).toArray()).json());
+      }
     }
     return out;
   }
@@ -70,6 +87,12 @@ final class PickupBreakdown {
       if (i > 0) s.append(" + ");
       s.append(String.format(java.util.Locale.ROOT, "%.1f", b.path(STAGES.get(i)).path("p50_ms").asDouble()));
     }
-    return s.append(" ms (created→offered→claimed→recorded→spawned→first line)").toString();
+    s.append(" ms (created→offered→claimed→recorded→spawned→first line)");
+    if (b.has(CLAIM_STAGES.get(0))) {
+      s.append(String.format(java.util.Locale.ROOT, "; offered→claimed: %.1f admission + %.1f to a runner + %.1f claim",
+          b.path(CLAIM_STAGES.get(0)).path("p50_ms").asDouble(), b.path(CLAIM_STAGES.get(1)).path("p50_ms").asDouble(),
+          b.path(CLAIM_STAGES.get(2)).path("p50_ms").asDouble()));
+    }
+    return s.toString();
   }
 }

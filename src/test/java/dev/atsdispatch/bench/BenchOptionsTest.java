@@ -1,0 +1,32 @@
+package dev.atsdispatch.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** bench/run measures the service with the JVM options it is deployed with, unless told otherwise. */
+final class BenchOptionsTest {
+  @Test
+  void theServiceGetsTheSystemdUnitsJavaOptsByDefaultAndTheDevServerNone() throws Exception {
+    List<String> unit = BenchOptions.unitJavaOpts(Path.of("deploy/systemd/ats-dispatch.service"));
+    assertTrue(unit.contains("-XX:+ExitOnOutOfMemoryError") && unit.stream().anyMatch(o -> o.startsWith("-Xmx")), unit.toString());
+    BenchOptions o = BenchOptions.parse("--quick");
+    assertEquals(unit, o.jvmOpts());
+    assertEquals(List.of(), o.serverJvmOpts());
+    assertEquals(List.of(), BenchOptions.parse("--jvm-opts", "").jvmOpts());
+    assertEquals(List.of("-Xmx1g"), BenchOptions.parse("--server-jvm-opts", "-Xmx1g").serverJvmOpts());
+  }
+
+  @Test
+  void aUnitWithoutJavaOptsGivesNone(@TempDir Path dir) throws Exception {
+    Path f = dir.resolve("x.service");
+    Files.writeString(f, "[Service]\nExecStart=/usr/bin/java -jar x.jar\n");
+    assertEquals(List.of(), BenchOptions.unitJavaOpts(f));
+    assertEquals(List.of(), BenchOptions.unitJavaOpts(dir.resolve("missing.service")));
+  }
+}
