@@ -27,7 +27,9 @@ record BenchOptions(
     Duration timeout,
     boolean quick,
     boolean keep,
-    String sandbox) {
+    String sandbox,
+    int soakTasks,
+    int pendingTasks) {
 
   static final String USAGE = """
       usage: bench/run [options]
@@ -50,6 +52,10 @@ record BenchOptions(
         --quick                     small counts for a smoke run
         --keep                      keep the temporary directories (logs, databases)
         --sandbox auto|bwrap|none   the service's agent.sandbox (default auto, as in production)
+        --soak N                    memory: N more tasks through in rounds of --tasks-throughput,
+                                    the service's RSS after each round (default 0: off; 20000)
+        --pending N                 memory: the service's RSS with N tasks waiting in the channel while
+                                    its slots are held (default 0: off; 10000)
       """;
 
   static BenchOptions parse(String... args) {
@@ -70,6 +76,8 @@ record BenchOptions(
     Duration timeout = Duration.ofMinutes(quick ? 5 : 150);
     boolean keep = false;
     String sandbox = "auto";
+    int soak = 0;
+    int pending = 0;
     for (int i = 0; i < args.length; i++) {
       String o = args[i];
       switch (o) {
@@ -85,6 +93,8 @@ record BenchOptions(
           case "both" -> List.of("cli", "http");
           default -> throw new IllegalArgumentException("--transport must be cli, http or both");
         };
+        case "--soak" -> soak = positive(args, ++i, o);
+        case "--pending" -> pending = positive(args, ++i, o);
         case "--tasks-latency" -> latency = positive(args, ++i, o);
         case "--tasks-throughput" -> throughput = positive(args, ++i, o);
         case "--concurrency" -> concurrency = positive(args, ++i, o);
@@ -108,7 +118,7 @@ record BenchOptions(
     }
     return new BenchOptions(transports, warmup, latency, throughput, concurrency, chain,
         Duration.ofMillis(quick ? 500 : 3000), Duration.ofSeconds(quick ? 30 : 120), external, compare,
-        out, jar, jvmOpts, serverJvmOpts, timeout, quick, keep, sandbox);
+        out, jar, jvmOpts, serverJvmOpts, timeout, quick, keep, sandbox, soak, pending);
   }
 
   /** The words of {@code Environment="JAVA_OPTS=..."} in the unit file; none when it has no such line. */

@@ -91,6 +91,8 @@ final class ExecutorRun {
       });
       step("throughput", this::throughput);
       step("chain", this::chain);
+      if (opt.soakTasks() > 0) step("soak", this::soak);
+      if (opt.pendingTasks() > 0) step("pending", this::pending);
       result.put("duplicate_runs", agent.duplicateRuns());
     } catch (RuntimeException | IOException e) {
       if (children.closed()) throw new InterruptedException("harness stopping");
@@ -456,6 +458,92 @@ final class ExecutorRun {
     c.setAll(Stats.of(handoff).json());
     c.put("n", n);
     c.put("links", n - 1);
+  }
+
+  /**
+   * Memory over many tasks: {@code --soak} tasks in rounds of {@code --tasks-throughput}, each
+   * created at once and drained; the service's peak RSS in each round and its RSS once the round
+   * is drained and settled. Flat means the last settled figure is within 10 % of the first.
+   */
+  private void soak() throws InterruptedException {
+    int round = opt.throughputTasks();
+    int rounds = (opt.soakTasks() + round - 1) / round;
+    ObjectNode s = result.putObject("soak");
+    ArrayNode peaks = s.putArray("peak_mb");
+    ArrayNode settled = s.putArray("settled_mb");
+    int failedBefore = count("failed");
+    for (int r = 0; r < rounds; r++) {
+      int n = Math.min(round, opt.soakTasks() - r * round);
+      AtomicLong peak = new AtomicLong();
+      Thread sampler = rssSampler(peak);
+      try {
+        for (int i = 0; i < n; i++) create("bench-soak-" + (r * round + i), null);
+        awaitDrained(opt.stall());
+      } finally {
+        sampler.interrupt();
+        sampler.join();
+      }
+      Thread.sleep(opt.idleSettle().toMillis());
+      peaks.add(mb(peak.get()));
+      settled.add(mb(Children.rss(exec.pid())));
+    }
+    s.put("n", opt.soakTasks());
+    s.put("rounds", rounds);
+    s.put("growth", Math.round(settled.get(rounds - 1).asDouble() / settled.get(0).asDouble() * 1000) / 1000.0);
+    int failed = count("failed") - failedBefore;
+    s.put("failed", failed);
+    if (failed > 0) errors.add("soak: " + failed + " tasks failed");
+  }
+
+  /**
+   * Memory with {@code --pending} tasks waiting: hold tasks take every slot, then the tasks are
+   * created and the service's RSS is read once it has seen them all (its /metrics queue gauge, or
+   * a settle time), then the holds are let go and everything drains.
+   */
+  private void pending() throws InterruptedException {
+    ObjectNode p = result.putObject("pending");
+    List<String> holds = new ArrayList<>();
+    for (int i = 0; i < opt.concurrency(); i++) {
+      holds.add("bench-hold-" + i);
+      create("bench-hold-" + i, null);
+    }
+    for (String h : holds) awaitStartWhileAlive(h, Duration.ofSeconds(60));
+    Thread.sleep(opt.idleSettle().toMillis());
+    p.put("holding_mb", mb(Children.rss(exec.pid())));
+    AtomicLong peak = new AtomicLong();
+    Thread sampler = rssSampler(peak);
+    try {
+      for (int i = 0; i < opt.pendingTasks(); i++) create("bench-wait-" + i, null);
+      Thread.sleep(opt.idleSettle().toMillis() * 2); // the events and a reconcile page have reached it
+      p.put("waiting_mb", mb(Children.rss(exec.pid())));
+      agent.releaseHolds();
+      awaitDrained(opt.stall());
+    } finally {
+      sampler.interrupt();
+      sampler.join();
+    }
+    Thread.sleep(opt.idleSettle().toMillis());
+    p.put("n", opt.pendingTasks());
+    p.put("peak_mb", mb(peak.get()));
+    p.put("after_mb", mb(Children.rss(exec.pid())));
+    p.put("growth", Math.round(p.path("waiting_mb").asDouble() / p.path("holding_mb").asDouble() * 1000) / 1000.0);
+  }
+
+  /** A daemon thread that keeps the service's peak RSS in {@code peak} (every 100 ms) until interrupted. */
+  private Thread rssSampler(AtomicLong peak) {
+    Thread t = new Thread(() -> {
+      while (!Thread.currentThread().isInterrupted()) {
+        peak.accumulateAndGet(Children.rss(exec.pid()), Math::max);
+        try {
+          Thread.sleep(100);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }, "bench-rss-soak");
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 
   private static double mb(long bytes) {

@@ -148,6 +148,8 @@ public final class Harness {
     o.put("warmup", opt.warmup());
     o.put("tasks_latency", opt.latencyTasks());
     o.put("tasks_throughput", opt.throughputTasks());
+    o.put("soak", opt.soakTasks());
+    o.put("pending", opt.pendingTasks());
     o.put("concurrency", opt.concurrency());
     o.put("chain", opt.chain());
     o.put("jvm_opts", String.join(" ", opt.jvmOpts()));
@@ -199,9 +201,10 @@ public final class Harness {
   static String table(JsonNode doc) {
     List<String[]> rows = new ArrayList<>();
     JsonNode rs = doc.path("results");
-    for (String w : List.of("ready", "latency", "breakdown", "throughput", "chain", "rss")) {
+    for (String w : List.of("ready", "latency", "breakdown", "throughput", "chain", "rss", "soak", "pending")) {
       for (JsonNode r : rs) {
         if (w.equals("breakdown") && !r.has("pickup_breakdown")) continue;
+        if ((w.equals("soak") || w.equals("pending")) && !r.has(w)) continue;
         rows.add(new String[] {label(w, doc), r.path("transport").asText(), cell(w, r)});
       }
     }
@@ -239,6 +242,8 @@ public final class Harness {
       case "throughput" -> "throughput (n=" + o.path("tasks_throughput").asInt() + ", c=" + o.path("concurrency").asInt() + ")";
       case "chain" -> "chain handoff (n=" + o.path("chain").asInt() + ")";
       case "breakdown" -> "  pickup breakdown";
+      case "soak" -> "memory over " + o.path("soak").asInt() + " more tasks";
+      case "pending" -> "memory, " + o.path("pending").asInt() + " pending";
       default -> "memory RSS idle / peak";
     };
   }
@@ -247,6 +252,22 @@ public final class Harness {
     switch (w) {
       case "breakdown":
         return PickupBreakdown.line(r.path("pickup_breakdown"));
+      case "soak": {
+        JsonNode x = r.path("soak");
+        JsonNode st = x.path("settled_mb");
+        if (st.size() == 0) return "-";
+        double maxPeak = 0;
+        for (JsonNode v : x.path("peak_mb")) maxPeak = Math.max(maxPeak, v.asDouble());
+        return String.format(Locale.ROOT, "settled %.0f MB after round 1 -> %.0f MB after round %d (%.2fx), peak %.0f MB",
+            st.get(0).asDouble(), st.get(st.size() - 1).asDouble(), st.size(), x.path("growth").asDouble(), maxPeak);
+      }
+      case "pending": {
+        JsonNode x = r.path("pending");
+        if (!x.has("waiting_mb")) return "-";
+        return String.format(Locale.ROOT, "%.0f MB holding -> %.0f MB with them waiting (%.2fx), peak %.0f MB, after %.0f MB",
+            x.path("holding_mb").asDouble(), x.path("waiting_mb").asDouble(), x.path("growth").asDouble(),
+            x.path("peak_mb").asDouble(), x.path("after_mb").asDouble());
+      }
       case "ready": {
         JsonNode x = r.path("start_to_ready");
         if (!x.has("ms")) return "-";

@@ -35,6 +35,8 @@ final class RecordingAgent {
         if [[ $input =~ (bench-[a-z]+-[0-9]+) ]]; then key=${BASH_REMATCH[1]}; else key=unknown; fi
       fi
       printf '%s000 start %s %s\\n' "$t0" "$key" "${ATS_TASK_ID:--}" >> '@LOG@'
+      # a hold task keeps its slot until the harness makes the release file (the pending workload)
+      if [[ $key == bench-hold-* ]]; then while [[ ! -e '@LOG@.release' ]]; do sleep 0.5; done; fi
       printf 'ok %s\\n' "$key"
       printf '%s000 end %s %s\\n' "${EPOCHREALTIME/[.,]/}" "$key" "${ATS_TASK_ID:--}" >> '@LOG@'
       """;
@@ -71,6 +73,15 @@ final class RecordingAgent {
 
   Path script() {
     return script;
+  }
+
+  /** Lets every hold task end (they poll for this file twice a second). */
+  void releaseHolds() {
+    try {
+      Files.writeString(Path.of(log + ".release"), "");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** The current wall time in epoch nanoseconds (the clock the agent's timestamps use). */
