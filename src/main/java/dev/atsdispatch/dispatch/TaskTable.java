@@ -40,10 +40,16 @@ final class TaskTable {
     active.add(t.key);
   }
 
+  /**
+   * The task is done here: its entry stays (for {@code FORGET_AFTER}) with its key and state only.
+   * What it was (the view, with an encrypted task's plaintext; the claim; the timings) is let go
+   * now, so memory does not grow with the tasks of the last ten minutes.
+   */
   void markDone(Tracked t) {
     t.state = Tracked.State.DONE;
     t.doneAt = clock.nanoTime();
     active.remove(t.key);
+    t.releaseContent();
   }
 
   /** Forgets this entry, and only this one: a newer entry for the same key stays. */

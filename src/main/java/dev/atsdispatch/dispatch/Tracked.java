@@ -14,7 +14,7 @@ final class Tracked {
   enum State { OPENING, DEFERRED, QUEUED, RUNNING, DONE }
 
   final TaskKey key;
-  final SourceTask offer;
+  SourceTask offer;
   final SourceEvent.Why why;
   TaskView view;
   State state = State.QUEUED;
@@ -34,6 +34,16 @@ final class Tracked {
     this.key = offer.key();
     this.offer = offer;
     this.why = why;
+  }
+
+  /** Drops what only a task still to run needs (called once it is done; the loop thread). */
+  void releaseContent() {
+    view = null;
+    claim = null;
+    deps = Dependencies.Parsed.NONE;
+    slots = Set.of();
+    offeredAt = claimedAt = admittedAt = claimSentAt = null;
+    offer = new SourceTask(key, offer.status(), offer.priority(), null, null, null, null, true, null); // no title, no payload
   }
 
   int priority() {

@@ -28,7 +28,8 @@ class HarnessSmokeTest {
     Path out = dir.resolve("result.json");
     ByteArrayOutputStream table = new ByteArrayOutputStream();
     int rc = Harness.run(new String[] {"--quick", "--transport", "http", "--warmup", "1",
-        "--tasks-latency", "5", "--tasks-throughput", "20", "--chain", "3", "--timeout", "80s",
+        "--tasks-latency", "5", "--tasks-throughput", "20", "--chain", "3", "--soak", "30", "--pending", "12",
+        "--timeout", "80s",
         "--jvm-opts", "-XX:TieredStopAtLevel=1 -Xshare:auto", "--out", out.toString()},
         new PrintStream(table, true, StandardCharsets.UTF_8), false);
     String text = table.toString(StandardCharsets.UTF_8);
@@ -88,6 +89,18 @@ class HarnessSmokeTest {
     assertTrue(rss.path("peak_mb").asDouble() > 10, rss.toString());
     assertTrue(rss.path("peak_tree_mb").asDouble() >= rss.path("peak_mb").asDouble(), rss.toString());
     assertEquals(0, r.path("duplicate_runs").asInt());
+
+    // memory over more tasks: two rounds (20 + 10), each with a peak and a settled figure
+    JsonNode soak = r.path("soak");
+    assertEquals(2, soak.path("rounds").asInt(), soak.toString());
+    assertEquals(2, soak.path("settled_mb").size(), soak.toString());
+    assertTrue(soak.path("peak_mb").get(1).asDouble() > 10 && soak.path("growth").asDouble() > 0, soak.toString());
+    assertEquals(0, soak.path("failed").asInt(), soak.toString());
+    // memory with tasks waiting behind held slots; then every one of them ran
+    JsonNode pending = r.path("pending");
+    assertEquals(12, pending.path("n").asInt(), pending.toString());
+    assertTrue(pending.path("waiting_mb").asDouble() > 10 && pending.path("after_mb").asDouble() > 10, pending.toString());
+    assertTrue(text.contains("memory over 30 more tasks") && text.contains("memory, 12 pending"), text);
 
     assertTrue(text.contains("pickup latency (n=5)") && text.contains("throughput (n=20, c=8)"), text);
     assertEquals(List.of(), ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
