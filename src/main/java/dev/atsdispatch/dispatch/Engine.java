@@ -112,7 +112,6 @@ public final class Engine {
     accepting = true;
     every(Duration.ofMillis(250), reporter::tick);
     every(cfg.reconcileEvery(), this::reconcileSoon);
-    every(Duration.ofMinutes(1), () -> onLoop(tasks::forgetFinished));
     every(cfg.dependencyRecheck(), () -> onLoop(this::refreshDependencies));
     every(Duration.ofHours(1), this::sweep);
     timers.schedule(() -> {

@@ -2,7 +2,6 @@ package dev.atsdispatch.dispatch;
 
 import dev.atsdispatch.source.TaskKey;
 import dev.atsdispatch.time.Clock;
-import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -11,13 +10,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The tasks the engine knows, one entry per key: opening, deferred, queued, running, or done here
- * a little while ago (so stale offers of it are dropped cheaply). Owned by the loop thread; only
+ * The tasks the engine knows, one entry per key: opening, deferred, queued or running (a task
+ * done here is dropped at once; its ledger answers for it after that). Owned by the loop thread; only
  * {@link #active()} (the keys not done) may be read from other threads.
  */
 final class TaskTable {
-  private static final Duration FORGET_AFTER = Duration.ofMinutes(10);
-
   private final Map<TaskKey, Tracked> known = new HashMap<>();
   private final Set<TaskKey> active = ConcurrentHashMap.newKeySet();
   private final Clock clock;
@@ -41,26 +38,21 @@ final class TaskTable {
   }
 
   /**
-   * The task is done here: its entry stays (for {@code FORGET_AFTER}) with its key and state only.
-   * What it was (the view, with an encrypted task's plaintext; the claim; the timings) is let go
-   * now, so memory does not grow with the tasks of the last ten minutes.
+   * The task is done here: its entry goes, and what it held (the view, with an encrypted task's
+   * plaintext; the claim; the payload) with it. A late offer of it opens a new entry, and
+   * admission turns it away by its ledger, as it would after a restart; so the table holds only
+   * the tasks that are opening, waiting or running, however many have gone through.
    */
   void markDone(Tracked t) {
     t.state = Tracked.State.DONE;
     t.doneAt = clock.nanoTime();
-    active.remove(t.key);
+    forget(t);
     t.releaseContent();
   }
 
   /** Forgets this entry, and only this one: a newer entry for the same key stays. */
   void forget(Tracked t) {
     if (known.remove(t.key, t)) active.remove(t.key);
-  }
-
-  /** Forgets tasks finished here long ago; a late duplicate is caught by its ledger instead. */
-  void forgetFinished() {
-    long now = clock.nanoTime();
-    known.values().removeIf(t -> t.state == Tracked.State.DONE && now - t.doneAt > FORGET_AFTER.toNanos());
   }
 
   Collection<Tracked> all() {

@@ -36,12 +36,12 @@ final class TaskTableTest {
   }
 
   @Test
-  void aTaskDoneHereKeepsOnlyItsKeyStateAndPriority() {
+  void aTaskDoneHereLeavesTheTableAndLetsGoOfItsContent() {
     Tracked t = tracked(1);
     table.track(t);
     assertEquals(List.of(t.key), table.active());
     table.markDone(t);
-    assertSame(t, table.get(t.key), "kept, so stale offers see it is done");
+    assertNull(table.get(t.key), "a late offer opens a new entry; admission turns it away by the ledger");
     assertEquals(Tracked.State.DONE, t.state);
     assertEquals(List.of(), table.active());
     assertNull(t.view, "no view (an encrypted task's plaintext) is held after it is done");
@@ -55,18 +55,16 @@ final class TaskTableTest {
   }
 
   @Test
-  void doneTasksAreForgottenTenMinutesLaterAndOthersNever() {
+  void onlyTheDoneEntryGoesNotANewerOneNorTheOthers() {
     Tracked done = tracked(1);
     Tracked queued = tracked(2);
     table.track(done);
     table.track(queued);
+    Tracked newer = tracked(1); // a new offer of task 1 while the old entry finishes
+    table.track(newer);
     table.markDone(done);
-    clock.advance(Duration.ofMinutes(9));
-    table.forgetFinished();
-    assertSame(done, table.get(done.key));
-    clock.advance(Duration.ofMinutes(2));
-    table.forgetFinished();
-    assertNull(table.get(done.key));
+    assertSame(newer, table.get(done.key));
     assertSame(queued, table.get(queued.key));
+    assertEquals(2, table.all().size());
   }
 }
