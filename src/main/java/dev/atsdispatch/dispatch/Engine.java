@@ -220,12 +220,14 @@ public final class Engine {
   /** Back on the loop with admission's decision; nothing happens if the task was let go meanwhile. */
   private void opened(Tracked opening, Admission.Decision d) {
     if (!tasks.holds(opening)) return; // cancelled or finished elsewhere meanwhile
+    SourceTask offer = opening.offer; // read before the entry goes: done, it keeps nothing of the task
+    java.time.Instant offeredAt = opening.offeredAt;
     if (d instanceof Admission.Later || !accepting) {
       tasks.forget(opening);
     } else {
       tasks.markDone(opening); // replaced below by what admission made of it, if anything
     }
-    act(d, opening.offer, opening.offeredAt);
+    act(d, offer, offeredAt);
   }
 
   private void act(Admission.Decision d, SourceTask t, java.time.Instant offeredAt) {

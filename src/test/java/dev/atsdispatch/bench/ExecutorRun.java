@@ -358,20 +358,7 @@ final class ExecutorRun {
     int failedBefore = count("failed");
     AtomicLong peakMain = new AtomicLong();
     AtomicLong peakTree = new AtomicLong();
-    String agentPath = agent.script().toString();
-    Thread sampler = new Thread(() -> {
-      while (!Thread.currentThread().isInterrupted()) {
-        peakMain.accumulateAndGet(Children.rss(exec.pid()), Math::max);
-        peakTree.accumulateAndGet(Children.treeRss(exec.toHandle(), agentPath), Math::max);
-        try {
-          Thread.sleep(100);
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-    }, "bench-rss");
-    sampler.setDaemon(true);
-    sampler.start();
+    Thread sampler = rssSampler(peakMain, peakTree);
     long t0 = RecordingAgent.now();
     long endNanos;
     long created;
@@ -531,16 +518,23 @@ final class ExecutorRun {
 
   /** A daemon thread that keeps the service's peak RSS in {@code peak} (every 100 ms) until interrupted. */
   private Thread rssSampler(AtomicLong peak) {
+    return rssSampler(peak, null);
+  }
+
+  /** As above; with {@code peakTree}, also the peak of its process tree without the agents. */
+  private Thread rssSampler(AtomicLong peak, AtomicLong peakTree) {
+    String agentPath = agent.script().toString();
     Thread t = new Thread(() -> {
       while (!Thread.currentThread().isInterrupted()) {
         peak.accumulateAndGet(Children.rss(exec.pid()), Math::max);
+        if (peakTree != null) peakTree.accumulateAndGet(Children.treeRss(exec.toHandle(), agentPath), Math::max);
         try {
           Thread.sleep(100);
         } catch (InterruptedException e) {
           return;
         }
       }
-    }, "bench-rss-soak");
+    }, "bench-rss");
     t.setDaemon(true);
     t.start();
     return t;
