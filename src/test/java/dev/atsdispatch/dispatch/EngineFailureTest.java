@@ -67,6 +67,36 @@ final class EngineFailureTest {
   }
 
   @Test
+  void aReopenedTaskIsOpenedFromItsWholeOfferNotFromWhatIsLeftOfItsFinishedEntry() {
+    java.util.List<String> opened = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Intake recording = new Intake() {
+      @Override
+      public Opened open(SourceTask raw) {
+        opened.add(raw.title() + " " + raw.payload());
+        return new Run(TaskView.plain(raw));
+      }
+
+      @Override
+      public Registration register(TaskKey key, String publicKey) {
+        return new Refused("no", false);
+      }
+    };
+    h = EngineHarness.withIntake(dir, EngineHarness.config(dir), recording).start();
+    TaskKey k = h.source.add(1, JsonNodeFactory.instance.objectNode().put("keep", "me"));
+    h.source.offer(k);
+    Wait.until("the task to be completed", () -> h.source.store().status(k) == TaskStatus.COMPLETED
+        && h.engine.outboxDepth() == 0 && h.summary(k).reported() && h.engine.runningNow() == 0);
+    // reopened with no event seen: a listing finds it pending after its report, and a re-read confirms it
+    h.source.store().reopen(k);
+    h.source.offer(k, SourceEvent.Why.LISTED);
+    Wait.until("the reopened task to run again", () -> h.runner.starts(k).size() == 2
+        && h.source.store().status(k) == TaskStatus.COMPLETED);
+    // opened at each offer and again at each claim; every time from the whole task
+    assertTrue(opened.size() >= 2, opened.toString());
+    assertTrue(opened.stream().allMatch("task 1 {\"keep\":\"me\"}"::equals), opened.toString());
+  }
+
+  @Test
   void aSealThatThrowsAfterTheAgentFinishedIsAReportedStrikeAndOnlyAReopenResetsIt() {
     AtomicBoolean broken = new AtomicBoolean(true);
     h = EngineHarness.withIntake(dir, EngineHarness.config(dir), sealing(broken)).start();
