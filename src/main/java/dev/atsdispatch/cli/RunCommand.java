@@ -43,6 +43,8 @@ import picocli.CommandLine.Option;
     description = "Watch an ATS channel and run each new task through the agent command.")
 public final class RunCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
+  /** Agent gates kept started ahead (see ReadyGates): one for the next pickup, one for a burst. */
+  private static final int READY_GATES = 2;
   @Mixin GlobalOptions global;
   @Mixin SettingsOptions options;
 
@@ -120,7 +122,7 @@ public final class RunCommand implements Callable<Integer> {
     }
     if (sandbox.warning() != null) log.warn("agent.sandbox = auto: {}", sandbox.warning());
     log.info("agents run in: {}", sandbox.describe());
-    Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox), Clock.SYSTEM,
+    Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox).keepingGatesReady(READY_GATES), Clock.SYSTEM,
         System.getenv(), EventWatcher.Timing.DEFAULT,
         new Service.Extensions(state -> CryptoIntake.forState(s.service().keysDir(), state),
             TaskNotifier.factory(s.notifyConfig())));

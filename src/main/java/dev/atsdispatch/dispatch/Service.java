@@ -129,6 +129,7 @@ public final class Service implements AutoCloseable {
     closed = true;
     health.shutdownNow();
     if (engine != null) engine.shutdown();
+    runner.close();
     observer.close();
     intake.close();
     source.close();

@@ -242,20 +242,31 @@ public final class StateDir implements AutoCloseable {
   public record Running(TaskKey key, long pgid, long startMs) {}
 
   public void markRunning(TaskKey key, long pgid, long startMs) {
-    // the fourth line names the service that owns it, for the orphan guard. Written whole (temp
-    // file and rename) but not fsync'd: it only has to survive the service's death, not the
-    // machine's, since a power loss ends the agent too
-    String line = key + "\n" + pgid + "\n" + startMs + "\n" + ProcessHandle.current().pid() + "\n";
+    // the fourth line names the service that owns it, for the orphan guard. One write into the
+    // file, neither renamed into place nor fsync'd: the agent is held at its gate until this has
+    // returned, so a service that dies before the write is whole leaves an agent that exits at its
+    // gate (stdin closed) and an unreadable marker that the next start removes; and the marker
+    // only has to survive the service's death, not the machine's, since a power loss ends the
+    // agent too
+    byte[] line = (key + "\n" + pgid + "\n" + startMs + "\n" + ProcessHandle.current().pid() + "\n")
+        .getBytes(StandardCharsets.UTF_8);
     Path target = marker(key);
     try {
-      OwnerOnly.createDirectories(target.getParent());
-      Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
-      try (var out = OwnerOnly.newOutputStream(tmp)) {
-        out.write(line.getBytes(StandardCharsets.UTF_8));
+      try {
+        writeMarker(target, line);
+      } catch (java.nio.file.NoSuchFileException e) { // the first marker, or the directory was removed
+        OwnerOnly.createDirectories(target.getParent());
+        writeMarker(target, line);
       }
-      Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the running marker of " + key, e);
+    }
+  }
+
+  private static void writeMarker(Path target, byte[] line) throws IOException {
+    try (var out = OwnerOnly.open(target, java.nio.file.StandardOpenOption.WRITE,
+        java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+      out.write(java.nio.ByteBuffer.wrap(line));
     }
   }
 

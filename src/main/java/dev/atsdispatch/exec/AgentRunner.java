@@ -31,4 +31,7 @@ public interface AgentRunner {
     }
     return a;
   }
+
+  /** Releases what the runner keeps between attempts (none by default); running agents are not touched. */
+  default void close() {}
 }
