@@ -229,6 +229,12 @@ public final class ProcessAgentRunner implements AgentRunner {
     return this;
   }
 
+  /** How many gates are ready now (for tests and the status port). */
+  public int readyGates() {
+    ReadyGates g = gates;
+    return g == null ? 0 : g.readyCount();
+  }
+
   /** Ends the gates kept ready; the agents already running are not touched. */
   @Override
   public void close() {
