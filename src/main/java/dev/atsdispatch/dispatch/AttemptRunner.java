@@ -260,17 +260,12 @@ final class AttemptRunner {
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
     TaskLedger ledger = state.ledger(t.key);
-    if (source.capabilities().threads()) { // the attempt record is what other services count strikes by
-      String text = !cfg.progressMessages() ? null
-          : (n == 1 ? "Agent processing started" : "Agent retry started") + " (attempt " + n + ")";
-      later(() -> note(t.key, text, n, true));
-    }
-    observer.pickedUp(view, n);
     AgentResult r = null;
     String detail = null;
     long pgid = -1;
     long[] marked = {-1, -1}; // the process group and start time in the running marker
     RunningAgent agent = null;
+    boolean noted = false;
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
@@ -281,6 +276,10 @@ final class AttemptRunner {
       });
       Instant spawned = clock.now();
       c.attach(agent);
+      // posted once the agent runs, so the note's round trip (and the event it makes) does not take
+      // the CPU the agent's own start needs; the attempt never waited for the post
+      noted = attemptNote(t.key, n);
+      observer.pickedUp(view, n);
       pgid = agent.pid();
       ObjectNode started = M.createObjectNode().put("attempt", n).put("pgid", pgid).put("start_ms", marked[1]);
       // where the pickup's time went (epoch µs): bench/run prints the breakdown from these
@@ -310,6 +309,10 @@ final class AttemptRunner {
         }
       }
     } finally {
+      if (!noted) { // an attempt that failed to start is a strike all the same
+        attemptNote(t.key, n);
+        observer.pickedUp(view, n);
+      }
       c.detach();
       if (pgid > 0 || marked[0] > 0) {
         try {
@@ -329,6 +332,16 @@ final class AttemptRunner {
       later(() -> note(t.key, null, n, false));
     }
     return new Attempt(o, r, detail);
+  }
+
+  /** Posts the attempt record on the task's thread (what other services count strikes by), if it has one. */
+  private boolean attemptNote(TaskKey key, int n) {
+    if (source.capabilities().threads()) {
+      String text = !cfg.progressMessages() ? null
+          : (n == 1 ? "Agent processing started" : "Agent retry started") + " (attempt " + n + ")";
+      later(() -> note(key, text, n, true));
+    }
+    return true;
   }
 
   private static long micros(Instant i) {
