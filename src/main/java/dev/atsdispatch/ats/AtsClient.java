@@ -43,6 +43,11 @@ public interface AtsClient extends AutoCloseable {
   /** Adds a message with one or more parts ({@code {"type":"text","content":...}}). */
   void addMessage(long id, List<JsonNode> parts);
 
+  /** Whether each part of {@link #addMessage} costs a call of its own (the CLI posts one part a message). */
+  default boolean callPerPart() {
+    return false;
+  }
+
   /** The task's thread: message objects in creation order. */
   List<JsonNode> messages(long id);
 

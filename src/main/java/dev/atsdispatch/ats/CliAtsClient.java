@@ -176,6 +176,11 @@ public final class CliAtsClient implements AtsClient {
   }
 
   @Override
+  public boolean callPerPart() {
+    return true;
+  }
+
+  @Override
   public List<JsonNode> messages(long id) {
     String out = run("message", "list", Long.toString(id), "-f", "json").stdout;
     if (out.strip().startsWith("No messages")) return List.of();

@@ -248,5 +248,8 @@ abstract class AtsClientContract {
         source.sharedAttempts(key, Instant.now().plusSeconds(60)), "records before a reset do not count");
     List<JsonNode> thread = client.messages(t.id());
     assertTrue(thread.stream().anyMatch(m -> m.toString().contains("Agent processing started (attempt 1)")), thread.toString());
+    // one message (one call) per note on every transport: where each part costs an `ats` call,
+    // a start's progress text alone is posted, and it is read as the attempt record
+    assertEquals(4, thread.size(), thread.toString());
   }
 }

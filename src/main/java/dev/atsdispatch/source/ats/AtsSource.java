@@ -42,6 +42,9 @@ import java.util.function.Supplier;
  */
 public final class AtsSource implements TaskSource {
   private static final ObjectMapper M = new ObjectMapper();
+  /** The progress text of an attempt's start, as the attempt runner words it. */
+  private static final java.util.regex.Pattern STARTED =
+      java.util.regex.Pattern.compile("Agent (?:processing|retry) started \\(attempt ([1-9][0-9]{0,8})\\)");
   private static final List<String> EVENTS = List.of(EventTypes.CREATED, EventTypes.REOPENED,
       EventTypes.LEASE_EXPIRED, EventTypes.CANCELLED, EventTypes.COMPLETED, EventTypes.FAILED);
 
@@ -217,7 +220,9 @@ public final class AtsSource implements TaskSource {
 
   /** The {@code ats_dispatch} record of a data part, whether its content is an object or a JSON string. */
   private static JsonNode record(JsonNode part) {
-    if (!part.path("type").asText().equals("data")) return null;
+    String type = part.path("type").asText();
+    if (type.equals("text")) return startedText(part.path("content").asText(""));
+    if (!type.equals("data")) return null;
     JsonNode c = part.get("content");
     if (c != null && c.isTextual()) {
       try {
@@ -230,12 +235,28 @@ public final class AtsSource implements TaskSource {
     return rec != null && rec.isObject() ? rec : null;
   }
 
+  /**
+   * The attempt record a progress text stands for ({@code Agent processing started (attempt N)}):
+   * where every part costs an {@code ats} call, that text alone is posted and read as the record.
+   */
+  private static JsonNode startedText(String text) {
+    java.util.regex.Matcher m = STARTED.matcher(text);
+    if (!m.matches()) return null;
+    try {
+      return M.createObjectNode().put("attempt", Integer.parseInt(m.group(1)));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
   @Override
   public void note(TaskKey key, String text, Integer attempt, boolean strike) {
     long id = idOf(key);
     List<JsonNode> parts = new ArrayList<>();
     if (text != null) parts.add(M.createObjectNode().put("type", "text").put("content", text));
-    if (attempt != null) {
+    JsonNode said = text == null ? null : startedText(text);
+    boolean textIsRecord = said != null && attempt != null && strike && said.path("attempt").asInt() == attempt;
+    if (attempt != null && !(textIsRecord && client.callPerPart())) {
       ObjectNode rec = M.createObjectNode().put("attempt", attempt);
       if (!strike) rec.put("strike", false);
       parts.add(M.createObjectNode().put("type", "data").set("content", M.createObjectNode().set("ats_dispatch", rec)));
