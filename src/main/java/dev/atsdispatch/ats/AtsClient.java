@@ -29,6 +29,16 @@ public interface AtsClient extends AutoCloseable {
   /** Claims with an explicit lease; a re-claim by the same actor renews it. */
   Task claim(long id, Duration lease);
 
+  /** As {@link #claim}, without reading the task back where that costs a call of its own. */
+  default void claimOnly(long id, Duration lease) {
+    claim(id, lease);
+  }
+
+  /** Whether {@link #claim} brings the task back with the claim itself (no call of its own to read it). */
+  default boolean claimReadsTask() {
+    return true;
+  }
+
   /** Completes with outputs, always sent as an array. */
   void complete(long id, List<JsonNode> outputs);
 

@@ -133,9 +133,19 @@ public final class CliAtsClient implements AtsClient {
 
   @Override
   public Task claim(long id, Duration lease) {
-    run("claim", Long.toString(id), "--lease", Long.toString(lease.toMillis()));
+    claimOnly(id, lease);
     // claim prints text only; read the task back for its lease and assignee
     return get(id);
+  }
+
+  @Override
+  public void claimOnly(long id, Duration lease) {
+    run("claim", Long.toString(id), "--lease", Long.toString(lease.toMillis()));
+  }
+
+  @Override
+  public boolean claimReadsTask() {
+    return false;
   }
 
   @Override

@@ -252,4 +252,30 @@ abstract class AtsClientContract {
     // a start's progress text alone is posted, and it is read as the attempt record
     assertEquals(4, thread.size(), thread.toString());
   }
+
+  /**
+   * Where reading the task back costs a call (cli), a recent offer is claimed with the claim alone
+   * and runs as offered; an offer that waited is read back, edits included. Where the claim brings
+   * the task (http), it always does.
+   */
+  @Test
+  void aClaimReadsTheTaskBackOnlyWhereTheOfferMayBeStale() throws Exception {
+    dev.atsdispatch.source.ats.AtsSource source = new dev.atsdispatch.source.ats.AtsSource("ats", client,
+        settings(server.url()), "ch", dev.atsdispatch.time.Clock.SYSTEM, EventWatcher.Timing.DEFAULT);
+    Task fresh = client.create(new NewTask("fresh", "as offered", null, 5, "ch", null));
+    dev.atsdispatch.source.Lease a = source.claim(dev.atsdispatch.source.TaskKey.of("ats", fresh.id()),
+        Duration.ofMinutes(1), Instant.now());
+    assertEquals(client.claimReadsTask(), a.task() != null);
+    assertEquals(TaskStatus.IN_PROGRESS, client.get(fresh.id()).status());
+    assertTrue(a.expiresAt().isAfter(Instant.now()));
+
+    Task waited = client.create(new NewTask("waited", "as offered", null, 5, "ch", null));
+    assertEquals(200, http.patch("/tasks/" + waited.id(), "{\"description\":\"edited while it waited\"}").status());
+    dev.atsdispatch.source.Lease b = source.claim(dev.atsdispatch.source.TaskKey.of("ats", waited.id()),
+        Duration.ofMinutes(1), Instant.now().minusSeconds(30));
+    assertEquals("edited while it waited", b.task().description());
+    b.renew(Duration.ofMinutes(2));
+    assertTrue(b.expiresAt().isAfter(Instant.now().plusSeconds(90)), "renewed: " + b.expiresAt());
+    assertEquals(TaskStatus.IN_PROGRESS, client.get(waited.id()).status());
+  }
 }
