@@ -16,6 +16,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -46,6 +47,13 @@ public final class CliAtsClient implements AtsClient {
   /** How often a running call looks for the process's descendants. */
   private static final long SAMPLE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
   private static final Pattern COUNT = Pattern.compile("(?m)^(\\d+) task\\(s\\) found");
+  /** Threads that read a task beside its claim (see {@link #claim}); idle ones end after 30 s. */
+  private static final java.util.concurrent.ExecutorService READERS = new java.util.concurrent.ThreadPoolExecutor(0,
+      Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(), r -> {
+        Thread th = new Thread(r, "ats-cli-read");
+        th.setDaemon(true);
+        return th;
+      });
 
   private final AtsSettings settings;
   private final String bin;
@@ -133,9 +141,23 @@ public final class CliAtsClient implements AtsClient {
 
   @Override
   public Task claim(long id, Duration lease) {
+    // claim prints text only, so the task is read with a get of its own. That read runs beside
+    // the claim, not after it: a pickup waits for one ats process, not two in a row. A read that
+    // failed is made again once the claim holds
+    CompletableFuture<Task> read = CompletableFuture.supplyAsync(() -> get(id), READERS);
+    java.time.Instant sent = java.time.Instant.now();
     claimOnly(id, lease);
-    // claim prints text only; read the task back for its lease and assignee
-    return get(id);
+    Task t;
+    try {
+      t = read.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      t = get(id);
+    }
+    if (t.status() == TaskStatus.IN_PROGRESS) return t;
+    // read before the claim landed: what it says of the task holds, and the lease is ours
+    return new Task(t.id(), t.title(), t.description(), TaskStatus.IN_PROGRESS, t.priority(), t.type(), t.channel(),
+        t.payload(), t.outputs(), settings.actorType(), settings.actorId(), settings.actorName(), sent.plus(lease),
+        t.reason(), t.createdAt(), t.updatedAt(), t.light());
   }
 
   @Override

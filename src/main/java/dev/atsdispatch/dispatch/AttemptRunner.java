@@ -90,7 +90,7 @@ final class AttemptRunner {
       long sentAt = clock.nanoTime();
       Lease lease;
       try {
-        lease = source.claim(t.key, cfg.lease(), t.offeredAt);
+        lease = source.claim(t.key, cfg.lease());
       } catch (SourceException x) {
         if (x.kind() == SourceException.Kind.UNAVAILABLE) {
           log.warn("task {}: claim failed: {}; reconcile will offer it again", t.key, x.getMessage());

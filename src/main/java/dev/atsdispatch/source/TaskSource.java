@@ -32,15 +32,6 @@ public interface TaskSource extends AutoCloseable {
   Lease claim(TaskKey key, Duration lease);
 
   /**
-   * As {@link #claim(TaskKey, Duration)}, for a task whose content the engine read from an offer
-   * at {@code offeredAt}: a source whose claim does not bring the task back may then skip reading
-   * it again when the offer is recent, and return a lease with no task (the offer's content runs).
-   */
-  default Lease claim(TaskKey key, Duration lease, java.time.Instant offeredAt) {
-    return claim(key, lease);
-  }
-
-  /**
    * A lease handle for a task this service held before (a result in the outbox after a restart):
    * reports through it reach the task by key.
    */

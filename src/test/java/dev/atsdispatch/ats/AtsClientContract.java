@@ -254,28 +254,27 @@ abstract class AtsClientContract {
   }
 
   /**
-   * Where reading the task back costs a call (cli), a recent offer is claimed with the claim alone
-   * and runs as offered; an offer that waited is read back, edits included. Where the claim brings
-   * the task (http), it always does.
+   * A claim brings the task back as it is now, an edit made while it was pending included, with
+   * this actor's lease (the cli reads it beside the claim, so the read may come first); a renewal
+   * moves the lease on.
    */
   @Test
-  void aClaimReadsTheTaskBackOnlyWhereTheOfferMayBeStale() throws Exception {
+  void aClaimBringsTheTaskAsItIsNowAndARenewalMovesTheLease() throws Exception {
     dev.atsdispatch.source.ats.AtsSource source = new dev.atsdispatch.source.ats.AtsSource("ats", client,
         settings(server.url()), "ch", dev.atsdispatch.time.Clock.SYSTEM, EventWatcher.Timing.DEFAULT);
-    Task fresh = client.create(new NewTask("fresh", "as offered", null, 5, "ch", null));
-    dev.atsdispatch.source.Lease a = source.claim(dev.atsdispatch.source.TaskKey.of("ats", fresh.id()),
-        Duration.ofMinutes(1), Instant.now());
-    assertEquals(client.claimReadsTask(), a.task() != null);
-    assertEquals(TaskStatus.IN_PROGRESS, client.get(fresh.id()).status());
-    assertTrue(a.expiresAt().isAfter(Instant.now()));
-
     Task waited = client.create(new NewTask("waited", "as offered", null, 5, "ch", null));
     assertEquals(200, http.patch("/tasks/" + waited.id(), "{\"description\":\"edited while it waited\"}").status());
     dev.atsdispatch.source.Lease b = source.claim(dev.atsdispatch.source.TaskKey.of("ats", waited.id()),
-        Duration.ofMinutes(1), Instant.now().minusSeconds(30));
+        Duration.ofMinutes(1));
     assertEquals("edited while it waited", b.task().description());
+    assertFalse(b.task().light());
+    assertTrue(b.expiresAt().isAfter(Instant.now().plusSeconds(30)), "leased: " + b.expiresAt());
+    assertEquals(TaskStatus.IN_PROGRESS, client.get(waited.id()).status());
     b.renew(Duration.ofMinutes(2));
     assertTrue(b.expiresAt().isAfter(Instant.now().plusSeconds(90)), "renewed: " + b.expiresAt());
     assertEquals(TaskStatus.IN_PROGRESS, client.get(waited.id()).status());
+    AtsException taken = assertThrows(AtsException.class, () -> newClient(new AtsSettings(server.url(), "default", "main",
+        false, "agent", "someone-else", "Someone Else")).claim(waited.id(), Duration.ofMinutes(1)));
+    assertEquals(AtsException.Kind.CONFLICT, taken.kind(), taken.getMessage());
   }
 }

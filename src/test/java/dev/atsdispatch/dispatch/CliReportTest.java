@@ -68,4 +68,29 @@ final class CliReportTest {
     DispatchFixture.await("an empty outbox", Duration.ofSeconds(10), () -> service.engine().outboxDepth() == 0);
     assertEquals("failed", DispatchFixture.task(http, bad).path("status").asText());
   }
+
+  /**
+   * The cli transport's pickup: the claim and the read of the whole task run side by side, and
+   * the agent gets the description the offer (light) did not carry; the attempt's start is one
+   * message whose text is its record.
+   */
+  @Test
+  void theAgentGetsTheWholeTaskAndTheStartIsOneMessage() throws Exception {
+    Path agent = DispatchFixture.agent(dir, "agent.sh", "grep -c 'the description only the claim brings' || true");
+    ServiceConfig cfg = DispatchFixture.config(agent, dir.resolve("state"), dir.resolve("keys")).build();
+    AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", "cli-1", "Cli One");
+    Path ats = AtsStandIn.install(dir.resolve("bin"));
+    service = new Service(cfg, s, new CliAtsClient(s, ats.toString(), Duration.ofSeconds(30), AtsStandIn.env(dir)),
+        new ProcessAgentRunner(), Clock.SYSTEM, Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()),
+        DispatchFixture.FAST);
+    service.start();
+    Http.Resp r = http.post("/tasks", "{\"title\":\"whole\",\"channel\":\"" + DispatchFixture.CH
+        + "\",\"description\":\"the description only the claim brings\"}");
+    long id = r.task().path("id").asLong();
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(30));
+    assertEquals("1", DispatchFixture.task(http, id).path("outputs").path(0).path("response").asText(), "the description reached the agent");
+    com.fasterxml.jackson.databind.JsonNode thread = http.get("/tasks/" + id + "/messages").body().path("messages");
+    assertEquals(1, thread.size(), thread.toString());
+    assertEquals("Agent processing started (attempt 1)", thread.get(0).path("parts").get(0).path("content").asText());
+  }
 }

@@ -42,8 +42,6 @@ import java.util.function.Supplier;
  */
 public final class AtsSource implements TaskSource {
   private static final ObjectMapper M = new ObjectMapper();
-  /** How recent an offer is run as offered where reading the task back costs a call (see claim). */
-  static final Duration FRESH_OFFER = Duration.ofSeconds(1);
   /** The progress text of an attempt's start, as the attempt runner words it. */
   private static final java.util.regex.Pattern STARTED =
       java.util.regex.Pattern.compile("Agent (?:processing|retry) started \\(attempt ([1-9][0-9]{0,8})\\)");
@@ -175,26 +173,6 @@ public final class AtsSource implements TaskSource {
     long id = idOf(key);
     Task t = call(() -> client.claim(id, lease));
     return new AtsLease(key, toSource(t), t.leaseExpires());
-  }
-
-  /**
-   * Where reading the task back is a call of its own (the cli transport: one more {@code ats}
-   * process), an offer younger than {@link #FRESH_OFFER} is run as offered: the claim is then the
-   * only call between the event and the agent's start, as in the JavaScript version. An older one
-   * (a task that waited for a slot) is read back, so an edit made while it waited is run.
-   */
-  @Override
-  public Lease claim(TaskKey key, Duration lease, Instant offeredAt) {
-    if (client.claimReadsTask() || offeredAt == null || Duration.between(offeredAt, clock.now()).compareTo(FRESH_OFFER) > 0) {
-      return claim(key, lease);
-    }
-    long id = idOf(key);
-    Instant sent = clock.now();
-    call(() -> {
-      client.claimOnly(id, lease);
-      return null;
-    });
-    return new AtsLease(key, null, sent.plus(lease));
   }
 
   @Override
