@@ -1,7 +1,8 @@
 package dev.atsdispatch.ats;
 
 /**
- * A task event from the WebSocket: its name ({@code task.created} …) and the task it carries, as a
- * light task ({@link Task#toLight()}: no description, outputs or reason).
+ * A task event from the WebSocket: its name ({@code task.created} …) and the task it carries,
+ * without outputs or reason, and light ({@link Task#toLight()}) when its description or title was
+ * too long to keep ({@link EventWatcher}).
  */
 public record AtsEvent(String type, Task task) {}

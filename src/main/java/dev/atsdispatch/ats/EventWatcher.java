@@ -33,8 +33,10 @@ import org.slf4j.LoggerFactory;
  * successful subscribe it calls {@link Listener#onSubscribed()} (the engine reconciles then, so
  * events missed while disconnected are found by listing).
  *
- * <p>Events carry light tasks ({@link Task#toLight()}): the description, outputs and reason of
- * the task in a frame are skipped as it is parsed (read the full task with {@link AtsClient#get}).
+ * <p>Events carry light tasks ({@link Task#toLight()}): the outputs and reason of the task in a
+ * frame are skipped as it is parsed, and so are its description and title when they are long (read
+ * the full task with {@link AtsClient#get}). A task whose description is at most {@link
+ * #WHOLE_DESCRIPTION_CHARS} keeps it and comes whole, enough to run it without reading it again.
  *
  * <p>No step waits without a bound. A connection that is not subscribed within {@code
  * handshakeTimeout} of its start (TCP connect, HTTP upgrade, subscribe), or that has sent nothing
@@ -246,7 +248,8 @@ public final class EventWatcher implements AutoCloseable {
       return;
     }
     try {
-      listener.onEvent(new AtsEvent(type, Task.fromJson(t).toLight()));
+      Task task = Task.fromJson(t);
+      listener.onEvent(new AtsEvent(type, t.has(CUT) ? task.toLight() : task));
     } catch (IllegalArgumentException e) {
       log.warn("ignoring {} event: {}", type, e.getMessage());
     }
@@ -257,6 +260,9 @@ public final class EventWatcher implements AutoCloseable {
    * a light task drops (description, outputs, reason, a long title): an event carries the whole
    * task, and those can be megabytes. They are skipped by the parser, never made into strings.
    */
+  /** The longest description an event's task keeps (chars): such a task comes whole. */
+  static final int WHOLE_DESCRIPTION_CHARS = 64 * 1024;
+
   static JsonNode readLight(String text) throws IOException {
     try (JsonParser p = M.getFactory().createParser(text)) {
       ObjectNode msg = M.createObjectNode();
@@ -266,14 +272,21 @@ public final class EventWatcher implements AutoCloseable {
     }
   }
 
+  /** Where {@link #readLight} left a task's content out, it marks the task with this field. */
+  static final String CUT = "\u0000cut";
+
   /** The parser is on START_OBJECT; leaves it on the matching END_OBJECT. */
   private static void readObject(JsonParser p, ObjectNode into, boolean task) throws IOException {
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String f = p.currentName();
       JsonToken v = p.nextToken();
-      if (task && (f.equals("description") || f.equals("outputs") || f.equals("reason")
-          || f.equals("title") && v == JsonToken.VALUE_STRING && p.getTextLength() > Task.LIGHT_TITLE)) {
+      boolean longText = v == JsonToken.VALUE_STRING && p.getTextLength() > (f.equals("title") ? Task.LIGHT_TITLE
+          : WHOLE_DESCRIPTION_CHARS);
+      if (task && (f.equals("outputs") || f.equals("reason"))) {
         p.skipChildren();
+      } else if (task && (f.equals("title") || f.equals("description")) && (longText || v.isStructStart())) {
+        p.skipChildren();
+        into.put(CUT, true);
       } else if (!task && v == JsonToken.START_OBJECT && (f.equals("data") || f.equals("task"))) {
         readObject(p, into.putObject(f), f.equals("task"));
       } else {

@@ -7,6 +7,7 @@ import dev.atsdispatch.exec.AgentRunner;
 import dev.atsdispatch.exec.RunningAgent;
 import dev.atsdispatch.source.Lease;
 import dev.atsdispatch.source.SourceException;
+import dev.atsdispatch.source.SourceTask;
 import dev.atsdispatch.source.TaskKey;
 import dev.atsdispatch.source.TaskSource;
 import dev.atsdispatch.status.DispatchMetrics;
@@ -90,7 +91,7 @@ final class AttemptRunner {
       long sentAt = clock.nanoTime();
       Lease lease;
       try {
-        lease = source.claim(t.key, cfg.lease());
+        lease = source.claim(t.key, cfg.lease(), t.whole != null);
       } catch (SourceException x) {
         if (x.kind() == SourceException.Kind.UNAVAILABLE) {
           log.warn("task {}: claim failed: {}; reconcile will offer it again", t.key, x.getMessage());
@@ -151,8 +152,10 @@ final class AttemptRunner {
 
   private End attempts(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, TaskLedger ledger) {
     TaskView view = t.view;
-    if (lease.task() != null && !lease.task().light()) {
-      Intake.Opened o = intake.open(lease.task());
+    SourceTask whole = lease.task() != null && !lease.task().light() ? lease.task() : t.whole;
+    t.whole = null;
+    if (whole != null) {
+      Intake.Opened o = intake.open(whole);
       if (!(o instanceof Intake.Run run)) {
         return report(t, c, lease, keeper, ledger.summary().attempts(), null, TaskObserver.Failure.DECRYPTION,
             "The task changed while it waited and can no longer be run: "
@@ -266,6 +269,7 @@ final class AttemptRunner {
     long[] marked = {-1, -1}; // the process group and start time in the running marker
     RunningAgent agent = null;
     boolean noted = false;
+    observer.pickedUp(view, n); // hands a notice to the notifiers' own threads
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
@@ -279,7 +283,6 @@ final class AttemptRunner {
       // posted once the agent runs, so the note's round trip (and the event it makes) does not take
       // the CPU the agent's own start needs; the attempt never waited for the post
       noted = attemptNote(t.key, n);
-      observer.pickedUp(view, n);
       pgid = agent.pid();
       ObjectNode started = M.createObjectNode().put("attempt", n).put("pgid", pgid).put("start_ms", marked[1]);
       // where the pickup's time went (epoch µs): bench/run prints the breakdown from these
@@ -309,10 +312,7 @@ final class AttemptRunner {
         }
       }
     } finally {
-      if (!noted) { // an attempt that failed to start is a strike all the same
-        attemptNote(t.key, n);
-        observer.pickedUp(view, n);
-      }
+      if (!noted) attemptNote(t.key, n); // an attempt that failed to start is a strike all the same
       c.detach();
       if (pgid > 0 || marked[0] > 0) {
         try {

@@ -68,6 +68,8 @@ public final class Engine {
   private volatile int deferredGauge;
   private volatile boolean accepting;
   private int connections;
+  /** Offers in admission that keep their whole task (see {@link Tracked#whole}); the loop's. */
+  private int wholeOpening;
   private final Reconciler reconciler;
   private final List<ScheduledFuture<?>> periodic = new ArrayList<>();
   private OrphanGuard guard;
@@ -185,11 +187,17 @@ public final class Engine {
   private void offer(List<SourceTask> offered, SourceEvent.Why why, java.time.Instant at) {
     if (!accepting) return;
     List<Tracked> opening = new ArrayList<>(offered.size());
+    int free = scheduler.free() - wholeOpening; // whole offers kept: at most one per free place
     for (SourceTask t : offered) {
       if (t.status() != null) gate.seen(t.key(), t.status());
       Tracked prior = tasks.get(t.key());
       if (prior != null && prior.state != Tracked.State.DONE) continue;
       Tracked o = new Tracked(t.lighten(), why);
+      if (!t.light() && free > 0) {
+        o.whole = t;
+        free--;
+        wholeOpening++;
+      }
       o.offeredAt = at;
       o.state = Tracked.State.OPENING;
       tasks.track(o);
@@ -208,18 +216,33 @@ public final class Engine {
           }
         }
         onLoop(() -> {
-          for (int i = 0; i < opening.size(); i++) opened(opening.get(i), decided.get(i));
+          List<Tracked> accepted = new ArrayList<>();
+          for (int i = 0; i < opening.size(); i++) {
+            Tracked a = opened(opening.get(i), decided.get(i));
+            if (a != null) accepted.add(a);
+          }
           pump();
+          for (Tracked a : accepted) {
+            if (a.state != Tracked.State.RUNNING) a.whole = null; // it waits: only its light offer is kept
+          }
         });
       });
     } catch (RejectedExecutionException x) {
-      opening.forEach(tasks::forget);
+      opening.forEach(o -> {
+        if (o.whole != null) wholeOpening--;
+        tasks.forget(o);
+      });
     }
   }
 
-  /** Back on the loop with admission's decision; nothing happens if the task was let go meanwhile. */
-  private void opened(Tracked opening, Admission.Decision d) {
-    if (!tasks.holds(opening)) return; // cancelled or finished elsewhere meanwhile
+  /**
+   * Back on the loop with admission's decision; nothing happens if the task was let go meanwhile.
+   * Returns the task accepted to run, if it was.
+   */
+  private Tracked opened(Tracked opening, Admission.Decision d) {
+    SourceTask whole = opening.whole;
+    if (whole != null) wholeOpening--;
+    if (!tasks.holds(opening)) return null; // cancelled or finished elsewhere meanwhile
     SourceTask offer = opening.offer; // read before the entry goes: done, it keeps nothing of the task
     java.time.Instant offeredAt = opening.offeredAt;
     if (d instanceof Admission.Later || !accepting) {
@@ -227,7 +250,9 @@ public final class Engine {
     } else {
       tasks.markDone(opening); // replaced below by what admission made of it, if anything
     }
+    if (d instanceof Admission.Accept a) a.task().whole = whole;
     act(d, offer, offeredAt);
+    return d instanceof Admission.Accept a ? a.task() : null;
   }
 
   private void act(Admission.Decision d, SourceTask t, java.time.Instant offeredAt) {
@@ -281,8 +306,12 @@ public final class Engine {
   private void accept(Tracked t) {
     tasks.track(t);
     t.slots = scheduler.slotsFor(t.view);
-    if (t.deps.isEmpty()) scheduler.add(t);
-    else gate.admit(t);
+    if (t.deps.isEmpty()) {
+      scheduler.add(t);
+    } else {
+      t.whole = null; // it waits for its dependencies: only its light offer is kept
+      gate.admit(t);
+    }
   }
 
   private void ready(Tracked t) {

@@ -56,6 +56,11 @@ final class Scheduler {
     return running;
   }
 
+  /** Places a task offered now would start in at once: the cap less what runs and what waits. */
+  int free() {
+    return cap - running - queue.size();
+  }
+
   /** Takes every task that may start now, in order, and counts it as running. */
   List<Tracked> takeReady() {
     List<Tracked> out = new ArrayList<>();

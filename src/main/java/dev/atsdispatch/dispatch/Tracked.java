@@ -15,6 +15,12 @@ final class Tracked {
 
   final TaskKey key;
   SourceTask offer;
+  /**
+   * The whole task as its offer (an event) carried it, kept only while the task may start at once
+   * (a place was free): its claim then need not read the task again where that read is a call of
+   * its own (the cli transport). Dropped once it is opened, or when the task has to wait.
+   */
+  SourceTask whole;
   final SourceEvent.Why why;
   TaskView view;
   State state = State.QUEUED;
@@ -39,6 +45,7 @@ final class Tracked {
   /** Drops what only a task still to run needs (called once it is done; the loop thread). */
   void releaseContent() {
     view = null;
+    whole = null;
     claim = null;
     deps = Dependencies.Parsed.NONE;
     slots = Set.of();

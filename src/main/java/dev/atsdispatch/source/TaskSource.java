@@ -32,6 +32,15 @@ public interface TaskSource extends AutoCloseable {
   Lease claim(TaskKey key, Duration lease);
 
   /**
+   * As {@link #claim(TaskKey, Duration)}; with {@code contentKnown} the engine holds the whole task
+   * from its offer a moment ago, so a source whose claim reads the task back with a call of its
+   * own may skip that read and return a lease with no task.
+   */
+  default Lease claim(TaskKey key, Duration lease, boolean contentKnown) {
+    return claim(key, lease);
+  }
+
+  /**
    * A lease handle for a task this service held before (a result in the outbox after a restart):
    * reports through it reach the task by key.
    */

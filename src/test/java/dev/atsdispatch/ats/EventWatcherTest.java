@@ -2,6 +2,7 @@ package dev.atsdispatch.ats;
 
 import dev.atsdispatch.time.Backoff;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -119,6 +120,24 @@ final class EventWatcherTest {
     JsonNode longTitle = EventWatcher.readLight("{\"type\":\"task.created\",\"task\":{\"id\":8,\"title\":\""
         + "t".repeat(Task.LIGHT_TITLE + 1) + "\",\"status\":\"pending\"}}");
     assertEquals(null, Task.fromJson(longTitle.path("task")).title());
+    assertTrue(msg.path("data").path("task").has(EventWatcher.CUT), "the cut is marked: the task is light");
+  }
+
+  @Test
+  void anEventWithAShortDescriptionCarriesTheTaskWholeButNeverItsOutputsOrReason() throws Exception {
+    String d = "d".repeat(EventWatcher.WHOLE_DESCRIPTION_CHARS);
+    JsonNode msg = EventWatcher.readLight("{\"type\":\"task.created\",\"task\":{\"id\":9,\"title\":\"t\","
+        + "\"description\":\"" + d + "\",\"status\":\"pending\",\"outputs\":[{\"response\":\"r\"}],\"reason\":\"why\"}}");
+    JsonNode task = msg.path("task");
+    assertFalse(task.has(EventWatcher.CUT));
+    Task t = Task.fromJson(task);
+    assertEquals(d, t.description());
+    assertEquals(null, t.reason());
+    assertEquals(0, t.outputs().size());
+    JsonNode longer = EventWatcher.readLight("{\"type\":\"task.created\",\"task\":{\"id\":9,\"title\":\"t\","
+        + "\"description\":\"" + d + "d\",\"status\":\"pending\"}}");
+    assertTrue(longer.path("task").has(EventWatcher.CUT));
+    assertFalse(longer.path("task").has("description"));
   }
 
   @Test

@@ -13,6 +13,7 @@ import dev.atsdispatch.testing.Http;
 import dev.atsdispatch.time.Clock;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -80,10 +81,15 @@ final class CliReportTest {
     ServiceConfig cfg = DispatchFixture.config(agent, dir.resolve("state"), dir.resolve("keys")).build();
     AtsSettings s = new AtsSettings(server.url(), "default", "main", false, "agent", "cli-1", "Cli One");
     Path ats = AtsStandIn.install(dir.resolve("bin"));
-    service = new Service(cfg, s, new CliAtsClient(s, ats.toString(), Duration.ofSeconds(30), AtsStandIn.env(dir)),
+    Path calls = dir.resolve("calls.log");
+    Path counting = DispatchFixture.agent(dir, "ats-counting", "echo \"$*\" >> " + calls + "\nexec " + ats + " \"$@\"");
+    service = new Service(cfg, s, new CliAtsClient(s, counting.toString(), Duration.ofSeconds(30), AtsStandIn.env(dir)),
         new ProcessAgentRunner(), Clock.SYSTEM, Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()),
         DispatchFixture.FAST);
     service.start();
+    // subscribed and the start's reconcile done, so the task comes as an event, not from a listing
+    DispatchFixture.await("subscribed and reconciled", Duration.ofSeconds(20),
+        () -> service.readiness().subscribed() && service.engine().stats().reconciles.get() >= 1);
     Http.Resp r = http.post("/tasks", "{\"title\":\"whole\",\"channel\":\"" + DispatchFixture.CH
         + "\",\"description\":\"the description only the claim brings\"}");
     long id = r.task().path("id").asLong();
@@ -92,5 +98,11 @@ final class CliReportTest {
     com.fasterxml.jackson.databind.JsonNode thread = http.get("/tasks/" + id + "/messages").body().path("messages");
     assertEquals(1, thread.size(), thread.toString());
     assertEquals("Agent processing started (attempt 1)", thread.get(0).path("parts").get(0).path("content").asText());
+    // the event brought the whole task and a place was free: the claim alone, then the note and the result
+    List<String> made = java.nio.file.Files.readAllLines(calls).stream()
+        .map(l -> l.replaceAll(".*--actor-name Cli One ", "")).filter(l -> l.matches("\\w+( \\w+)? " + id + "( .*)?")).toList();
+    assertEquals(List.of("claim " + id, "message add " + id, "complete " + id),
+        made.stream().map(l -> l.replaceAll("^(claim|complete|get) (\\d+).*", "$1 $2").replaceAll("^(message add \\d+).*", "$1")).toList(),
+        String.join("\n", made));
   }
 }

@@ -129,7 +129,7 @@ public final class AtsSource implements TaskSource {
 
   private SourceEvent offered(Task t, SourceEvent.Why why) {
     if (t.status() != TaskStatus.PENDING) return new SourceEvent.StatusChanged(key(t.id()), t.status());
-    return new SourceEvent.Offered(toSource(t).lighten(), why);
+    return new SourceEvent.Offered(toSource(t), why); // whole: the engine keeps it only for a task it starts at once
   }
 
   @Override
@@ -173,6 +173,23 @@ public final class AtsSource implements TaskSource {
     long id = idOf(key);
     Task t = call(() -> client.claim(id, lease));
     return new AtsLease(key, toSource(t), t.leaseExpires());
+  }
+
+  /**
+   * On the cli transport reading the task back is one more {@code ats} process; when the engine
+   * holds the whole task from its event a moment ago, the claim alone is made (as the JavaScript
+   * version does), and the event's content runs.
+   */
+  @Override
+  public Lease claim(TaskKey key, Duration lease, boolean contentKnown) {
+    if (!contentKnown || client.claimReadsTask()) return claim(key, lease);
+    long id = idOf(key);
+    Instant sent = clock.now(); // the server's expiry is later than this: the claim left after it
+    call(() -> {
+      client.claimOnly(id, lease);
+      return null;
+    });
+    return new AtsLease(key, null, sent.plus(lease));
   }
 
   @Override
