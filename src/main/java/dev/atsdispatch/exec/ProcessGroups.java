@@ -43,6 +43,54 @@ final class ProcessGroups {
     return st == null ? h.isAlive() : !st.zombie(); // no /proc, or gone meanwhile: the JDK's word
   }
 
+  /**
+   * Whether group {@code pgid} has no process at all, zombies included: the kernel's answer
+   * (kill(2) with signal 0, ESRCH), asked of a shell kept for it, so neither a fork nor a walk of
+   * /proc is made. False when it has members or when the answer cannot be had: the caller then
+   * walks /proc with {@link #members}, which also leaves out zombies.
+   */
+  static boolean surelyEmpty(long pgid) {
+    if (pgid <= 1) return false;
+    return Probe.INSTANCE.empty(pgid);
+  }
+
+  /**
+   * One {@code /bin/sh} for the service's lifetime that answers "is group N empty?" with its
+   * built-in kill; requests are serialized. It exits when the JVM does (its stdin closes).
+   */
+  private static final class Probe {
+    static final Probe INSTANCE = new Probe();
+    private static final String SCRIPT = "while IFS= read -r g; do"
+        + " case \"$g\" in ''|*[!0-9]*) echo bad; continue;; esac;"
+        + " if out=$(kill -0 \"-$g\" 2>&1); then echo alive;"
+        + " else case \"$out\" in *'No such process'*) echo gone;; *) echo unknown;; esac; fi;"
+        + " done";
+    private Process shell;
+    private java.io.BufferedReader answers;
+    private boolean broken;
+
+    synchronized boolean empty(long pgid) {
+      if (broken) return false;
+      try {
+        if (shell == null || !shell.isAlive()) {
+          shell = new ProcessBuilder("/bin/sh", "-c", SCRIPT, "ats-dispatch-group-probe")
+              .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+          answers = new java.io.BufferedReader(new java.io.InputStreamReader(shell.getInputStream(),
+              java.nio.charset.StandardCharsets.US_ASCII));
+        }
+        java.io.OutputStream out = shell.getOutputStream();
+        out.write((pgid + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        out.flush();
+        return "gone".equals(answers.readLine());
+      } catch (IOException e) {
+        if (shell != null) shell.destroyForcibly();
+        shell = null;
+        broken = true; // no shell to be had: every caller walks /proc, as before
+        return false;
+      }
+    }
+  }
+
   /** Pids of live (non-zombie) processes whose process group is {@code pgid}. */
   static Set<Long> members(long pgid) {
     Set<Long> out = new HashSet<>();
