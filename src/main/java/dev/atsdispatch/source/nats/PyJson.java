@@ -2,8 +2,7 @@ package dev.atsdispatch.source.nats;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.math.BigDecimal;
-import java.util.Iterator;
-import java.util.Map;
+import dev.atsdispatch.json.JsonText;
 
 /**
  * JSON text as Python's {@code json.dumps(value, ensure_ascii=False, ...)} writes it, byte for byte
@@ -19,101 +18,16 @@ final class PyJson {
 
   /** {@code json.dumps(v, ensure_ascii=False, separators=(",", ":"))}. */
   static String compact(JsonNode v) {
-    StringBuilder b = new StringBuilder();
-    write(b, v, -1, 0);
-    return b.toString();
+    return JsonText.write(v, null, PyJson::number);
   }
 
   /** {@code json.dumps(v, ensure_ascii=False, indent=2)}. */
   static String indented(JsonNode v) {
-    StringBuilder b = new StringBuilder();
-    write(b, v, 2, 0);
-    return b.toString();
+    return JsonText.write(v, "", PyJson::number);
   }
 
-  private static void write(StringBuilder b, JsonNode v, int indent, int depth) {
-    if (v == null || v.isNull() || v.isMissingNode()) {
-      b.append("null");
-    } else if (v.isTextual()) {
-      string(b, v.asText());
-    } else if (v.isBoolean()) {
-      b.append(v.asBoolean() ? "true" : "false");
-    } else if (v.isIntegralNumber()) {
-      b.append(v.bigIntegerValue().toString());
-    } else if (v.isNumber()) {
-      b.append(floatRepr(v.doubleValue()));
-    } else if (v.isObject()) {
-      if (v.isEmpty()) {
-        b.append("{}");
-        return;
-      }
-      b.append('{');
-      boolean first = true;
-      for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
-        if (!first) b.append(',');
-        first = false;
-        newline(b, indent, depth + 1);
-        string(b, e.getKey());
-        b.append(indent < 0 ? ":" : ": ");
-        write(b, e.getValue(), indent, depth + 1);
-      }
-      newline(b, indent, depth);
-      b.append('}');
-    } else if (v.isArray()) {
-      if (v.isEmpty()) {
-        b.append("[]");
-        return;
-      }
-      b.append('[');
-      boolean first = true;
-      for (JsonNode item : v) {
-        if (!first) b.append(',');
-        first = false;
-        newline(b, indent, depth + 1);
-        write(b, item, indent, depth + 1);
-      }
-      newline(b, indent, depth);
-      b.append(']');
-    } else {
-      string(b, v.asText()); // binary and POJO nodes do not come from parsed JSON
-    }
-  }
-
-  private static void newline(StringBuilder b, int indent, int depth) {
-    if (indent < 0) return;
-    b.append('\n');
-    b.append(" ".repeat(indent * depth));
-  }
-
-  static void string(StringBuilder b, String s) {
-    b.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        case '\b' -> b.append("\\b");
-        case '\f' -> b.append("\\f");
-        default -> {
-          if (c < 0x20 || Character.isSurrogate(c) && !pairedAt(s, i)) {
-            b.append(String.format("\\u%04x", (int) c)); // a lone surrogate cannot be UTF-8: escaped
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    b.append('"');
-  }
-
-  private static boolean pairedAt(String s, int i) {
-    char c = s.charAt(i);
-    if (Character.isHighSurrogate(c)) return i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1));
-    return i > 0 && Character.isHighSurrogate(s.charAt(i - 1));
+  private static String number(JsonNode v) {
+    return v.isIntegralNumber() ? v.bigIntegerValue().toString() : floatRepr(v.doubleValue());
   }
 
   /** Python's {@code repr(float)}: the shortest digits that read back, in its layout. */
