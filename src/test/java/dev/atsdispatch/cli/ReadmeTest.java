@@ -30,4 +30,17 @@ final class ReadmeTest {
     assertTrue(ci.contains("mvn -B verify"), ".ci/run must run README's test command");
     assertTrue(readme.contains("java -jar target/ats-dispatch.jar run --embedded --agent cat --demo"));
   }
+
+  /**
+   * The quick start runs in a fresh clone with the default ./keys and ./state, which must be
+   * 0700: a directory the repository carried would be checked out 0755 and refused.
+   */
+  @Test
+  void theQuickStartsDefaultDirectoriesAreNotInTheRepository() throws Exception {
+    Process git = new ProcessBuilder("git", "ls-files", "--", "keys", "state").redirectErrorStream(true).start();
+    String tracked = new String(git.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(git.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+    org.junit.jupiter.api.Assertions.assertEquals(0, git.exitValue(), tracked);
+    org.junit.jupiter.api.Assertions.assertEquals("", tracked, "tracked under keys/ or state/");
+  }
 }
