@@ -229,7 +229,7 @@ public final class ProcessAgentRunner implements AgentRunner {
     return this;
   }
 
-  /** How many gates are ready now (for tests and the status port). */
+  /** How many gates are ready now (for tests). */
   public int readyGates() {
     ReadyGates g = gates;
     return g == null ? 0 : g.readyCount();
