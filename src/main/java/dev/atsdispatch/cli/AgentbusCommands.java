@@ -24,13 +24,13 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "agentbus", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "NATS JetStream tasks on agentbus's wire (streams AGENT_TASKS and AGENT_RESULTS).",
-    subcommands = {AgentbusCommands.Setup.class})
+    subcommands = {AgentbusCommands.Setup.class, AgentbusCommands.Publish.class})
 public final class AgentbusCommands implements Runnable {
   @Spec CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (setup)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (setup, publish)");
   }
 
   /** {@code agentbus setup}: idempotent; prints one line per stream and the consumer. */
@@ -94,6 +94,94 @@ public final class AgentbusCommands implements Runnable {
         err.println("ats-dispatch: agentbus setup: bad --nats-url: " + e.getMessage());
         return 2;
       }
+    }
+  }
+
+  /**
+   * {@code agentbus publish}: {@code agentbus task publish}'s message, one per {@code --to}, sent
+   * with a JetStream publish that waits for the stream's acknowledgement (agentbus sends with core
+   * NATS and cannot tell a message no stream kept from one that was). Prints what agentbus prints:
+   * the task, or the list of them, as one compact JSON line.
+   */
+  @Command(name = "publish", mixinStandardHelpOptions = true, versionProvider = Version.class,
+      description = "Publish a task to agents on agentbus's wire (agent.<id>.tasks), as `agentbus task publish` does.",
+      exitCodeListHeading = "%nExit codes:%n",
+      exitCodeList = {"0:published, each kept by the stream", "1:NATS refused, could not be reached, or no stream keeps the subject",
+          "2:invalid options"})
+  public static final class Publish implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin GlobalOptions global;
+
+    @CommandLine.Parameters(index = "0", paramLabel = "CONTENT", description = "the task's content (text, or JSON with --payload-fmt json)")
+    String content;
+
+    @Option(names = "--nats-url", required = true, paramLabel = "URL", description = "the NATS server, e.g. nats://127.0.0.1:4222")
+    String url;
+
+    @Option(names = "--to", required = true, paramLabel = "ID", description = "a target agent (agent-code or code); repeat for several")
+    java.util.List<String> to;
+
+    @Option(names = "--task-type", required = true, paramLabel = "TYPE", description = "the task's task_type, e.g. review")
+    String taskType;
+
+    @Option(names = "--payload-fmt", paramLabel = "FMT", defaultValue = "text",
+        description = "text or json: how CONTENT goes into payload.content (default: ${DEFAULT-VALUE})")
+    String payloadFmt;
+
+    @Option(names = "--from", paramLabel = "ID", defaultValue = "main", description = "the sender's agent id (default: ${DEFAULT-VALUE})")
+    String from;
+
+    @Option(names = "--reply-to", paramLabel = "ID", description = "where results go (default: --from)")
+    String replyTo;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10s",
+        description = "how long to wait for the server and each acknowledgement (default: ${DEFAULT-VALUE})")
+    String timeout;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      global.apply(LogSetup.Format.PLAIN);
+      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter err = spec.commandLine().getErr();
+      java.util.List<com.fasterxml.jackson.databind.node.ObjectNode> tasks = new java.util.ArrayList<>();
+      Duration wait;
+      try {
+        wait = Settings.duration(timeout);
+        for (String target : to) {
+          tasks.add(dev.atsdispatch.source.nats.AgentbusPublish.task(content, payloadFmt, from, target, replyTo, taskType,
+              java.util.UUID.randomUUID()));
+        }
+      } catch (IllegalArgumentException e) {
+        err.println("ats-dispatch: agentbus publish: " + e.getMessage());
+        return 2;
+      }
+      Options o = new Options.Builder().server(url).connectionTimeout(wait).noReconnect()
+          .errorListener(new io.nats.client.ErrorListener() {}).build();
+      try (Connection nc = Nats.connect(o)) {
+        io.nats.client.JetStream js = nc.jetStream(io.nats.client.JetStreamOptions.builder().requestTimeout(wait).build());
+        for (var t : tasks) {
+          String subject = dev.atsdispatch.source.nats.AgentbusPublish.subject(t.get("to").asText());
+          try {
+            js.publish(subject, dev.atsdispatch.source.nats.AgentbusPublish.bytes(t));
+          } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).contains("503")) {
+              err.println("ats-dispatch: agentbus publish: no stream keeps " + subject + " (run ats-dispatch agentbus setup)");
+              return 1;
+            }
+            throw e;
+          }
+        }
+      } catch (IOException | JetStreamApiException e) {
+        err.println("ats-dispatch: agentbus publish: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        return 1;
+      } catch (IllegalArgumentException e) {
+        err.println("ats-dispatch: agentbus publish: bad --nats-url: " + e.getMessage());
+        return 2;
+      }
+      com.fasterxml.jackson.databind.JsonNode shown = tasks.size() == 1 ? tasks.get(0)
+          : com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode().addAll(tasks);
+      out.println(dev.atsdispatch.source.nats.AgentbusPublish.printed(shown));
+      return 0;
     }
   }
 }

@@ -22,13 +22,17 @@ final class AgentbusSetupCommandTest {
   record Run(int rc, String out, String err) {}
 
   static Run run(String... args) {
+    List<String> a = new ArrayList<>(List.of("agentbus", "setup"));
+    a.addAll(List.of(args));
+    return exec(a);
+  }
+
+  static Run exec(List<String> a) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     CommandLine cl = Main.commandLine();
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
-    List<String> a = new ArrayList<>(List.of("agentbus", "setup"));
-    a.addAll(List.of(args));
     return new Run(cl.execute(a.toArray(String[]::new)), out.toString(), err.toString());
   }
 
@@ -51,6 +55,39 @@ final class AgentbusSetupCommandTest {
       Run down = run("--nats-url", nats.url(), "--agent", "code", "--timeout", "2s");
       assertEquals(1, down.rc());
       assertTrue(down.err().startsWith("ats-dispatch: agentbus setup: Unable to connect to NATS servers"), down.err());
+    }
+  }
+
+  /** {@code agentbus publish}: agentbus's message on agentbus's subject, kept by the stream, and printed as agentbus prints it. */
+  @Test
+  void publishesWhatAgentbusPublishesAndSaysWhenNoStreamKeepsIt() throws Exception {
+    try (NatsServer nats = NatsServer.start(dir)) {
+      Run lost = exec(List.of("agentbus", "publish", "hello", "--nats-url", nats.url(), "--to", "code", "--task-type", "ask"));
+      assertEquals(1, lost.rc());
+      assertEquals("ats-dispatch: agentbus publish: no stream keeps agent.code.tasks (run ats-dispatch agentbus setup)",
+          lost.err().strip());
+      assertEquals(0, run("--nats-url", nats.url(), "--agent", "code").rc());
+      Run two = exec(List.of("agentbus", "publish", "{\"q\": \"ünï\"}", "--nats-url", nats.url(), "--to", "agent-code",
+          "--to", "doc", "--task-type", "review", "--payload-fmt", "json", "--from", "lead"));
+      assertEquals(0, two.rc(), two.err());
+      com.fasterxml.jackson.databind.JsonNode printed = new com.fasterxml.jackson.databind.ObjectMapper().readTree(two.out());
+      assertEquals(2, printed.size());
+      assertEquals("agent-code", printed.get(0).path("to").asText());
+      assertEquals("agent-lead", printed.get(0).path("reply_to").asText());
+      assertTrue(printed.get(0).path("id").asText().matches("task-[0-9a-f-]{36}"), printed.toString());
+      try (io.nats.client.Connection nc = io.nats.client.Nats.connect(nats.url())) {
+        io.nats.client.api.MessageInfo m = nc.jetStreamManagement().getMessage("AGENT_TASKS", 1);
+        assertEquals("agent.code.tasks", m.getSubject());
+        String stored = new String(m.getData(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(two.out().startsWith("[" + stored + ","), "printed as stored: " + two.out() + " / " + stored);
+        assertEquals("{\"id\":" + printed.get(0).path("id").toString() + ",\"from\":\"agent-lead\",\"to\":\"agent-code\","
+            + "\"type\":\"task.request\",\"task_type\":\"review\",\"payload\":{\"fmt\":\"json\",\"content\":{\"q\":\"ünï\"}},"
+            + "\"reply_to\":\"agent-lead\"}", stored);
+      }
+      Run bad = exec(List.of("agentbus", "publish", "{not json", "--nats-url", nats.url(), "--to", "code", "--task-type", "x",
+          "--payload-fmt", "json"));
+      assertEquals(2, bad.rc());
+      assertEquals("ats-dispatch: agentbus publish: content must be valid JSON when --payload-fmt json is used", bad.err().strip());
     }
   }
 }
