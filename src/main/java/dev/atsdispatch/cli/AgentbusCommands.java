@@ -42,12 +42,18 @@ public final class AgentbusCommands implements Runnable {
     @Spec CommandSpec spec;
     @Mixin GlobalOptions global;
 
-    @Option(names = "--nats-url", required = true, paramLabel = "URL",
-        description = "the NATS server, e.g. nats://127.0.0.1:4222 (user:password@ in the URL is used)")
+    @Option(names = "--config", paramLabel = "FILE",
+        description = "agentbus's worker config to take [nats] url, [agent] id, [nats] durable and task_subject from "
+            + "(default, when --nats-url or --agent is missing: ./agentbus.toml, ~/.agentbus/config.toml, "
+            + "/etc/agentbus/agentbus.toml)")
+    java.nio.file.Path config;
+
+    @Option(names = "--nats-url", paramLabel = "URL",
+        description = "the NATS server, e.g. nats://127.0.0.1:4222 (user:password@ in the URL is used; default: from the config)")
     String url;
 
-    @Option(names = "--agent", required = true, paramLabel = "ID",
-        description = "the worker's agent id (agent-code or code): its tasks are agent.<id>.tasks")
+    @Option(names = "--agent", paramLabel = "ID",
+        description = "the worker's agent id (agent-code or code): its tasks are agent.<id>.tasks (default: from the config)")
     String agent;
 
     @Option(names = "--durable", paramLabel = "NAME", description = "the consumer's durable name (default: the agent id)")
@@ -76,10 +82,28 @@ public final class AgentbusCommands implements Runnable {
       Duration wait;
       try {
         wait = Settings.duration(timeout);
+        String name = durable;
+        String subject = null;
+        if (config != null || url == null || agent == null) {
+          dev.atsdispatch.source.nats.AgentbusConfig c = dev.atsdispatch.source.nats.AgentbusConfig.load(config,
+              java.nio.file.Path.of("").toAbsolutePath(), java.nio.file.Path.of(System.getProperty("user.home")));
+          if (url == null) url = c.natsUrl();
+          if (agent == null) {
+            agent = c.agentId();
+            subject = c.taskSubject();
+            if (name == null) name = c.durable();
+          }
+        }
         JetStreamSetup.Consumer c = JetStreamSetup.Consumer.forAgent(agent, Settings.duration(ackWait), maxDeliver);
-        consumer = durable == null ? c : new JetStreamSetup.Consumer(durable.strip(), c.taskSubject(), c.ackWait(), c.maxDeliver());
-      } catch (IllegalArgumentException e) {
-        err.println("ats-dispatch: agentbus setup: " + e.getMessage());
+        consumer = new JetStreamSetup.Consumer(name == null ? c.durable() : name.strip(),
+            subject == null ? c.taskSubject() : subject, c.ackWait(), c.maxDeliver());
+      } catch (IllegalArgumentException | IOException e) {
+        String why = e.getMessage();
+        if (config == null && why != null && why.startsWith("config file is required")) {
+          why = "give --nats-url and --agent, or an agentbus config file (--config, ./agentbus.toml, "
+              + "~/.agentbus/config.toml or /etc/agentbus/agentbus.toml)";
+        }
+        err.println("ats-dispatch: agentbus setup: " + why);
         return 2;
       }
       Options o = new Options.Builder().server(url).connectionTimeout(wait).maxReconnects(0).noReconnect()

@@ -90,4 +90,21 @@ final class AgentbusSetupCommandTest {
       assertEquals("ats-dispatch: agentbus publish: content must be valid JSON when --payload-fmt json is used", bad.err().strip());
     }
   }
+
+  /** {@code agentbus setup --config}: an agentbus user's worker file gives the server, the durable and the subject. */
+  @Test
+  void takesTheServerAndTheConsumerFromAnAgentbusConfigFile() throws Exception {
+    try (NatsServer nats = NatsServer.start(dir)) {
+      java.nio.file.Path toml = dir.resolve("agentbus.toml");
+      java.nio.file.Files.writeString(toml, "[agent]\nid = \"agent-doc\"\nchat_cmd = [\"pi\", \"{input}\"]\n"
+          + "[nats]\nurl = \"" + nats.url() + "\"\ndurable = \"doc-workers\"\n");
+      Run r = run("--config", toml.toString());
+      assertEquals(0, r.rc(), r.err());
+      assertEquals("consumer doc-workers: created (agent.doc.tasks, ack wait 30 s, max deliver 4)", r.out().lines().toList().get(2));
+      java.nio.file.Files.writeString(toml, "[agent]\nid = \"x\"\n");
+      Run bad = run("--config", toml.toString());
+      assertEquals(2, bad.rc());
+      assertEquals("ats-dispatch: agentbus setup: missing required config fields: nats_url, agent_chat_cmd", bad.err().strip());
+    }
+  }
 }
