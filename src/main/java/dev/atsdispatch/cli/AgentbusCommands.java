@@ -24,13 +24,13 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "agentbus", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "NATS JetStream tasks on agentbus's wire (streams AGENT_TASKS and AGENT_RESULTS).",
-    subcommands = {AgentbusCommands.Setup.class, AgentbusCommands.Publish.class})
+    subcommands = {AgentbusCommands.Setup.class, AgentbusCommands.Publish.class, AgentbusCommands.Results.class})
 public final class AgentbusCommands implements Runnable {
   @Spec CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (setup, publish)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (setup, publish, results)");
   }
 
   /** {@code agentbus setup}: idempotent; prints one line per stream and the consumer. */
@@ -206,6 +206,101 @@ public final class AgentbusCommands implements Runnable {
           : com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode().addAll(tasks);
       out.println(dev.atsdispatch.source.nats.AgentbusPublish.printed(shown));
       return 0;
+    }
+  }
+
+  /**
+   * {@code agentbus results}: {@code agentbus result get}. The last {@code --limit} results kept
+   * for an agent in {@code AGENT_RESULTS}, oldest first, one compact JSON object a line, read
+   * without consuming them (an ordered consumer on the agent's subject, so only that subject is
+   * read); with {@code --watch} it goes on printing new ones, with no gap between the two.
+   */
+  @Command(name = "results", mixinStandardHelpOptions = true, versionProvider = Version.class,
+      description = "Print the results kept for an agent (agent.<id>.results), as `agentbus result get` does.",
+      exitCodeListHeading = "%nExit codes:%n",
+      exitCodeList = {"0:printed", "1:NATS refused or could not be reached, or a stored result is not a JSON object",
+          "2:invalid options"})
+  public static final class Results implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin GlobalOptions global;
+
+    @Option(names = "--nats-url", required = true, paramLabel = "URL", description = "the NATS server, e.g. nats://127.0.0.1:4222")
+    String url;
+
+    @Option(names = "--agent", required = true, paramLabel = "ID", description = "whose results: agent-main or main")
+    String agent;
+
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "1", description = "how many of the newest (default: ${DEFAULT-VALUE})")
+    int limit;
+
+    @Option(names = "--watch", description = "then print new results as they come, until interrupted")
+    boolean watch;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10s",
+        description = "how long to wait for the server (default: ${DEFAULT-VALUE})")
+    String timeout;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      global.apply(LogSetup.Format.PLAIN);
+      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter err = spec.commandLine().getErr();
+      String subject;
+      Duration wait;
+      try {
+        if (limit <= 0) throw new IllegalArgumentException("limit must be positive");
+        wait = Settings.duration(timeout);
+        subject = dev.atsdispatch.source.nats.AgentbusPublish.resultSubject(agent);
+      } catch (IllegalArgumentException e) {
+        err.println("ats-dispatch: agentbus results: " + e.getMessage());
+        return 2;
+      }
+      Options o = new Options.Builder().server(url).connectionTimeout(wait).noReconnect()
+          .errorListener(new io.nats.client.ErrorListener() {}).build();
+      com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+      try (Connection nc = Nats.connect(o)) {
+        io.nats.client.StreamContext sc = nc.getStreamContext(JetStreamSetup.RESULTS_STREAM);
+        Long kept = sc.getStreamInfo(io.nats.client.api.StreamInfoOptions.filterSubjects(subject))
+            .getStreamState().getSubjectMap().get(subject);
+        long stored = kept == null ? 0 : kept;
+        io.nats.client.OrderedConsumerContext oc = sc.createOrderedConsumer(
+            new io.nats.client.api.OrderedConsumerConfiguration().filterSubject(subject));
+        java.util.ArrayDeque<String> last = new java.util.ArrayDeque<>();
+        for (long seen = 0; seen < stored; ) {
+          io.nats.client.Message m = oc.next(wait);
+          if (m == null) break; // expired or removed meanwhile: what was read is printed
+          seen++;
+          last.addLast(line(json, m));
+          if (last.size() > limit) last.removeFirst();
+        }
+        last.forEach(out::println);
+        out.flush();
+        while (watch) {
+          io.nats.client.Message m = oc.next(Duration.ofSeconds(1));
+          if (m != null) {
+            out.println(line(json, m));
+            out.flush();
+          }
+        }
+        return 0;
+      } catch (IOException | JetStreamApiException | io.nats.client.JetStreamStatusCheckedException e) {
+        err.println("ats-dispatch: agentbus results: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        return 1;
+      } catch (IllegalArgumentException e) {
+        err.println("ats-dispatch: agentbus results: " + e.getMessage());
+        return 1;
+      }
+    }
+
+    private static String line(com.fasterxml.jackson.databind.ObjectMapper json, io.nats.client.Message m) {
+      com.fasterxml.jackson.databind.JsonNode n;
+      try {
+        n = json.readTree(m.getData());
+      } catch (IOException e) {
+        n = null;
+      }
+      if (n == null || !n.isObject()) throw new IllegalArgumentException("result message must be a JSON object");
+      return dev.atsdispatch.source.nats.AgentbusPublish.printed(n);
     }
   }
 }

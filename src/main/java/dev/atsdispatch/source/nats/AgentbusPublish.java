@@ -53,6 +53,11 @@ public final class AgentbusPublish {
     return t;
   }
 
+  /** {@code agent.<id>.results}: where results for agent {@code id} are kept. */
+  public static String resultSubject(String id) {
+    return "agent." + AgentbusTask.normalizeAgentId(id) + ".results";
+  }
+
   /** {@code agent.<id>.tasks}. */
   public static String subject(String to) {
     return "agent." + AgentbusTask.normalizeAgentId(to) + ".tasks";

@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** {@code ats-dispatch agentbus setup} against a real nats-server: its report, a rerun, and its errors. */
+/** {@code ats-dispatch agentbus setup, publish, results} against a real nats-server. */
 @Timeout(60)
-final class AgentbusSetupCommandTest {
+final class AgentbusCommandsTest {
   @TempDir Path dir;
 
   record Run(int rc, String out, String err) {}
@@ -105,6 +105,61 @@ final class AgentbusSetupCommandTest {
       Run bad = run("--config", toml.toString());
       assertEquals(2, bad.rc());
       assertEquals("ats-dispatch: agentbus setup: missing required config fields: nats_url, agent_chat_cmd", bad.err().strip());
+    }
+  }
+
+  /** {@code agentbus results}: the newest N for one agent, oldest first, others' results and a bad one told apart. */
+  @Test
+  void printsTheNewestResultsOfOneAgentOldestFirst() throws Exception {
+    try (NatsServer nats = NatsServer.start(dir)) {
+      assertEquals(0, run("--nats-url", nats.url(), "--agent", "code").rc());
+      try (io.nats.client.Connection nc = io.nats.client.Nats.connect(nats.url())) {
+        io.nats.client.JetStream js = nc.jetStream();
+        for (int i = 1; i <= 4; i++) {
+          js.publish("agent.main.results", ("{\"id\":\"r" + i + "\",\"type\":\"task.result\",\"status\":\"completed\",\"result\":\"é " + i + "\"}")
+              .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          js.publish("agent.other.results", "{\"id\":\"x\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        Run two = exec(List.of("agentbus", "results", "--nats-url", nats.url(), "--agent", "agent-main", "--limit", "2"));
+        assertEquals(0, two.rc(), two.err());
+        assertEquals(List.of("{\"id\":\"r3\",\"type\":\"task.result\",\"status\":\"completed\",\"result\":\"é 3\"}",
+            "{\"id\":\"r4\",\"type\":\"task.result\",\"status\":\"completed\",\"result\":\"é 4\"}"), two.out().lines().toList());
+        Run none = exec(List.of("agentbus", "results", "--nats-url", nats.url(), "--agent", "nobody"));
+        assertEquals(0, none.rc(), none.err());
+        assertEquals("", none.out());
+        js.publish("agent.main.results", "[1]".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Run bad = exec(List.of("agentbus", "results", "--nats-url", nats.url(), "--agent", "main"));
+        assertEquals(1, bad.rc());
+        assertEquals("ats-dispatch: agentbus results: result message must be a JSON object", bad.err().strip());
+        Run zero = exec(List.of("agentbus", "results", "--nats-url", nats.url(), "--agent", "main", "--limit", "0"));
+        assertEquals(2, zero.rc());
+        assertEquals("ats-dispatch: agentbus results: limit must be positive", zero.err().strip());
+      }
+    }
+  }
+
+  /** {@code agentbus results --watch}: the stored ones, then a new one as it comes. */
+  @Test
+  void watchPrintsNewResultsAsTheyCome() throws Exception {
+    try (NatsServer nats = NatsServer.start(dir)) {
+      assertEquals(0, run("--nats-url", nats.url(), "--agent", "code").rc());
+      try (io.nats.client.Connection nc = io.nats.client.Nats.connect(nats.url())) {
+        io.nats.client.JetStream js = nc.jetStream();
+        js.publish("agent.main.results", "{\"id\":\"old\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        StringWriter out = new StringWriter();
+        CommandLine cl = Main.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(new StringWriter(), true));
+        Thread watcher = new Thread(() -> cl.execute("agentbus", "results", "--nats-url", nats.url(), "--agent", "main", "--watch"));
+        watcher.setDaemon(true);
+        watcher.start();
+        dev.atsdispatch.testing.Wait.until("the stored result", () -> out.toString().contains("\"old\""));
+        js.publish("agent.main.results", "{\"id\":\"new\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        dev.atsdispatch.testing.Wait.until("the new result", () -> out.toString().contains("\"new\""));
+        assertEquals(List.of("{\"id\":\"old\"}", "{\"id\":\"new\"}"), out.toString().lines().toList());
+        watcher.interrupt();
+        watcher.join(10_000);
+      }
     }
   }
 }
