@@ -28,6 +28,16 @@ import picocli.CommandLine.Spec;
 public final class AgentbusCommands implements Runnable {
   @Spec CommandSpec spec;
 
+  /** One connection for one command: no reconnects, and no log lines of its own (the command says what failed). */
+  static Connection connect(String url, Duration wait) throws IOException, InterruptedException {
+    return Nats.connect(new Options.Builder().server(url).connectionTimeout(wait).noReconnect()
+        .errorListener(new io.nats.client.ErrorListener() {}).build());
+  }
+
+  static String why(Exception e) {
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+  }
+
   @Override
   public void run() {
     throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (setup, publish, results)");
@@ -106,13 +116,11 @@ public final class AgentbusCommands implements Runnable {
         err.println("ats-dispatch: agentbus setup: " + why);
         return 2;
       }
-      Options o = new Options.Builder().server(url).connectionTimeout(wait).maxReconnects(0).noReconnect()
-          .errorListener(new io.nats.client.ErrorListener() {}).build(); // failures are said once, below
-      try (Connection nc = Nats.connect(o)) {
+      try (Connection nc = connect(url, wait)) {
         for (String line : JetStreamSetup.ensure(nc, consumer)) out.println(line);
         return 0;
       } catch (IOException | JetStreamApiException e) {
-        err.println("ats-dispatch: agentbus setup: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        err.println("ats-dispatch: agentbus setup: " + why(e));
         return 1;
       } catch (IllegalArgumentException e) {
         err.println("ats-dispatch: agentbus setup: bad --nats-url: " + e.getMessage());
@@ -179,9 +187,7 @@ public final class AgentbusCommands implements Runnable {
         err.println("ats-dispatch: agentbus publish: " + e.getMessage());
         return 2;
       }
-      Options o = new Options.Builder().server(url).connectionTimeout(wait).noReconnect()
-          .errorListener(new io.nats.client.ErrorListener() {}).build();
-      try (Connection nc = Nats.connect(o)) {
+      try (Connection nc = connect(url, wait)) {
         io.nats.client.JetStream js = nc.jetStream(io.nats.client.JetStreamOptions.builder().requestTimeout(wait).build());
         for (var t : tasks) {
           String subject = dev.atsdispatch.source.nats.AgentbusPublish.subject(t.get("to").asText());
@@ -196,7 +202,7 @@ public final class AgentbusCommands implements Runnable {
           }
         }
       } catch (IOException | JetStreamApiException e) {
-        err.println("ats-dispatch: agentbus publish: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        err.println("ats-dispatch: agentbus publish: " + why(e));
         return 1;
       } catch (IllegalArgumentException e) {
         err.println("ats-dispatch: agentbus publish: bad --nats-url: " + e.getMessage());
@@ -255,10 +261,8 @@ public final class AgentbusCommands implements Runnable {
         err.println("ats-dispatch: agentbus results: " + e.getMessage());
         return 2;
       }
-      Options o = new Options.Builder().server(url).connectionTimeout(wait).noReconnect()
-          .errorListener(new io.nats.client.ErrorListener() {}).build();
       com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
-      try (Connection nc = Nats.connect(o)) {
+      try (Connection nc = connect(url, wait)) {
         io.nats.client.StreamContext sc = nc.getStreamContext(JetStreamSetup.RESULTS_STREAM);
         Long kept = sc.getStreamInfo(io.nats.client.api.StreamInfoOptions.filterSubjects(subject))
             .getStreamState().getSubjectMap().get(subject);
@@ -284,7 +288,7 @@ public final class AgentbusCommands implements Runnable {
         }
         return 0;
       } catch (IOException | JetStreamApiException | io.nats.client.JetStreamStatusCheckedException e) {
-        err.println("ats-dispatch: agentbus results: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        err.println("ats-dispatch: agentbus results: " + why(e));
         return 1;
       } catch (IllegalArgumentException e) {
         err.println("ats-dispatch: agentbus results: " + e.getMessage());
