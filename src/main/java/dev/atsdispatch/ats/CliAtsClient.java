@@ -153,8 +153,9 @@ public final class CliAtsClient implements AtsClient {
     } catch (java.util.concurrent.CompletionException e) {
       t = get(id);
     }
-    if (t.status() == TaskStatus.IN_PROGRESS) return t;
-    // read before the claim landed: what it says of the task holds, and the lease is ours
+    // the read may have come before the claim landed (pending, or a renewal's old lease): what it
+    // says of the task holds; the claim that succeeded makes it ours, leased from when it was sent
+    // (the server counts from its arrival, so this is never later than the real expiry)
     return new Task(t.id(), t.title(), t.description(), TaskStatus.IN_PROGRESS, t.priority(), t.type(), t.channel(),
         t.payload(), t.outputs(), settings.actorType(), settings.actorId(), settings.actorName(), sent.plus(lease),
         t.reason(), t.createdAt(), t.updatedAt(), t.light());
