@@ -29,6 +29,12 @@ final class Admission {
   /** It was finished here: only a fresh status read can tell a reopen from a stale listing. */
   record Confirm() implements Decision {}
 
+  /**
+   * A redelivery (the source counts deliveries) of a task whose result this service reported: its
+   * delivery is acknowledged, nothing runs. Such a source has no reopen: a report went out.
+   */
+  record Settle() implements Decision {}
+
   /** The intake cannot open it now (e.g. a key file being edited): leave it pending for later. */
   record Later(String why) implements Decision {}
 
@@ -68,7 +74,7 @@ final class Admission {
         log.info("task {}: reopened; its strike count starts again", t.key());
       }
     } else if (sum.reported()) {
-      return new Confirm();
+      return t.deliveries() != null ? new Settle() : new Confirm();
     }
     return classify(t, why);
   }

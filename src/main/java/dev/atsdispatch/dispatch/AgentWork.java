@@ -20,9 +20,12 @@ final class AgentWork {
   private final StateDir state;
   private final Map<String, String> serviceEnv;
   private final java.util.function.Supplier<String> logKey;
+  private final dev.atsdispatch.source.TaskSource source;
 
-  AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv, java.util.function.Supplier<String> logKey) {
+  AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv, java.util.function.Supplier<String> logKey,
+      dev.atsdispatch.source.TaskSource source) {
     this.cfg = cfg;
+    this.source = source;
     this.state = state;
     this.serviceEnv = Map.copyOf(serviceEnv);
     this.logKey = logKey;
@@ -30,7 +33,8 @@ final class AgentWork {
 
   AgentSpec spec(TaskView v, int attempt) {
     TaskKey key = v.key();
-    String prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
+    String prompt = source.prompt(key, v.title(), v.description(), v.payload());
+    if (prompt == null) prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
     Map<String, String> env = new LinkedHashMap<>();
     for (String k : cfg.envAllowlist()) {
       String value = serviceEnv.get(k);

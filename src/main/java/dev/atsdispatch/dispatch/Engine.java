@@ -89,7 +89,7 @@ public final class Engine {
         this::ready, this::blocked, this::recheckDeferred);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
-        new AgentWork(cfg, state, serviceEnv, intake::logKey), stats, metrics, instance, () -> accepting, runners);
+        new AgentWork(cfg, state, serviceEnv, intake::logKey, source), stats, metrics, instance, () -> accepting, runners);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
       offer(batch, SourceEvent.Why.LISTED, clock.now());
     }), stats.reconciles::incrementAndGet);
@@ -258,6 +258,15 @@ public final class Engine {
   private void act(Admission.Decision d, SourceTask t, java.time.Instant offeredAt) {
     if (d instanceof Admission.Later l) {
       log.error("task {}: cannot be opened now; left pending for the next reconcile: {}", t.key(), l.why());
+    } else if (d instanceof Admission.Settle) {
+      log.info("task {}: delivered again after its result was reported; acknowledged without a run", t.key());
+      calls.execute(() -> {
+        try {
+          source.settle(t.key());
+        } catch (SourceException x) {
+          log.warn("task {}: cannot acknowledge the repeated delivery ({}); it comes back later", t.key(), x.getMessage());
+        }
+      });
     } else if (d instanceof Admission.Confirm) {
       calls.execute(() -> confirmReopened(t));
     } else if (d instanceof Admission.Accept a) {
@@ -415,6 +424,11 @@ public final class Engine {
    */
   public void shutdown() {
     accepting = false;
+    try {
+      source.stopOffers();
+    } catch (RuntimeException x) {
+      log.warn("the source did not stop its offers: {}", x.toString());
+    }
     periodic.forEach(f -> f.cancel(false));
     onLoop(() -> { // a task waiting to retry is given back now: no new attempt starts in the drain
       for (Tracked t : tasks.all()) {

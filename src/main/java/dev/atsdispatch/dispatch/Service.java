@@ -19,7 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running executor: the state-directory lock, the task source (an ATS channel), the engine
+ * One running executor: the state-directory lock, the task source (an ATS channel, or any other), the engine
  * it feeds, and a health check of the source every 10 s for readiness. {@link #start()} once,
  * {@link #close()} once: close is the graceful shutdown (drain, then stop agents). Threads: one
  * health-check timer; the rest belong to the source and the engine.
@@ -28,7 +28,7 @@ public final class Service implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Service.class);
 
   private final ServiceConfig cfg;
-  private final AtsSource source;
+  private final TaskSource source;
   private final StateDir state;
   private final Extensions ext;
   private final AgentRunner runner;
@@ -71,11 +71,23 @@ public final class Service implements AutoCloseable {
     this.source = new AtsSource("ats", client, settings, cfg.channel(), clock, timing);
   }
 
+  /** A service on any task source (NATS JetStream, ...), which it closes when it stops. */
+  public Service(ServiceConfig cfg, TaskSource source, AgentRunner runner, Clock clock, Map<String, String> env,
+      Extensions ext) {
+    this.cfg = cfg;
+    this.state = new StateDir(cfg.stateDir());
+    this.ext = ext;
+    this.runner = runner;
+    this.clock = clock;
+    this.env = Map.copyOf(env);
+    this.source = source;
+  }
+
   public Engine engine() {
     return engine;
   }
 
-  public AtsSource source() {
+  public TaskSource source() {
     return source;
   }
 
@@ -116,10 +128,10 @@ public final class Service implements AutoCloseable {
     try {
       source.health();
       reachable = true;
-      detail = "ATS answered";
+      detail = "the source answered";
     } catch (RuntimeException e) {
       reachable = false;
-      detail = "ATS health check failed: " + e.getMessage();
+      detail = "source health check failed: " + e.getMessage();
     }
   }
 

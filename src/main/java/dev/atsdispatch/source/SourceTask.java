@@ -8,7 +8,7 @@ import java.time.Instant;
  * A task as a source offers it. A {@code light} task (from a listing or a shortened event) has no
  * description, and its title only when short ({@link #LIGHT_TITLE} characters); the full task
  * comes with the claim. {@code deliveries} is the source's own
- * delivery count where it keeps one, else null. {@code status} is what the source said last.
+ * delivery count where it keeps one (less the deliveries given back without a strike), else null. {@code status} is what the source said last.
  */
 public record SourceTask(TaskKey key, TaskStatus status, int priority, Instant createdAt,
     String title, String description, ObjectNode payload, boolean light, Integer deliveries) {

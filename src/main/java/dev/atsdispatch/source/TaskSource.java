@@ -72,6 +72,29 @@ public interface TaskSource extends AutoCloseable {
    */
   default void attach(TaskKey key, com.fasterxml.jackson.databind.JsonNode content) {}
 
+  /**
+   * The agent's prompt for a task as this source's users expect it, or null for the engine's own
+   * layout (title, description and context sections). Called with the task as it will run (an
+   * encrypted task's opened content).
+   */
+  default String prompt(TaskKey key, String title, String description,
+      com.fasterxml.jackson.databind.node.ObjectNode payload) {
+    return null;
+  }
+
+  /**
+   * A source that redelivers what was not acknowledged (one that counts deliveries) offered a task
+   * whose result this service has already reported: acknowledge that delivery without a run.
+   * Others do nothing.
+   */
+  default void settle(TaskKey key) {}
+
+  /**
+   * The engine takes no more offers (it is shutting down): a source that fetches on demand stops
+   * fetching. Others need do nothing: offers that still come are dropped.
+   */
+  default void stopOffers() {}
+
   /** Throws unless the source answers a health check. */
   void health();
 

@@ -107,6 +107,30 @@ record AgentbusTask(String id, String from, String to, JsonNode replyTo, String 
     return n == null ? JsonNodeFactory.instance.nullNode() : n;
   }
 
+  /** A NATS subject token: not empty, no dot, space, control character, {@code *} or {@code >}. */
+  static boolean subjectToken(String s) {
+    if (s == null || s.isEmpty()) return false;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '.' || c == '*' || c == '>' || c <= ' ' || c == 0x7f) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Where the result of a task goes, or why there is no such place: the {@code reply_to} (else
+   * {@code from}) must name an agent whose id is one subject token.
+   */
+  static String resultSubjectProblem(AgentbusTask t) {
+    try {
+      String subject = t.resultSubject();
+      String id = subject.substring("agent.".length(), subject.length() - ".results".length());
+      return subjectToken(id) ? null : "reply address \"" + id + "\" cannot be a subject token (no dots, spaces, * or >)";
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
+    }
+  }
+
   /** Python's truth value of a JSON value. */
   static boolean truthy(JsonNode n) {
     if (n == null || n.isNull() || n.isMissingNode()) return false;

@@ -46,11 +46,17 @@ final class AgentbusWire {
    * {@code datetime.now(timezone.utc).isoformat()} writes it. Compact UTF-8 JSON.
    */
   static byte[] result(AgentbusTask t, String status, String result, String error, Instant now, UUID id) {
+    return result(t.asDict(), status, result, error, now, id);
+  }
+
+  /** As above with the task as it is to be echoed ({@code as_dict}, or what could be read of a bad message). */
+  static byte[] result(com.fasterxml.jackson.databind.JsonNode task, String status, String result, String error,
+      Instant now, UUID id) {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
     o.put("id", id.toString());
     o.put("type", "task.result");
     o.put("status", status);
-    o.set("task", t.asDict());
+    o.set("task", task);
     o.put("completed_at", isoformat(now));
     if (result != null) o.put("result", result);
     if (error != null) o.put("error", error);

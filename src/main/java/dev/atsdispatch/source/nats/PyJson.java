@@ -47,4 +47,19 @@ final class PyJson {
     if (digits.length() <= exp + 1) return sign + digits + "0".repeat(exp + 1 - digits.length()) + ".0";
     return sign + digits.substring(0, exp + 1) + "." + digits.substring(exp + 1);
   }
+
+  /** Python's {@code str.strip()}: trims what {@code str.isspace()} calls white space, at both ends. */
+  static String strip(String s) {
+    if (s == null) return "";
+    int a = 0;
+    int b = s.length();
+    while (a < b && pySpace(s.charAt(a))) a++;
+    while (b > a && pySpace(s.charAt(b - 1))) b--;
+    return s.substring(a, b);
+  }
+
+  static boolean pySpace(char c) {
+    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680
+        || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+  }
 }
