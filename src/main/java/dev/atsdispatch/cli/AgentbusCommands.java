@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "agentbus", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "NATS JetStream tasks on agentbus's wire (streams AGENT_TASKS and AGENT_RESULTS).",
-    subcommands = {AgentbusCommands.Setup.class, AgentbusCommands.Publish.class, AgentbusCommands.Results.class})
+    subcommands = {AgentbusCommands.Setup.class, AgentbusCommands.Worker.class, AgentbusCommands.Publish.class,
+        AgentbusCommands.Results.class})
 public final class AgentbusCommands implements Runnable {
   @Spec CommandSpec spec;
 
@@ -40,7 +41,67 @@ public final class AgentbusCommands implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (setup, publish, results)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (setup, worker, publish, results)");
+  }
+
+  /**
+   * {@code agentbus worker}: what replaces {@code agentbus worker run [--config FILE]}: the
+   * service ({@code run}) on the NATS source, configured by the same agentbus file, with the
+   * service's own settings (state directory, concurrency, sandbox, notifications) beside it.
+   */
+  @Command(name = "worker", mixinStandardHelpOptions = true, versionProvider = Version.class,
+      description = "Run the worker an agentbus worker file describes (agentbus worker run), as this service: "
+          + "tasks from agent.<id>.tasks, results to agent.<reply_to>.results.",
+      exitCodeListHeading = "%nExit codes:%n",
+      exitCodeList = {"0:stopped by SIGTERM or SIGINT", "1:NATS, the keys or the agent could not be used",
+          "2:invalid options or settings"})
+  public static final class Worker implements Callable<Integer> {
+    @Mixin GlobalOptions global;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "agentbus's worker file (default: ./agentbus.toml, "
+        + "~/.agentbus/config.toml, /etc/agentbus/agentbus.toml, the first that exists)")
+    java.nio.file.Path config;
+
+    @Option(names = "--settings", paramLabel = "FILE",
+        description = "this service's own TOML settings (default: ./ats-dispatch.toml if present)")
+    java.nio.file.Path settings;
+
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "state directory (default: state)")
+    String stateDir;
+
+    @Option(names = "--keys-dir", paramLabel = "DIR", description = "keys directory (default: keys)")
+    String keysDir;
+
+    @Option(names = "--concurrency", paramLabel = "N", description = "agents running at once (default: 4; agentbus runs one)")
+    String concurrency;
+
+    @Override
+    public Integer call() {
+      java.nio.file.Path file = config;
+      if (file == null) {
+        String home = System.getProperty("user.home");
+        for (java.nio.file.Path p : dev.atsdispatch.source.nats.AgentbusConfig.searchPath(
+            java.nio.file.Path.of("").toAbsolutePath(), java.nio.file.Path.of(home == null ? "/" : home))) {
+          if (java.nio.file.Files.isRegularFile(p)) {
+            file = p;
+            break;
+          }
+        }
+        if (file == null) {
+          System.err.println("ats-dispatch: config file is required; pass --config or create ~/.agentbus/config.toml");
+          return 2;
+        }
+      }
+      RunCommand run = new RunCommand();
+      run.global = global;
+      run.options = new SettingsOptions();
+      run.options.config = settings;
+      run.options.stateDir = stateDir;
+      run.options.keysDir = keysDir;
+      run.options.concurrency = concurrency;
+      run.options.more.put("agentbus_config", file.toString());
+      return run.call();
+    }
   }
 
   /** {@code agentbus setup}: idempotent; prints one line per stream and the consumer. */

@@ -18,6 +18,8 @@ import dev.atsdispatch.exec.ProcessAgentRunner;
 import dev.atsdispatch.exec.Sandbox;
 import dev.atsdispatch.files.OwnerOnly;
 import dev.atsdispatch.notify.TaskNotifier;
+import dev.atsdispatch.source.nats.NatsAccess;
+import dev.atsdispatch.source.nats.NatsSource;
 import dev.atsdispatch.status.StatusServer;
 import dev.atsdispatch.time.Clock;
 import java.io.IOException;
@@ -80,6 +82,14 @@ public final class RunCommand implements Callable<Integer> {
       System.err.println("ats-dispatch: " + e.getMessage());
       return 2;
     }
+    if (s.nats() != null) {
+      if (embedded || demo) {
+        System.err.println("ats-dispatch: --embedded and --demo start an ATS; they cannot be used with source = nats");
+        return 2;
+      }
+      Service svc = natsService(s, sandbox);
+      return svc == null ? 1 : serve(s, svc, null, null);
+    }
     DevServer server = null;
     AtsSettings ats = s.ats();
     String transport = s.transport();
@@ -134,6 +144,11 @@ public final class RunCommand implements Callable<Integer> {
       if (server != null) server.close();
       return 1;
     }
+    return serve(s, svc, server, client);
+  }
+
+  /** Serves until SIGTERM or SIGINT (or, with --demo, until the demo task ends): the status port and the shutdown hook. */
+  private int serve(Settings s, Service svc, DevServer server, AtsClient client) {
     StatusServer status = null;
     if (s.statusPort().isPresent() && !demo) {
       try {
@@ -217,6 +232,69 @@ public final class RunCommand implements Callable<Integer> {
         + "; public key " + kp.publicKey() + " (fingerprint " + kp.fingerprint() + ")");
   }
 
+  /**
+   * The service on a NATS JetStream consumer: connects once (a wrong URL, refused credentials or a
+   * missing stream stop it here with the reason), takes the consumer's AckWait as the lease, and
+   * starts. Null after printing why it cannot.
+   */
+  private Service natsService(Settings s, Sandbox sandbox) {
+    NatsSource src = new NatsSource("nats", s.nats(), s.service().concurrency(), Clock.SYSTEM);
+    dev.atsdispatch.dispatch.ServiceConfig cfg;
+    try {
+      localPreflight(s);
+      Duration ackWait;
+      try {
+        ackWait = src.connect();
+      } catch (IOException | io.nats.client.JetStreamApiException e) {
+        throw new PreflightException("NATS at " + NatsAccess.redact(s.nats().url()) + " cannot be used: " + e.getMessage());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new PreflightException("interrupted while connecting to NATS");
+      }
+      var b = s.service().toBuilder();
+      b.lease = ackWait; // the consumer's AckWait is the lease: in progress every third of it
+      try {
+        cfg = b.build();
+      } catch (IllegalArgumentException e) {
+        throw new PreflightException("consumer " + s.nats().durable() + " has ack wait " + ackWait.toSeconds()
+            + " s; a worker needs 3 s to 24 h (ats-dispatch agentbus setup --ack-wait 30s)");
+      }
+      ensureKeyPair(new Keyring(s.service().keysDir()));
+    } catch (PreflightException | IllegalArgumentException | KeyringException e) {
+      System.err.println("ats-dispatch: preflight failed: " + e.getMessage());
+      src.close();
+      return null;
+    }
+    if (sandbox.warning() != null) log.warn("agent.sandbox = auto: {}", sandbox.warning());
+    log.info("agents run in: {}", sandbox.describe());
+    Service svc = new Service(cfg, src, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox)
+        .keepingGatesReady(READY_GATES), Clock.SYSTEM, System.getenv(),
+        new Service.Extensions(state -> CryptoIntake.forState(s.service().keysDir(), state),
+            TaskNotifier.factory(s.notifyConfig())));
+    try {
+      svc.start();
+    } catch (RuntimeException e) {
+      System.err.println("ats-dispatch: " + e.getMessage());
+      src.close();
+      return null;
+    }
+    return svc;
+  }
+
+  /** The checks that need no task source: key files and the agent program. */
+  static void localPreflight(Settings s) {
+    Map<String, String> env = System.getenv();
+    Keyring keys = new Keyring(s.service().keysDir());
+    try {
+      keys.checkSecretKeyPermissions();
+      keys.check();
+    } catch (KeyringException e) {
+      throw new PreflightException(e.getMessage());
+    }
+    Settings.AgentProgram program = s.agentProgram(env);
+    if (program.path() == null) throw new PreflightException(program.how() + " (set agent.command)");
+  }
+
   static void preflight(Settings s, AtsClient client) {
     Map<String, String> env = System.getenv();
     Keyring keys = new Keyring(s.service().keysDir());
@@ -255,6 +333,8 @@ public final class RunCommand implements Callable<Integer> {
   static Sandbox sandbox(Settings s, Map<String, String> env) throws Sandbox.Unavailable {
     List<Path> hidden = new ArrayList<>(List.of(s.service().stateDir(), s.service().keysDir()));
     if (s.configFile() != null) hidden.add(s.configFile());
+    if (s.agentbusConfig() != null) hidden.add(s.agentbusConfig()); // it may hold the NATS URL's password
+    if (s.nats() != null && s.nats().credsFile() != null) hidden.add(s.nats().credsFile());
     hidden.addAll(s.secretFiles());
     String creds = env.get("CREDENTIALS_DIRECTORY");
     if (creds != null && !creds.isBlank()) hidden.add(Path.of(creds));

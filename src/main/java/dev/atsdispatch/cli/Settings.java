@@ -117,6 +117,34 @@ public final class Settings {
           true, (s, v) -> s.b.extraEnv = stringMap(v)),
       key("slots", "{gpu = 1}", "named resource slots; a task whose payload has <name> = true takes one",
           (s, v) -> s.b.slots = intMap(v)),
+      // ---- where tasks come from: an ATS channel, or NATS JetStream on agentbus's wire (dev.atsdispatch.source) ----
+      key("source", "ats", "where tasks come from: ats (the ATS channel above) or nats (a NATS JetStream durable "
+          + "consumer on agentbus 0.1.0's wire; the nats.* keys)", (s, v) -> s.source = oneOf(v, "ats", "nats")),
+      key("agentbus_config", "", "an agentbus worker file (agentbus.toml): when set, source is nats and its [agent], "
+          + "[worker] and [nats] sections give the agent command, its timeout and the NATS keys (an agent command or timeout "
+          + "given as a flag still wins; nats.creds and nats.ca_file add to it)",
+          (s, v) -> s.agentbusConfig = v.isBlank() ? null : Path.of(v)),
+      new Key("nats.url", "", "NATS server URL(s), comma-separated (user:password@ or token@ in it if the server wants "
+          + "them; tls:// for TLS)", true, (s, v) -> s.natsUrl = v.strip()),
+      key("nats.agent_id", "", "the worker identity: tasks come from agent.<id>.tasks (an agent- prefix is dropped)",
+          (s, v) -> s.natsAgent = v.strip()),
+      key("nats.stream", "AGENT_TASKS", "the stream that keeps the task subject", (s, v) -> s.natsStream = v.strip()),
+      key("nats.durable", "", "the durable pull consumer this worker shares with others of its identity (empty: the agent id)",
+          (s, v) -> s.natsDurable = v.strip()),
+      key("nats.task_subject", "", "the subject tasks are read from (empty: agent.<agent id>.tasks)",
+          (s, v) -> s.natsSubject = v.strip()),
+      key("nats.default_result_subject", "agent.main.results", "where the failed result of a message that names no "
+          + "usable reply address goes", (s, v) -> s.natsDefaultResults = v.strip()),
+      key("nats.creds", "", "a .creds file (JWT and NKey seed) to connect with", (s, v) -> s.natsCreds = v.isBlank() ? null : Path.of(v)),
+      key("nats.ca_file", "", "a PEM file of the CA certificates the server's TLS certificate is checked against",
+          (s, v) -> s.natsCa = v.isBlank() ? null : Path.of(v)),
+      key("nats.extra_instruction", "", "text added to the end of agentbus's prompt (its [agent] extra_instruction)",
+          (s, v) -> s.natsExtra = v),
+      key("nats.max_task_bytes", "1048576", "largest task message taken; a larger one is failed with a result that says so",
+          (s, v) -> s.natsMaxBytes = integer(v)),
+      key("nats.ack_wait", "30s", "AckWait of a consumer this worker creates because it is missing (an existing one "
+          + "keeps its own); the consumer's AckWait is the lease, kept alive every third of it",
+          (s, v) -> s.natsAckWait = duration(v)),
       key("embedded.port", "7878", "port of the dev server started by run --embedded (0: any)",
           (s, v) -> s.embeddedPort = integer(v)),
       // status port: /healthz, /readyz, /metrics (dev.atsdispatch.status)
@@ -162,6 +190,20 @@ public final class Settings {
   }
 
   final ServiceConfig.Builder b = ServiceConfig.builder();
+  String source;
+  Path agentbusConfig;
+  String natsUrl;
+  String natsAgent;
+  String natsStream;
+  String natsDurable;
+  String natsSubject;
+  String natsDefaultResults;
+  Path natsCreds;
+  Path natsCa;
+  String natsExtra;
+  int natsMaxBytes;
+  Duration natsAckWait;
+  private dev.atsdispatch.source.nats.NatsSettings nats;
   final NotifyConfig.Builder nb = NotifyConfig.builder();
   private NotifyConfig notify;
   String transport;
@@ -328,6 +370,7 @@ public final class Settings {
       s.values.put(k.name(), v);
       s.sources.put(k.name(), src);
     }
+    s.fromAgentbus(flags, cwd, home);
     // the agent runs in its work directory: a relative program is made absolute here, once
     s.startDir = (cwd != null ? cwd : Path.of("")).toAbsolutePath().normalize();
     s.agentGiven = s.b.agentCommand.isEmpty() ? "" : s.b.agentCommand.get(0);
@@ -365,6 +408,52 @@ public final class Settings {
     }
     s.ats = AtsSettings.resolve(atsFlags, env, cwd, home);
     return s;
+  }
+
+  /**
+   * With {@code agentbus_config}: the agentbus worker file decides the source (nats), the agent
+   * command, its timeout, and the nats keys, except where a flag says otherwise.
+   */
+  private void fromAgentbus(Map<String, String> flags, Path cwd, Path home) {
+    if (agentbusConfig != null) {
+      dev.atsdispatch.source.nats.AgentbusConfig c;
+      try {
+        c = dev.atsdispatch.source.nats.AgentbusConfig.load(agentbusConfig, cwd == null ? Path.of("") : cwd,
+            home == null ? Path.of("") : home);
+      } catch (IOException | IllegalArgumentException e) {
+        throw new InvalidSetting("agentbus_config", e.getMessage());
+      }
+      source = "nats";
+      sources.put("source", "agentbus_config");
+      if (!flags.containsKey("agent.command")) b.agentCommand = c.chatCmd();
+      if (!flags.containsKey("agent.timeout")) b.agentTimeout = Duration.ofSeconds(Math.max(1, c.taskTimeoutSeconds()));
+      try {
+        nats = dev.atsdispatch.source.nats.NatsSettings.of(c).withAccess(natsCreds, natsCa)
+            .withConsumerDefaults(natsAckWait, b.maxAttempts + 1);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidSetting("agentbus_config", e.getMessage());
+      }
+    } else if ("nats".equals(source)) {
+      if (natsUrl.isEmpty()) throw new InvalidSetting("nats.url", "is required with source = nats");
+      if (natsAgent.isEmpty()) throw new InvalidSetting("nats.agent_id", "is required with source = nats");
+      try {
+        nats = new dev.atsdispatch.source.nats.NatsSettings(natsUrl, natsCreds, natsCa, natsAgent, natsStream,
+            natsDurable, natsSubject, natsDefaultResults, natsExtra, natsMaxBytes, null, -1, natsAckWait, b.maxAttempts + 1);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidSetting("nats", e.getMessage());
+      }
+    }
+    if (nats != null) b.channel = nats.taskSubject(); // what logs and ATS_CHANNEL name
+  }
+
+  /** The agentbus worker file in use, if any. */
+  public Path agentbusConfig() {
+    return agentbusConfig;
+  }
+
+  /** The NATS source's settings with {@code source = nats}; null for an ATS channel. */
+  public dev.atsdispatch.source.nats.NatsSettings nats() {
+    return nats;
   }
 
   /**

@@ -30,6 +30,9 @@ public final class SettingsOptions {
   @Option(names = "--actor-id") String actorId;
   @Option(names = "--actor-name") String actorName;
 
+  /** Settings a command sets for its user (by key), as flags: after the options above. */
+  final Map<String, String> more = new LinkedHashMap<>();
+
   /** The settings, or null after printing the one line that names the bad key. */
   Settings loadOrExplain() {
     try {
@@ -51,6 +54,7 @@ public final class SettingsOptions {
     put(flags, "keys_dir", keysDir);
     put(flags, "state_retention", stateRetention);
     put(flags, "ats_bin", atsBin);
+    flags.putAll(more);
     String home = System.getProperty("user.home");
     return Settings.load(config, flags, System.getenv(),
         new AtsSettings.Flags(url, org, project, actorType, actorId, actorName),
