@@ -28,7 +28,13 @@ public final class NatsAccess {
   /** jnats options for a long-lived connection; IllegalArgumentException names a file that cannot be used. */
   public static Options.Builder options(NatsSettings s, ConnectionListener listener, ErrorListener errors) {
     Options.Builder b = new Options.Builder().server(s.url()).connectionName("ats-dispatch " + s.agent())
-        .maxReconnects(s.maxReconnects()).reconnectWait(s.reconnectWait()).connectionTimeout(Duration.ofSeconds(5));
+        .maxReconnects(s.maxReconnects()).reconnectWait(s.reconnectWait()).connectionTimeout(Duration.ofSeconds(5))
+        // a subscription per request: with jnats's shared reply subscription, requests made across a
+        // reconnect were seen to go unanswered for good (results never stored, fetches stalled)
+        .oldRequestStyle()
+        .reconnectBufferSize(0)
+        // a publish never blocks on a full outgoing queue (a wedged writer): it fails, and is retried
+        .discardMessagesWhenOutgoingQueueFull();
     if (listener != null) b.connectionListener(listener);
     if (errors != null) b.errorListener(errors);
     if (s.credsFile() != null) {

@@ -75,7 +75,8 @@ public final class NatsSource implements TaskSource {
 
   /** One delivered message, from its delivery until it is settled. */
   private static final class Held {
-    final Message msg;
+    /** The latest delivery: a redelivery of the same message replaces it, and acks go to it. */
+    volatile Message msg;
     final AgentbusTask task;
     final SourceTask offer;
     final long deliveredNanos;
@@ -95,8 +96,26 @@ public final class NatsSource implements TaskSource {
   private final Clock clock;
   private final Map<TaskKey, Held> held = new ConcurrentHashMap<>();
   private final Object room = new Object();
+  private final Object flushing = new Object();
+  /**
+   * Messages this source settled lately (task key to stream sequence): a redelivery of one (its
+   * acknowledgement lost with a connection or a server restart) is acknowledged at once.
+   */
+  private final Map<TaskKey, Long> answered = java.util.Collections.synchronizedMap(
+      new java.util.LinkedHashMap<>(64, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<TaskKey, Long> eldest) {
+          return size() > 10_000;
+        }
+      });
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "nats-keepalive");
+    t.setDaemon(true);
+    return t;
+  });
+  /** Its own thread: a wedged connection may block the keepalive timer's publishes. */
+  private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "nats-watchdog");
     t.setDaemon(true);
     return t;
   });
@@ -108,6 +127,7 @@ public final class NatsSource implements TaskSource {
   private volatile Duration ackWait;
   private volatile long readySince;
   private volatile GiveBacks giveBacks;
+  private volatile int unanswered;
   private volatile String problem = "not connected yet";
   private Thread fetcher;
 
@@ -165,6 +185,12 @@ public final class NatsSource implements TaskSource {
    */
   public synchronized Duration connect() throws IOException, InterruptedException, JetStreamApiException {
     if (consumer != null) return ackWait;
+    if (nc == null) nc = open();
+    return attach();
+  }
+
+  /** A new connection with this source's listeners. */
+  private Connection open() throws IOException, InterruptedException {
     ConnectionListener listener = (conn, type) -> {
       switch (type) {
         case DISCONNECTED -> log.warn("NATS connection lost; reconnecting");
@@ -180,8 +206,17 @@ public final class NatsSource implements TaskSource {
       public void errorOccurred(Connection conn, String error) {
         log.warn("NATS server error: {}", error);
       }
+
+      @Override
+      public void exceptionOccurred(Connection conn, Exception exp) {
+        log.warn("NATS connection: {}", exp.toString(), log.isDebugEnabled() ? exp : null);
+      }
     };
-    if (nc == null) nc = Nats.connect(NatsAccess.options(settings, listener, quiet).build());
+    return Nats.connect(NatsAccess.options(settings, listener, quiet).build());
+  }
+
+  /** Makes sure of the consumer on the connection of now and takes its AckWait; the first time, starts the timer. */
+  private Duration attach() throws IOException, JetStreamApiException {
     JetStreamManagement jsm = nc.jetStreamManagement();
     ConsumerInfo info;
     try {
@@ -213,11 +248,59 @@ public final class NatsSource implements TaskSource {
     ackWait = c.getAckWait() == null || c.getAckWait().isZero() ? Duration.ofSeconds(30) : c.getAckWait();
     js = nc.jetStream();
     consumer = nc.getConsumerContext(settings.stream(), settings.durable());
-    readySince = clock.nanoTime();
     problem = null;
-    long every = Math.max(100, ackWait.toMillis() / 3);
-    timer.scheduleWithFixedDelay(this::keepUnclaimed, every, every, TimeUnit.MILLISECONDS);
+    if (readySince == 0) {
+      readySince = clock.nanoTime();
+      long every = Math.max(100, ackWait.toMillis() / 3);
+      timer.scheduleWithFixedDelay(this::keepUnclaimed, every, every, TimeUnit.MILLISECONDS);
+      watchdog.scheduleWithFixedDelay(this::checkAnswering, 2, 2, TimeUnit.SECONDS);
+    }
     return ackWait;
+  }
+
+  /**
+   * A connection that says it is connected but whose round trips go unanswered is made again.
+   * jnats was seen to end up so after a server restart (requests and pulls written nowhere, for
+   * good); deliveries held here are answered on the new connection ({@link #reply}).
+   */
+  private void checkAnswering() {
+    Connection c = nc;
+    if (closed || c == null || c.getStatus() != Connection.Status.CONNECTED) return;
+    try {
+      flush(c);
+      unanswered = 0;
+    } catch (TimeoutException | RuntimeException e) {
+      if (++unanswered >= 2) rebuild("no answer to a PING for " + unanswered * 2 + " s");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Connects again on a new connection; the old one is closed in the background. */
+  private synchronized void rebuild(String why) {
+    if (closed) return;
+    log.warn("NATS connection not answering ({}); connecting again", why);
+    Connection old = nc;
+    try {
+      nc = open();
+      attach();
+      unanswered = 0;
+    } catch (IOException | JetStreamApiException | RuntimeException e) {
+      log.warn("connecting again failed ({}); trying later", e.toString());
+      return;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    Thread closer = new Thread(() -> {
+      try {
+        old.close();
+      } catch (InterruptedException | RuntimeException e) {
+        log.debug("closing the old NATS connection: {}", e.toString());
+      }
+    }, "nats-close-old");
+    closer.setDaemon(true);
+    closer.start();
   }
 
   private void fetchLoop(Consumer<SourceEvent> sink) {
@@ -292,22 +375,30 @@ public final class NatsSource implements TaskSource {
       reject(m, seq, task, "id is not usable as a task id (at most 512 characters, no NUL)");
       return;
     }
+    Long done = answered.get(key);
+    if (done != null && done == seq) {
+      log.debug("task {}: delivered again after it was answered; acknowledged", key);
+      reply(m, ACK);
+      return;
+    }
     Held prior = held.get(key);
     if (prior != null && prior.msg.metaData().streamSequence() != seq) {
       // another message with the id of a task running here: it waits until that one is done
       log.warn("task {}: a second message with its id (stream sequence {}) while it is held here; given back for later",
           key, seq);
-      m.nakWithDelay(ackWait);
+      reply(m, nakWithDelay(ackWait));
+      return;
+    }
+    if (prior != null) { // a redelivery of what is held here (its keepalive came late): answer the newer one
+      log.debug("task {}: delivered again while held here (delivery {})", key, deliveries);
+      prior.msg = m;
       return;
     }
     SourceTask offer = new SourceTask(key, TaskStatus.PENDING, 0, timestamp(m), task.taskType(),
         PyJson.compact(task.asDict()), enginePayload(task), false, deliveries);
-    Held h = new Held(m, task, offer, clock.nanoTime());
-    if (prior != null) h.claimed = prior.claimed; // a redelivery of what is held: the newer delivery answers
-    held.put(key, h);
-    if (prior == null) {
-      sink.accept(new SourceEvent.Offered(offer, deliveries > 1 ? SourceEvent.Why.LEASE_EXPIRED : SourceEvent.Why.CREATED));
-    }
+    held.put(key, new Held(m, task, offer, clock.nanoTime()));
+    log.debug("task {}: delivered (stream sequence {}, delivery {})", key, seq, deliveries);
+    sink.accept(new SourceEvent.Offered(offer, deliveries > 1 ? SourceEvent.Why.LEASE_EXPIRED : SourceEvent.Why.CREATED));
   }
 
   private static Instant timestamp(Message m) {
@@ -351,10 +442,10 @@ public final class NatsSource implements TaskSource {
     try {
       publish(subject, AgentbusWire.result(shown, AgentbusWire.FAILED, null, "invalid task message: " + reason,
           clock.now(), UUID.randomUUID()), id + ":" + seq);
-      m.term();
+      reply(m, TERM);
     } catch (SourceException e) {
       log.warn("stream sequence {}: the failed result could not be published ({}); it comes back later", seq, e.getMessage());
-      m.nakWithDelay(Duration.ofSeconds(5));
+      reply(m, nakWithDelay(Duration.ofSeconds(5)));
     }
   }
 
@@ -400,7 +491,7 @@ public final class NatsSource implements TaskSource {
           }
           continue;
         }
-        h.msg.inProgress();
+        reply(h.msg, IN_PROGRESS);
       }
     } catch (RuntimeException e) {
       log.warn("keeping offered NATS messages in progress failed: {}", e.toString());
@@ -489,13 +580,14 @@ public final class NatsSource implements TaskSource {
     offering = false;
     if (fetcher != null) fetcher.interrupt();
     timer.shutdownNow();
+    watchdog.shutdownNow();
     Connection c = nc;
     if (c == null) return;
     try {
       for (Map.Entry<TaskKey, Held> e : held.entrySet()) {
         if (!e.getValue().claimed && c.getStatus() == Connection.Status.CONNECTED) giveBack(e.getValue(), null);
       }
-      c.flush(Duration.ofSeconds(2));
+      flush(c);
     } catch (TimeoutException | RuntimeException e) {
       log.debug("NATS flush at close: {}", e.toString());
     } catch (InterruptedException e) {
@@ -517,13 +609,26 @@ public final class NatsSource implements TaskSource {
     try {
       PublishAck ack = j.publish(NatsMessage.builder().subject(subject).data(body).build(),
           PublishOptions.builder().messageId(msgId).streamTimeout(CALL).build());
+      unanswered = 0;
       if (ack.isDuplicate()) log.info("result {} was stored before; the stream kept the first", msgId);
     } catch (IOException e) {
+      if (nc.getStatus() == Connection.Status.CONNECTED && ++unanswered >= 2) rebuild("a result not stored: " + e.getMessage());
       throw new SourceException(SourceException.Kind.UNAVAILABLE, "result not stored on " + subject + ": " + e.getMessage(), e);
     } catch (JetStreamApiException e) {
       throw new SourceException(SourceException.Kind.UNAVAILABLE, "result not stored on " + subject + ": " + e.getMessage(), e);
     } catch (RuntimeException e) {
       throw new SourceException(SourceException.Kind.UNAVAILABLE, "result not stored on " + subject + ": " + e, e);
+    }
+  }
+
+  /**
+   * Waits until the server has read what was written so far (a PING answered). One at a time:
+   * jnats takes more than two PINGs in flight for a stale connection and drops it, and after
+   * that reconnect its requests were seen to go unanswered.
+   */
+  private void flush(Connection c) throws TimeoutException, InterruptedException {
+    synchronized (flushing) {
+      c.flush(CALL);
     }
   }
 
@@ -533,25 +638,44 @@ public final class NatsSource implements TaskSource {
     if (c == null || c.getStatus() != Connection.Status.CONNECTED) {
       throw new SourceException(SourceException.Kind.UNAVAILABLE, "NATS is not connected");
     }
-    if (term) h.msg.term();
-    else h.msg.ack();
-    try {
-      c.flush(CALL);
-    } catch (TimeoutException e) {
-      throw new SourceException(SourceException.Kind.UNAVAILABLE, "the acknowledgement was not confirmed", e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new SourceException(SourceException.Kind.UNAVAILABLE, "interrupted", e);
-    }
+    // not waited for: a PING in flight across a reconnect was seen to wedge jnats's connection; an
+    // acknowledgement that is lost brings a redelivery, which is acknowledged at once (answered)
+    reply(h.msg, term ? TERM : ACK);
+    answered.put(key, h.msg.metaData().streamSequence());
     if (held.remove(key, h)) roomMade();
+    log.debug("task {}: {}", key, term ? "terminated" : "acknowledged");
+  }
+
+  private static final String ACK = "+ACK";
+  private static final String NAK = "-NAK";
+  private static final String TERM = "+TERM";
+  private static final String IN_PROGRESS = "+WPI";
+
+  private static String nakWithDelay(Duration d) {
+    return "-NAK {\"delay\":" + d.toNanos() + "}";
+  }
+
+  /**
+   * An acknowledgement of a delivery (ack, nak, term, in progress), sent on the connection of now:
+   * after the connection was made again, deliveries of the old one are still answered.
+   */
+  private void reply(Message m, String body) {
+    Connection c = nc;
+    if (c == null || c.getStatus() != Connection.Status.CONNECTED || m.getReplyTo() == null) {
+      throw new SourceException(SourceException.Kind.UNAVAILABLE, "NATS is not connected");
+    }
+    try {
+      c.publish(m.getReplyTo(), body.getBytes(StandardCharsets.US_ASCII));
+    } catch (IllegalStateException e) {
+      throw new SourceException(SourceException.Kind.UNAVAILABLE, "NATS is not connected: " + e.getMessage(), e);
+    }
   }
 
   /** Gives a message back ({@code nak}) after recording that this delivery is no strike. */
   private void giveBack(Held h, Duration delay) {
     GiveBacks g = giveBacks;
     if (g != null) g.add(settings.stream(), h.msg.metaData().streamSequence());
-    if (delay == null || delay.isZero() || delay.isNegative()) h.msg.nak();
-    else h.msg.nakWithDelay(delay);
+    reply(h.msg, delay == null || delay.isZero() || delay.isNegative() ? NAK : nakWithDelay(delay));
   }
 
   /** True when an agent's answer asks for approval (agentbus's convention). */
@@ -622,7 +746,7 @@ public final class NatsSource implements TaskSource {
       if (c == null || c.getStatus() != Connection.Status.CONNECTED) {
         throw new SourceException(SourceException.Kind.UNAVAILABLE, "NATS is not connected");
       }
-      h.msg.inProgress();
+      reply(h.msg, IN_PROGRESS);
       expires = clock.now().plus(ackWait);
     }
 
