@@ -140,6 +140,11 @@ public final class AgentbusCommands implements Runnable {
             + "that publishes the poison result (default: ${DEFAULT-VALUE})")
     int maxDeliver;
 
+    @Option(names = "--replicas", paramLabel = "N", defaultValue = "1",
+        description = "servers of a JetStream cluster that keep each stream, 1 to 5 (default: ${DEFAULT-VALUE}; "
+            + "3 in a three-node cluster, so one node may fail)")
+    int replicas;
+
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10s",
         description = "how long to wait for the server (default: ${DEFAULT-VALUE})")
     String timeout;
@@ -152,6 +157,7 @@ public final class AgentbusCommands implements Runnable {
       JetStreamSetup.Consumer consumer;
       Duration wait;
       try {
+        if (replicas < 1 || replicas > 5) throw new IllegalArgumentException("--replicas must be 1 to 5");
         wait = Settings.duration(timeout);
         String name = durable;
         String subject = null;
@@ -178,7 +184,7 @@ public final class AgentbusCommands implements Runnable {
         return 2;
       }
       try (Connection nc = connect(url, wait)) {
-        for (String line : JetStreamSetup.ensure(nc, consumer)) out.println(line);
+        for (String line : JetStreamSetup.ensure(nc, consumer, replicas)) out.println(line);
         return 0;
       } catch (IOException | JetStreamApiException e) {
         err.println("ats-dispatch: agentbus setup: " + why(e));

@@ -52,14 +52,20 @@ public final class JetStreamSetup {
 
   /** Ensures both streams and {@code consumer}; returns one line per step ("created", "unchanged", "updated: ..."). */
   public static List<String> ensure(Connection nc, Consumer consumer) throws IOException, JetStreamApiException {
+    return ensure(nc, consumer, 1);
+  }
+
+  /** As above, the streams kept on {@code replicas} servers of a cluster (1 on a single server). */
+  public static List<String> ensure(Connection nc, Consumer consumer, int replicas) throws IOException, JetStreamApiException {
+    if (replicas < 1 || replicas > 5) throw new IllegalArgumentException("replicas must be 1 to 5");
     JetStreamManagement jsm = nc.jetStreamManagement();
     List<String> report = new ArrayList<>();
     report.add(stream(jsm, StreamConfiguration.builder().name(TASKS_STREAM).subjects("agent.*.tasks")
         .storageType(StorageType.File).retentionPolicy(RetentionPolicy.Limits).discardPolicy(DiscardPolicy.Old)
-        .maxAge(Duration.ofDays(7)).build()));
+        .maxAge(Duration.ofDays(7)).replicas(replicas).build()));
     report.add(stream(jsm, StreamConfiguration.builder().name(RESULTS_STREAM).subjects("agent.*.results")
         .storageType(StorageType.File).retentionPolicy(RetentionPolicy.Limits).discardPolicy(DiscardPolicy.Old)
-        .maxAge(Duration.ofDays(30)).build()));
+        .maxAge(Duration.ofDays(30)).replicas(replicas).build()));
     report.add(consumer(jsm, consumer));
     return report;
   }
@@ -77,6 +83,7 @@ public final class JetStreamSetup {
     List<String> diff = new ArrayList<>();
     if (!c.getSubjects().containsAll(want.getSubjects())) diff.add("subjects " + c.getSubjects() + " -> " + want.getSubjects());
     if (!c.getMaxAge().equals(want.getMaxAge())) diff.add("max age " + c.getMaxAge() + " -> " + want.getMaxAge());
+    if (c.getReplicas() != want.getReplicas()) diff.add("replicas " + c.getReplicas() + " -> " + want.getReplicas());
     if (c.getRetentionPolicy() != want.getRetentionPolicy()) {
       // JetStream cannot change a stream's retention: say so rather than half-update it
       throw new IOException("stream " + want.getName() + " exists with retention " + c.getRetentionPolicy()
@@ -89,7 +96,8 @@ public final class JetStreamSetup {
     if (diff.isEmpty()) return "stream " + want.getName() + ": unchanged";
     List<String> subjects = new ArrayList<>(c.getSubjects());
     for (String s : want.getSubjects()) if (!subjects.contains(s)) subjects.add(s);
-    jsm.updateStream(StreamConfiguration.builder(c).subjects(subjects).maxAge(want.getMaxAge()).build());
+    jsm.updateStream(StreamConfiguration.builder(c).subjects(subjects).maxAge(want.getMaxAge())
+        .replicas(want.getReplicas()).build());
     return "stream " + want.getName() + ": updated (" + String.join(", ", diff) + ")";
   }
 
