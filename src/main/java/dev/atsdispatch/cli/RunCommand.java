@@ -130,12 +130,8 @@ public final class RunCommand implements Callable<Integer> {
       if (server != null) server.close();
       return 1;
     }
-    if (sandbox.warning() != null) log.warn("agent.sandbox = auto: {}", sandbox.warning());
-    log.info("agents run in: {}", sandbox.describe());
-    Service svc = new Service(s.service(), ats, client, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox).keepingGatesReady(READY_GATES), Clock.SYSTEM,
-        System.getenv(), EventWatcher.Timing.DEFAULT,
-        new Service.Extensions(state -> CryptoIntake.forState(s.service().keysDir(), state),
-            TaskNotifier.factory(s.notifyConfig())));
+    Service svc = new Service(s.service(), ats, client, runner(sandbox), Clock.SYSTEM, System.getenv(),
+        EventWatcher.Timing.DEFAULT, extensions(s));
     try {
       svc.start();
     } catch (RuntimeException e) {
@@ -265,12 +261,7 @@ public final class RunCommand implements Callable<Integer> {
       src.close();
       return null;
     }
-    if (sandbox.warning() != null) log.warn("agent.sandbox = auto: {}", sandbox.warning());
-    log.info("agents run in: {}", sandbox.describe());
-    Service svc = new Service(cfg, src, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox)
-        .keepingGatesReady(READY_GATES), Clock.SYSTEM, System.getenv(),
-        new Service.Extensions(state -> CryptoIntake.forState(s.service().keysDir(), state),
-            TaskNotifier.factory(s.notifyConfig())));
+    Service svc = new Service(cfg, src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
     try {
       svc.start();
     } catch (RuntimeException e) {
@@ -279,6 +270,19 @@ public final class RunCommand implements Callable<Integer> {
       return null;
     }
     return svc;
+  }
+
+  /** The agent runner in {@code sandbox}, with its gates started ahead; says where agents run. */
+  private static ProcessAgentRunner runner(Sandbox sandbox) {
+    if (sandbox.warning() != null) log.warn("agent.sandbox = auto: {}", sandbox.warning());
+    log.info("agents run in: {}", sandbox.describe());
+    return new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(100), sandbox).keepingGatesReady(READY_GATES);
+  }
+
+  /** The encryption policy and the notifications of the settings. */
+  private static Service.Extensions extensions(Settings s) {
+    return new Service.Extensions(state -> CryptoIntake.forState(s.service().keysDir(), state),
+        TaskNotifier.factory(s.notifyConfig()));
   }
 
   /** The checks that need no task source: key files and the agent program. */
@@ -291,22 +295,14 @@ public final class RunCommand implements Callable<Integer> {
     } catch (KeyringException e) {
       throw new PreflightException(e.getMessage());
     }
+    // a relative program was made absolute against the start directory when the settings were loaded
     Settings.AgentProgram program = s.agentProgram(env);
     if (program.path() == null) throw new PreflightException(program.how() + " (set agent.command)");
   }
 
   static void preflight(Settings s, AtsClient client) {
     Map<String, String> env = System.getenv();
-    Keyring keys = new Keyring(s.service().keysDir());
-    try {
-      keys.checkSecretKeyPermissions();
-      keys.check();
-    } catch (KeyringException e) {
-      throw new PreflightException(e.getMessage());
-    }
-    // a relative program was made absolute against the start directory when the settings were loaded
-    Settings.AgentProgram program = s.agentProgram(env);
-    if (program.path() == null) throw new PreflightException(program.how() + " (set agent.command)");
+    localPreflight(s);
     if (client.transport().equals("cli")) {
       try {
         ProcessAgentRunner.resolve(s.atsBin(), env, "ats binary");

@@ -62,13 +62,7 @@ public final class Service implements AutoCloseable {
 
   public Service(ServiceConfig cfg, AtsSettings settings, AtsClient client, AgentRunner runner,
       Clock clock, Map<String, String> env, EventWatcher.Timing timing, Extensions ext) {
-    this.cfg = cfg;
-    this.state = new StateDir(cfg.stateDir());
-    this.ext = ext;
-    this.runner = runner;
-    this.clock = clock;
-    this.env = Map.copyOf(env);
-    this.source = new AtsSource("ats", client, settings, cfg.channel(), clock, timing);
+    this(cfg, new AtsSource("ats", client, settings, cfg.channel(), clock, timing), runner, clock, env, ext);
   }
 
   /** A service on any task source (NATS JetStream, ...), which it closes when it stops. */
