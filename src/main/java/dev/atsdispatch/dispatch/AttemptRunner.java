@@ -232,9 +232,7 @@ final class AttemptRunner {
   /** Attempts other services recorded on the task's thread; read only when this one may not be the first. */
   private TaskSource.SharedAttempts shared(Tracked t, TaskLedger.Summary sum) {
     Integer deliveries = t.offer.deliveries();
-    if (deliveries != null) { // the source counts
-      return new TaskSource.SharedAttempts(deliveries - 1, deliveries - 1);
-    }
+    if (deliveries != null) return new TaskSource.SharedAttempts(deliveries - 1, deliveries - 1); // the source counts
     if (!source.capabilities().threads() || (t.why == dev.atsdispatch.source.SourceEvent.Why.CREATED && sum.attempts() == 0)) {
       return TaskSource.SharedAttempts.NONE; // a task just created has no attempts anywhere yet
     }
