@@ -33,7 +33,11 @@ record BenchOptions(
 
   static final String USAGE = """
       usage: bench/run [options]
-        --transport cli|http|both   transports of our service to measure (default both)
+        --transport cli|http|nats|both|all
+                                    transports of our service to measure: the ats CLI, ATS over
+                                    http, or the NATS source (agentbus tasks on a nats-server), or
+                                    a comma-separated list such as http,nats; both = cli,http;
+                                    all (default) = the three, nats only where nats-server is installed
         --tasks-latency N           pickup latency: tasks created one at a time (default 500)
         --tasks-throughput N        throughput: tasks created at once (default 2000)
         --concurrency N             service concurrency (default 8)
@@ -61,7 +65,7 @@ record BenchOptions(
   static BenchOptions parse(String... args) {
     List<String> a = Arrays.asList(args);
     boolean quick = a.contains("--quick");
-    List<String> transports = List.of("cli", "http");
+    List<String> transports = withNats(List.of("cli", "http"));
     int warmup = quick ? 2 : 20;
     int latency = quick ? 10 : 500;
     int throughput = quick ? 40 : 2000;
@@ -87,12 +91,7 @@ record BenchOptions(
           sandbox = value(args, ++i, o);
           if (!List.of("auto", "bwrap", "none").contains(sandbox)) throw new IllegalArgumentException("--sandbox must be auto, bwrap or none");
         }
-        case "--transport" -> transports = switch (value(args, ++i, o)) {
-          case "cli" -> List.of("cli");
-          case "http" -> List.of("http");
-          case "both" -> List.of("cli", "http");
-          default -> throw new IllegalArgumentException("--transport must be cli, http or both");
-        };
+        case "--transport" -> transports = transports(value(args, ++i, o));
         case "--soak" -> soak = positive(args, ++i, o);
         case "--pending" -> pending = positive(args, ++i, o);
         case "--tasks-latency" -> latency = positive(args, ++i, o);
@@ -119,6 +118,32 @@ record BenchOptions(
     return new BenchOptions(transports, warmup, latency, throughput, concurrency, chain,
         Duration.ofMillis(quick ? 500 : 3000), Duration.ofSeconds(quick ? 30 : 120), external, compare,
         out, jar, jvmOpts, serverJvmOpts, timeout, quick, keep, sandbox, soak, pending);
+  }
+
+  private static List<String> transports(String v) {
+    switch (v) {
+      case "both":
+        return List.of("cli", "http");
+      case "all":
+        return withNats(List.of("cli", "http"));
+      default:
+        List<String> out = new ArrayList<>();
+        for (String t : v.split(",", -1)) {
+          if (!List.of("cli", "http", "nats").contains(t)) {
+            throw new IllegalArgumentException("--transport must be cli, http, nats, a comma-separated list of them, both or all");
+          }
+          if (!out.contains(t)) out.add(t);
+        }
+        return List.copyOf(out);
+    }
+  }
+
+  /** {@code base} and nats when a nats-server is installed (the default set of transports). */
+  private static List<String> withNats(List<String> base) {
+    if (!java.nio.file.Files.isExecutable(Path.of(dev.atsdispatch.testing.NatsServer.binary()))) return base;
+    List<String> all = new ArrayList<>(base);
+    all.add("nats");
+    return List.copyOf(all);
   }
 
   /** The words of {@code Environment="JAVA_OPTS=..."} in the unit file; none when it has no such line. */

@@ -29,4 +29,14 @@ final class BenchOptionsTest {
     assertEquals(List.of(), BenchOptions.unitJavaOpts(f));
     assertEquals(List.of(), BenchOptions.unitJavaOpts(dir.resolve("missing.service")));
   }
+
+  @Test
+  void transportsAreOneACommaSeparatedListOrANamedSet() {
+    assertEquals(List.of("http", "nats"), BenchOptions.parse("--transport", "http,nats").transports());
+    assertEquals(List.of("nats"), BenchOptions.parse("--transport", "nats").transports());
+    assertEquals(List.of("cli", "http"), BenchOptions.parse("--transport", "both").transports());
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BenchOptions.parse("--transport", "http,grpc"));
+    assertTrue(e.getMessage().startsWith("--transport must be"), e.getMessage());
+  }
 }

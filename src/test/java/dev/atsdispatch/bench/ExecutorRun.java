@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atsdispatch.time.WireTime;
 import dev.atsdispatch.testing.AtsStandIn;
 import dev.atsdispatch.testing.ChildJvm;
 import dev.atsdispatch.testing.Http;
+import dev.atsdispatch.testing.NatsServer;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -33,6 +33,8 @@ import okhttp3.Response;
 final class ExecutorRun {
   static final String OURS = "ats-dispatch";
   static final String PROBE = "bench-probe-0";
+  static final String NATS = "nats";
+  static final String NATS_AGENT = "bencher";
 
   private final BenchOptions opt;
   private final Children children;
@@ -41,11 +43,12 @@ final class ExecutorRun {
   private final ObjectNode result = JsonNodeFactory.instance.objectNode();
   private final ArrayNode errors = result.putArray("errors");
   private RecordingAgent agent;
-  private Http http;
+  private BenchQueue queue;
   private String channel;
   private Process exec;
   private Integer statusPort;
   private boolean executorGone;
+  private int natsPort;
 
   ExecutorRun(BenchOptions opt, Children children, String transport, Path dir) {
     this.opt = opt;
@@ -71,13 +74,21 @@ final class ExecutorRun {
       Files.createDirectories(dir);
       agent = new RecordingAgent(dir);
       agent.selfCheck();
-      server = children.start(new ProcessBuilder(javaCommand(opt.serverJvmOpts(), "dev-server", "--port", "0", "--db",
-          dir.resolve("ats.sqlite").toString())).directory(dir.toFile()), dir, "dev-server");
-      String url = Children.awaitStdout(server, dir, "dev-server", "ready at (http://\\S+)",
-          Duration.ofSeconds(60)).group(1);
-      http = new Http(url, "human", "bench", "Bench");
-      channel = "bench-" + transport + "-" + Long.toHexString(System.nanoTime() & 0xffffff);
-      result.put("channel", channel);
+      String url;
+      if (transport.equals(NATS)) {
+        server = startNatsServer();
+        url = "nats://127.0.0.1:" + natsPort;
+        queue = new NatsQueue(url, NATS_AGENT, Duration.ofSeconds(30), 4);
+        result.put("subject", "agent." + NATS_AGENT + ".tasks");
+      } else {
+        server = children.start(new ProcessBuilder(javaCommand(opt.serverJvmOpts(), "dev-server", "--port", "0", "--db",
+            dir.resolve("ats.sqlite").toString())).directory(dir.toFile()), dir, "dev-server");
+        url = Children.awaitStdout(server, dir, "dev-server", "ready at (http://\\S+)",
+            Duration.ofSeconds(60)).group(1);
+        channel = "bench-" + transport + "-" + Long.toHexString(System.nanoTime() & 0xffffff);
+        queue = new AtsQueue(url, channel);
+        result.put("channel", channel);
+      }
       startExecutor(url);
       step("idle memory", this::idleMemory);
       step("warm-up", () -> oneAtATime("warm", opt.warmup()));
@@ -85,7 +96,7 @@ final class ExecutorRun {
         long[] lat = oneAtATime("lat", opt.latencyTasks());
         result.set("latency", Stats.of(lat).json());
         if (!transport.equals("external")) {
-          com.fasterxml.jackson.databind.node.ObjectNode b = PickupBreakdown.of(dir.resolve("state"), agent, created);
+          ObjectNode b = PickupBreakdown.of(dir.resolve("state"), queue.source(), agent, created);
           if (b != null) result.set("pickup_breakdown", b);
         }
       });
@@ -94,11 +105,13 @@ final class ExecutorRun {
       if (opt.soakTasks() > 0) step("soak", this::soak);
       if (opt.pendingTasks() > 0) step("pending", this::pending);
       result.put("duplicate_runs", agent.duplicateRuns());
+      if (queue instanceof NatsQueue n) result.put("repeated_results", n.repeatedResults());
     } catch (RuntimeException | IOException e) {
       if (children.closed()) throw new InterruptedException("harness stopping");
       errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
     } finally {
       if (exec != null) children.stop(exec, Duration.ofSeconds(15));
+      if (queue != null) queue.close();
       if (server != null) children.stop(server, Duration.ofSeconds(10));
     }
   }
@@ -176,9 +189,15 @@ final class ExecutorRun {
       Map<String, String> env = pb.environment();
       cleanEnv(env);
       env.put("HOME", Files.createDirectories(dir.resolve("home")).toString());
-      env.put("ATS_URL", url);
-      env.put("ATS_DISPATCH_CHANNEL", channel);
-      env.put("ATS_DISPATCH_TRANSPORT", transport);
+      if (transport.equals(NATS)) {
+        env.put("ATS_DISPATCH_SOURCE", "nats");
+        env.put("ATS_DISPATCH_NATS_URL", url);
+        env.put("ATS_DISPATCH_NATS_AGENT_ID", NATS_AGENT);
+      } else {
+        env.put("ATS_URL", url);
+        env.put("ATS_DISPATCH_CHANNEL", channel);
+        env.put("ATS_DISPATCH_TRANSPORT", transport);
+      }
       env.put("ATS_DISPATCH_STATE_DIR", dir.resolve("state").toString());
       env.put("ATS_DISPATCH_KEYS_DIR", dir.resolve("keys").toString());
       env.put("ATS_DISPATCH_CONCURRENCY", Integer.toString(opt.concurrency()));
@@ -229,6 +248,23 @@ final class ExecutorRun {
       }
       return agent.start(key) != null;
     }, timeout, "no agent start for " + key);
+  }
+
+  /** A nats-server with JetStream on a free loopback port, its store in the run's directory. */
+  private Process startNatsServer() throws IOException, InterruptedException {
+    natsPort = freePort();
+    Process p = children.start(new ProcessBuilder(NatsServer.binary(), "-js", "-a", "127.0.0.1", "-p",
+        Integer.toString(natsPort), "-sd", dir.resolve("nats-store").toString()), dir, "nats-server");
+    long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (true) {
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", natsPort)) {
+        return p;
+      } catch (IOException notYet) {
+        if (!p.isAlive()) throw new BenchFailure("nats-server exited (" + p.exitValue() + "): " + Children.tail(dir, "nats-server"));
+        if (System.nanoTime() > end) throw new BenchFailure("nats-server did not listen within 20 s");
+        Thread.sleep(20);
+      }
+    }
   }
 
   private static int freePort() throws IOException {
@@ -291,20 +327,8 @@ final class ExecutorRun {
 
   // ---- ATS ----------------------------------------------------------------------------------
 
-  private long create(String title, JsonNode payload) {
-    ObjectNode b = JsonNodeFactory.instance.objectNode();
-    b.put("title", title);
-    b.put("channel", channel);
-    if (payload != null) b.set("payload", payload);
-    Http.Resp r = http.post("/tasks", b);
-    if (r.status() != 201) throw new BenchFailure("create " + title + ": " + r.status() + " " + r.text());
-    return r.task().path("id").asLong();
-  }
-
-  private int count(String statuses) {
-    Http.Resp r = http.get("/tasks?channel=" + channel + "&status=" + statuses + "&limit=1");
-    if (r.status() != 200) throw new BenchFailure("list: " + r.status() + " " + r.text());
-    return r.body().path("count").asInt();
+  private String create(String title, JsonNode payload) {
+    return queue.create(title, payload);
   }
 
   /** Waits until no task of the channel is pending or in progress, failing on a stall. */
@@ -312,7 +336,7 @@ final class ExecutorRun {
     long lastChange = System.nanoTime();
     int lastOpen = -1;
     while (true) {
-      int open = count("pending,in_progress");
+      int open = queue.open();
       if (open == 0) return;
       if (open != lastOpen) {
         lastOpen = open;
@@ -354,8 +378,8 @@ final class ExecutorRun {
 
   private void throughput() throws InterruptedException {
     int n = opt.throughputTasks();
-    int completedBefore = count("completed");
-    int failedBefore = count("failed");
+    int completedBefore = queue.completed();
+    int failedBefore = queue.failed();
     AtomicLong peakMain = new AtomicLong();
     AtomicLong peakTree = new AtomicLong();
     Thread sampler = rssSampler(peakMain, peakTree);
@@ -371,15 +395,10 @@ final class ExecutorRun {
       sampler.interrupt();
       sampler.join();
     }
-    int completed = count("completed") - completedBefore;
-    int failed = count("failed") - failedBefore;
-    Http.Resp last = http.get("/tasks?channel=" + channel + "&status=completed&sort_by=updated_at&sort_dir=desc&limit=1");
-    String at = last.body().path("tasks").path(0).path("completed_at").asText(null);
-    if (at != null) {
-      var i = WireTime.parse(at);
-      long lastCompletion = i.getEpochSecond() * 1_000_000_000L + i.getNano();
-      if (lastCompletion > t0 && lastCompletion <= endNanos) endNanos = lastCompletion;
-    }
+    int completed = queue.completed() - completedBefore;
+    int failed = queue.failed() - failedBefore;
+    Long lastCompletion = queue.lastCompletionNs();
+    if (lastCompletion != null && lastCompletion > t0 && lastCompletion <= endNanos) endNanos = lastCompletion;
     double seconds = (endNanos - t0) / 1e9;
     ObjectNode t = result.putObject("throughput");
     t.put("n", n);
@@ -397,15 +416,19 @@ final class ExecutorRun {
 
   private void chain() throws InterruptedException {
     int n = opt.chain();
+    if (!queue.dependencies()) {
+      result.putObject("chain").put("status", "n/a").put("reason", "no depends_on on this source");
+      return;
+    }
     List<String> keys = new ArrayList<>();
-    long prev = -1;
+    String prev = null;
     for (int i = 0; i < n; i++) {
       String key = "bench-chain-" + i;
       keys.add(key);
       ObjectNode payload = null;
-      if (prev >= 0) {
+      if (prev != null) {
         payload = JsonNodeFactory.instance.objectNode();
-        payload.putArray("depends_on").add(Long.toString(prev));
+        payload.putArray("depends_on").add(prev);
       }
       prev = create(key, payload);
     }
@@ -458,7 +481,7 @@ final class ExecutorRun {
     ObjectNode s = result.putObject("soak");
     ArrayNode peaks = s.putArray("peak_mb");
     ArrayNode settled = s.putArray("settled_mb");
-    int failedBefore = count("failed");
+    int failedBefore = queue.failed();
     for (int r = 0; r < rounds; r++) {
       int n = Math.min(round, opt.soakTasks() - r * round);
       AtomicLong peak = new AtomicLong();
@@ -477,7 +500,7 @@ final class ExecutorRun {
     s.put("n", opt.soakTasks());
     s.put("rounds", rounds);
     s.put("growth", Math.round(settled.get(rounds - 1).asDouble() / settled.get(0).asDouble() * 1000) / 1000.0);
-    int failed = count("failed") - failedBefore;
+    int failed = queue.failed() - failedBefore;
     s.put("failed", failed);
     if (failed > 0) errors.add("soak: " + failed + " tasks failed");
   }

@@ -108,4 +108,36 @@ class HarnessSmokeTest {
         .map(p -> p.pid() + " " + p.info().commandLine().orElse("?"))
         .filter(c -> !c.contains("ats-dispatch-group-probe")).toList(), "processes left behind");
   }
+
+  /**
+   * The NATS column: agentbus tasks published to a real nats-server, results read from the result
+   * subject; pickup (with the service's own breakdown), throughput and memory measured, each task
+   * with exactly one result, and the chain marked n/a (JetStream tasks have no depends_on).
+   */
+  @Test
+  @Timeout(90)
+  void quickRunOnNatsMeasuresPickupThroughputAndMemory() throws Exception {
+    Path out = dir.resolve("nats.json");
+    ByteArrayOutputStream table = new ByteArrayOutputStream();
+    int rc = Harness.run(new String[] {"--quick", "--transport", "nats", "--warmup", "1",
+        "--tasks-latency", "5", "--tasks-throughput", "30", "--chain", "3", "--pending", "10", "--timeout", "80s",
+        "--jvm-opts", "-XX:TieredStopAtLevel=1 -Xshare:auto", "--out", out.toString()},
+        new PrintStream(table, true, StandardCharsets.UTF_8), false);
+    String text = table.toString(StandardCharsets.UTF_8);
+    JsonNode r = new ObjectMapper().readTree(out.toFile()).path("results").get(0);
+
+    assertEquals(0, rc, text);
+    assertEquals("nats", r.path("transport").asText());
+    assertTrue(r.path("errors").isEmpty(), r.path("errors").toString());
+    assertEquals(5, r.path("latency").path("n").asInt(), r.toString());
+    assertEquals(5, r.path("pickup_breakdown").path("n").asInt(), r.toString());
+    assertEquals(30, r.path("throughput").path("completed").asInt(), r.toString());
+    assertEquals(0, r.path("throughput").path("failed").asInt(), r.toString());
+    assertEquals(0, r.path("repeated_results").asInt(), r.toString());
+    assertEquals(0, r.path("duplicate_runs").asInt(), r.toString());
+    assertEquals("n/a", r.path("chain").path("status").asText(), r.toString());
+    assertTrue(r.path("pending").path("waiting_mb").asDouble() > 10, r.toString());
+    assertTrue(r.path("rss").path("peak_mb").asDouble() > 10, r.toString());
+    assertTrue(text.contains("throughput (n=30, c=8)") && text.contains(" nats "), text);
+  }
 }

@@ -33,7 +33,7 @@ final class PickupBreakdown {
   private PickupBreakdown() {}
 
   /** The breakdown, or null when no ledger had the timings (another executor, an older service). */
-  static ObjectNode of(Path stateDir, RecordingAgent agent, Map<String, Long> createdNs) {
+  static ObjectNode of(Path stateDir, String source, RecordingAgent agent, Map<String, Long> createdNs) {
     List<List<Long>> stages = new ArrayList<>();
     for (int i = 0; i < STAGES.size(); i++) stages.add(new ArrayList<>());
     List<List<Long>> claim = new ArrayList<>();
@@ -42,7 +42,8 @@ final class PickupBreakdown {
       String id = agent.taskId(e.getKey());
       Long first = agent.start(e.getKey());
       if (id == null || first == null) continue;
-      JsonNode t = timings(stateDir.resolve("tasks/ats/" + id + "/events.jsonl"));
+      JsonNode t = timings(stateDir.resolve("tasks").resolve(source)
+          .resolve(new dev.atsdispatch.source.TaskKey(source, id).fileName()).resolve("events.jsonl"));
       if (t == null || !t.has("offered") || !t.has("claimed")) continue;
       long[] at = {e.getValue(), t.get("offered").asLong() * 1000, t.get("claimed").asLong() * 1000,
           t.get("recorded").asLong() * 1000, t.get("spawned").asLong() * 1000, first};
