@@ -53,8 +53,10 @@ final class Admission {
   private final ResultReporter reporter;
   private final Clock clock;
   private final int maxAttempts;
+  private final String noLookups; // the source's name when it cannot look tasks up by id, else null
 
-  Admission(StateDir state, Intake intake, ResultReporter reporter, Clock clock, int maxAttempts) {
+  Admission(StateDir state, Intake intake, ResultReporter reporter, Clock clock, int maxAttempts, String noLookups) {
+    this.noLookups = noLookups;
     this.state = state;
     this.intake = intake;
     this.reporter = reporter;
@@ -104,6 +106,11 @@ final class Admission {
     }
     e.view = ((Intake.Run) opened).view();
     e.deps = Dependencies.parse(e.view.payload().get("depends_on"), e.key.source());
+    if (noLookups != null && !e.deps.isEmpty()) {
+      // it could never start: nothing here can tell when the tasks it names are done
+      return new Refuse(e, "depends_on cannot be honoured: source " + noLookups + " cannot look tasks up by id",
+          TaskObserver.Failure.BLOCKED);
+    }
     int strikes = state.ledger(e.key).summary().strikes();
     if (t.deliveries() != null) strikes = Math.max(strikes, t.deliveries() - 1);
     if (strikes >= maxAttempts) return new Poison(e, strikes);

@@ -33,7 +33,7 @@ final class AgentWork {
 
   AgentSpec spec(TaskView v, int attempt) {
     TaskKey key = v.key();
-    String prompt = source.prompt(key, v.title(), v.description(), v.payload());
+    String prompt = source.prompt(key, v.title(), v.description(), v.payload(), v.encrypted());
     if (prompt == null) prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
     Map<String, String> env = new LinkedHashMap<>();
     for (String k : cfg.envAllowlist()) {

@@ -84,7 +84,8 @@ public final class Engine {
     this.tasks = new TaskTable(clock);
     calls.allowCoreThreadTimeOut(true);
     this.reporter = new ResultReporter(state.outbox("results"), state, source, calls, clock);
-    this.admission = new Admission(state, intake, reporter, clock, cfg.maxAttempts());
+    this.admission = new Admission(state, intake, reporter, clock, cfg.maxAttempts(),
+        source.capabilities().lookups() ? null : source.name());
     this.gate = new DependencyGate(source, calls, this::onLoop, clock, cfg.dependencyMax(), cfg.dependencyRecheck(),
         this::ready, this::blocked, this::recheckDeferred);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());

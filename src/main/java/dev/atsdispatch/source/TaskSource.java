@@ -74,11 +74,11 @@ public interface TaskSource extends AutoCloseable {
 
   /**
    * The agent's prompt for a task as this source's users expect it, or null for the engine's own
-   * layout (title, description and context sections). Called with the task as it will run (an
-   * encrypted task's opened content).
+   * layout (title, description and context sections). Called with the task as it will run: with
+   * {@code encrypted}, the title, description and payload are those opened from its envelope.
    */
   default String prompt(TaskKey key, String title, String description,
-      com.fasterxml.jackson.databind.node.ObjectNode payload) {
+      com.fasterxml.jackson.databind.node.ObjectNode payload, boolean encrypted) {
     return null;
   }
 

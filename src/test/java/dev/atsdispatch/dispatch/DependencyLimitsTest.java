@@ -79,6 +79,29 @@ final class DependencyLimitsTest {
     assertEquals(0, h.engine.deferredNow());
   }
 
+  /**
+   * A source that cannot say whether a task is done (JetStream) cannot hold a task back for its
+   * dependencies: the task is failed at once with a reason that says so, never held and retried.
+   */
+  @Test
+  void onASourceWithoutLookupsATaskWithDependenciesIsRefusedAtOnce() throws Exception {
+    FakeClock clock = new FakeClock();
+    FakeTaskSource src = new FakeTaskSource(clock).capabilities(
+        new dev.atsdispatch.source.Capabilities(true, true, true, false, true, true, false));
+    h = new EngineHarness(clock, src, new dev.atsdispatch.testing.FakeAgentRunner(clock),
+        EngineHarness.config(dir).build(), Intake.PLAIN).start();
+    TaskKey k = h.source.add(1, dependingOn(7, 2));
+    TaskKey plain = h.source.add(2, null);
+    h.source.offer(k);
+    h.source.offer(plain);
+    Wait.until("the task to be failed", Duration.ofSeconds(5), () -> h.source.store().status(k) == TaskStatus.FAILED);
+    assertEquals("depends_on cannot be honoured: source " + src.name() + " cannot look tasks up by id",
+        h.source.store().rec(k).reason);
+    assertEquals(0, h.source.count(Op.STATUS, null), "looked up a dependency on a source that has no lookups");
+    assertEquals(0, h.runner.starts(k).size());
+    Wait.until("the task without dependencies to start", Duration.ofSeconds(5), () -> h.runner.starts(plain).size() == 1);
+  }
+
   @Test
   void lookupsOfAThousandPendingDependenciesGoOutAtMostEightAtATimeAndOnceEach() {
     ServiceConfig.Builder b = EngineHarness.config(dir);

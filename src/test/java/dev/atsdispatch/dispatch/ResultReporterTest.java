@@ -668,7 +668,7 @@ final class ResultReporterTest {
 
     @Override
     public Capabilities capabilities() {
-      return new Capabilities(false, false, false, false, false, false);
+      return new Capabilities(false, false, false, false, false, false, true);
     }
 
     @Override

@@ -395,7 +395,7 @@ public final class FakeTaskSource implements TaskSource {
   private final AtomicInteger duplicate = new AtomicInteger();
   private final Map<String, AtomicInteger> inFlight = new HashMap<>();
   private final Map<String, Integer> maxInFlight = new HashMap<>();
-  private volatile Capabilities capabilities = new Capabilities(true, true, true, false, true, true);
+  private volatile Capabilities capabilities = new Capabilities(true, true, true, false, true, true, true);
 
   private FakeTaskSource(Store store, String actor) {
     this.store = store;

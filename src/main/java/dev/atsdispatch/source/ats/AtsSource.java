@@ -88,7 +88,7 @@ public final class AtsSource implements TaskSource {
 
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(true, true, true, false, true, false);
+    return new Capabilities(true, true, true, false, true, false, true);
   }
 
   @Override

@@ -70,6 +70,11 @@ record AgentbusTask(String id, String from, String to, JsonNode replyTo, String 
   }
 
   /** The task as agentbus's {@code as_dict} orders it: in the prompt and, whole, in the result. */
+  /** The same task with another payload (an encrypted task's, opened). */
+  AgentbusTask withPayload(ObjectNode p) {
+    return new AgentbusTask(id, from, to, replyTo, type, taskType, p, createdAt);
+  }
+
   ObjectNode asDict() {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
     o.put("id", id).put("from", from).put("to", to);

@@ -52,6 +52,27 @@ final class AgentbusWire {
   /** As above with the task as it is to be echoed ({@code as_dict}, or what could be read of a bad message). */
   static byte[] result(com.fasterxml.jackson.databind.JsonNode task, String status, String result, String error,
       Instant now, UUID id) {
+    return PyJson.compact(message(task, status, result, error, now, id)).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** The {@code result} text of an encrypted task's completed result: the answer itself is sealed. */
+  static final String SEALED_RESULT = "(encrypted: open encrypted_response with your key)";
+
+  /**
+   * The completed result of an encrypted task: {@code result} is the fixed {@link #SEALED_RESULT},
+   * and {@code encrypted_response} ({@code {"nonce", "ciphertext"}}, sealed to the sender) with
+   * {@code response_encrypted: true} carry the answer, as in an ATS task's outputs.
+   */
+  static byte[] sealedResult(com.fasterxml.jackson.databind.JsonNode task, com.fasterxml.jackson.databind.JsonNode sealed,
+      Instant now, UUID id) {
+    ObjectNode o = message(task, COMPLETED, SEALED_RESULT, null, now, id);
+    o.set("encrypted_response", sealed);
+    o.put("response_encrypted", true);
+    return PyJson.compact(o).getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static ObjectNode message(com.fasterxml.jackson.databind.JsonNode task, String status, String result,
+      String error, Instant now, UUID id) {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
     o.put("id", id.toString());
     o.put("type", "task.result");
@@ -60,7 +81,7 @@ final class AgentbusWire {
     o.put("completed_at", isoformat(now));
     if (result != null) o.put("result", result);
     if (error != null) o.put("error", error);
-    return PyJson.compact(o).getBytes(StandardCharsets.UTF_8);
+    return o;
   }
 
   private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss");

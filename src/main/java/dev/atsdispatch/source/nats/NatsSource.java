@@ -160,7 +160,7 @@ public final class NatsSource implements TaskSource {
 
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(false, false, false, true, false, true);
+    return new Capabilities(false, false, false, true, false, true, false);
   }
 
   @Override
@@ -549,14 +549,31 @@ public final class NatsSource implements TaskSource {
   }
 
   @Override
-  public String prompt(TaskKey key, String title, String description, ObjectNode payload) {
+  public String prompt(TaskKey key, String title, String description, ObjectNode payload, boolean encrypted) {
     Held h = held.get(key);
     AgentbusTask t = h != null ? h.task : null;
-    if (t == null && description != null) {
+    if (t == null && description != null && !encrypted) {
       AgentbusTask.Parsed p = AgentbusTask.parse(description.getBytes(StandardCharsets.UTF_8), Integer.MAX_VALUE);
       if (p instanceof AgentbusTask.Ok ok) t = ok.task();
     }
-    return t == null ? null : AgentbusWire.prompt(settings.agentId(), t, settings.extraInstruction());
+    if (t == null) return null;
+    if (encrypted) {
+      // the agent reads the opened task where the envelope was: payload {"fmt": "json", "content":
+      // {"title", "description"?, "payload"?}} (the plaintext encrypt-task seals), internal fields left out
+      ObjectNode content = JsonNodeFactory.instance.objectNode().put("title", title);
+      if (description != null && (h == null || !description.equals(h.offer.description()))) {
+        content.put("description", description);
+      }
+      if (payload != null) {
+        ObjectNode p = payload.deepCopy();
+        p.remove(dev.atsdispatch.dispatch.Prompts.INTERNAL_FIELDS);
+        if (!p.isEmpty()) content.set("payload", p);
+      }
+      ObjectNode opened = JsonNodeFactory.instance.objectNode().put("fmt", "json");
+      opened.set("content", content);
+      t = t.withPayload(opened);
+    }
+    return AgentbusWire.prompt(settings.agentId(), t, settings.extraInstruction());
   }
 
   @Override
@@ -754,14 +771,13 @@ public final class NatsSource implements TaskSource {
     public void complete(List<JsonNode> outputs) {
       Held h = current();
       JsonNode out = outputs.isEmpty() ? JsonNodeFactory.instance.objectNode() : outputs.get(0);
-      String response;
-      if (out.hasNonNull("response")) {
-        response = out.get("response").asText();
-      } else if (out.has("encrypted_response")) {
-        response = PyJson.compact(out.get("encrypted_response"));
-      } else {
-        response = "";
+      if (out.has("encrypted_response")) { // the answer sealed to the sender; its plaintext is never sent
+        publish(h.task.resultSubject(), AgentbusWire.sealedResult(h.task.asDict(), out.get("encrypted_response"),
+            clock.now(), UUID.randomUUID()), msgId(h));
+        settle(key, h, false);
+        return;
       }
+      String response = out.hasNonNull("response") ? out.get("response").asText() : "";
       String status = needsApproval(response) ? AgentbusWire.NEEDS_APPROVAL : AgentbusWire.COMPLETED;
       publish(h.task.resultSubject(), AgentbusWire.result(h.task.asDict(), status, PyJson.strip(response), null,
           clock.now(), UUID.randomUUID()), msgId(h));

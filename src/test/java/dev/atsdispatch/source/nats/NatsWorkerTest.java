@@ -77,6 +77,10 @@ final class NatsWorkerTest {
   }
 
   Service worker(String name, Path agent, int concurrency, int maxAttempts) throws Exception {
+    return worker(name, agent, concurrency, maxAttempts, Service.Extensions.NONE);
+  }
+
+  Service worker(String name, Path agent, int concurrency, int maxAttempts, Service.Extensions ext) throws Exception {
     NatsSource src = new NatsSource("nats", NatsSettings.forAgent(server.url(), "code"), concurrency, Clock.SYSTEM);
     Duration ackWait = src.connect();
     ServiceConfig.Builder b = ServiceConfig.builder();
@@ -90,7 +94,7 @@ final class NatsWorkerTest {
     b.concurrency = concurrency;
     b.maxAttempts = maxAttempts;
     Service svc = new Service(b.build(), src, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(50)), Clock.SYSTEM,
-        Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()), Service.Extensions.NONE);
+        Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()), ext);
     services.add(svc);
     svc.start();
     return svc;
@@ -199,6 +203,66 @@ final class NatsWorkerTest {
     AgentbusTask parsed = ((AgentbusTask.Ok) AgentbusTask.parse(AgentbusPublish.bytes(t), 1 << 20)).task();
     assertEquals(AgentbusWire.prompt("code", parsed, ""), Files.readString(prompt));
     awaitSettled();
+  }
+
+  /**
+   * The NaCl envelope of encrypt-task (made by the real tweetnacl) as a json payload's content:
+   * the agent reads the opened task in agentbus's prompt, the result carries the answer sealed to
+   * the sender and no plaintext, an unknown sender's task fails with the decryption reason, and an
+   * opened task that names dependencies is refused (JetStream cannot say when they are done).
+   */
+  @Test
+  void anEncryptedTaskRunsOpenedAndItsAnswerGoesBackSealedToTheSender() throws Exception {
+    String canary = "okapi-canary-5521";
+    setup(Duration.ofSeconds(30), 10);
+    dev.atsdispatch.crypto.Keyring keyring = new dev.atsdispatch.crypto.Keyring(dir.resolve("w1-keys"));
+    dev.atsdispatch.crypto.KeyPair ada = keyring.ensureDispatchKeyPair();
+    JsonNode alice = dev.atsdispatch.testing.NaclJs.run("keypair");
+    keyring.addTrusted("alice", alice.get("publicKey").asText());
+    JsonNode mallory = dev.atsdispatch.testing.NaclJs.run("keypair");
+    Path prompt = dir.resolve("prompt.txt");
+    worker("w1", agent("agent.sh", "printf '%s' \"$1\" > " + prompt + "\necho \"answer for $1\""), 2, 3,
+        new Service.Extensions(st -> dev.atsdispatch.crypto.CryptoIntake.forState(dir.resolve("w1-keys"), st),
+            Service.Extensions.NONE.observer()));
+
+    ObjectNode inner = M.createObjectNode().put("title", "the " + canary + " job").put("description", "do " + canary);
+    inner.putObject("payload").put("detail", canary);
+    ObjectNode sealed = publish(envelope(inner, ada.publicKey(), alice, "alice").toString(), "json");
+    ObjectNode stranger = publish(envelope(inner, ada.publicKey(), mallory, "alice").toString(), "json");
+    ObjectNode withDeps = inner.deepCopy();
+    ((ObjectNode) withDeps.get("payload")).putArray("depends_on").add("task-1");
+    ObjectNode waits = publish(envelope(withDeps, ada.publicKey(), alice, "alice").toString(), "json");
+
+    JsonNode r = awaitResult("agent.main.results", sealed.get("id").asText());
+    assertEquals("completed", r.get("status").asText(), r.toString());
+    assertEquals(AgentbusWire.SEALED_RESULT, r.get("result").asText());
+    assertTrue(r.get("response_encrypted").asBoolean(), r.toString());
+    JsonNode er = r.get("encrypted_response");
+    String answer = dev.atsdispatch.testing.NaclJs.run("open", M.createObjectNode().put("nonce", er.path("nonce").asText())
+        .put("ciphertext", er.path("ciphertext").asText()).put("publicKey", ada.publicKey())
+        .put("secretKey", alice.get("secretKey").asText())).path("plaintext").asText();
+    assertTrue(answer.startsWith("answer for You are code."), answer);
+    assertEquals(sealed.get("payload"), r.get("task").get("payload")); // the envelope echoed, as it came
+    // the agent read the opened task where the envelope was, and nothing of the envelope
+    String p = Files.readString(prompt);
+    assertTrue(p.contains("\"content\": {\n      \"title\": \"the " + canary + " job\",\n      \"description\": \"do " + canary
+        + "\",\n      \"payload\": {\n        \"detail\": \"" + canary + "\""), p);
+    assertFalse(p.contains("ciphertext") || p.contains("\"sender\""), p);
+
+    JsonNode no = awaitResult("agent.main.results", stranger.get("id").asText());
+    assertEquals("failed", no.get("status").asText(), no.toString());
+    assertTrue(no.get("error").asText().startsWith("Decryption failed: "), no.toString());
+    JsonNode blocked = awaitResult("agent.main.results", waits.get("id").asText());
+    assertEquals("failed", blocked.get("status").asText(), blocked.toString());
+    assertEquals("depends_on cannot be honoured: source nats cannot look tasks up by id", blocked.get("error").asText());
+    awaitSettled();
+    for (JsonNode x : results("agent.main.results")) assertFalse(x.toString().contains(canary), x.toString());
+  }
+
+  /** encrypt-task's envelope of {@code task} from {@code sender} (its keypair), sealed to {@code ada}. */
+  static JsonNode envelope(ObjectNode task, String ada, JsonNode sender, String name) {
+    return dev.atsdispatch.testing.NaclJs.run("envelope", M.createObjectNode().<ObjectNode>set("task", task)
+        .put("adaKey", ada).put("secretKey", sender.get("secretKey").asText()).put("sender", name));
   }
 
   @Test
