@@ -30,13 +30,32 @@ public final class AgentbusCommands implements Runnable {
   @Spec CommandSpec spec;
 
   /** One connection for one command: no reconnects, and no log lines of its own (the command says what failed). */
-  static Connection connect(String url, Duration wait) throws IOException, InterruptedException {
-    return Nats.connect(new Options.Builder().server(url).connectionTimeout(wait).noReconnect()
-        .errorListener(new io.nats.client.ErrorListener() {}).build());
+  static Connection connect(String url, Duration wait, Access access) throws IOException, InterruptedException {
+    return dev.atsdispatch.source.nats.NatsAccess.connect(
+        access.apply(new Options.Builder().server(url).connectionTimeout(wait).noReconnect()), null);
+  }
+
+  /** How setup, publish and results authenticate and trust the server besides the URL's credentials. */
+  public static final class Access {
+    @Option(names = "--creds", paramLabel = "FILE", description = "a .creds file (JWT and NKey seed) to connect with")
+    java.nio.file.Path creds;
+
+    @Option(names = "--ca-file", paramLabel = "FILE",
+        description = "a PEM file of the CA certificates the server's TLS certificate is checked against (tls:// URLs)")
+    java.nio.file.Path caFile;
+
+    /** IllegalArgumentException naming the option when a file cannot be used. */
+    Options.Builder apply(Options.Builder b) {
+      return dev.atsdispatch.source.nats.NatsAccess.secured(b, creds, caFile, "--creds", "--ca-file");
+    }
+
+    void check() {
+      apply(new Options.Builder());
+    }
   }
 
   static String why(Exception e) {
-    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return dev.atsdispatch.source.nats.NatsAccess.describe(e);
   }
 
   @Override
@@ -57,6 +76,7 @@ public final class AgentbusCommands implements Runnable {
           "2:invalid options or settings"})
   public static final class Worker implements Callable<Integer> {
     @Mixin GlobalOptions global;
+    @Mixin Access access;
 
     @Option(names = "--config", paramLabel = "FILE", description = "agentbus's worker file (default: ./agentbus.toml, "
         + "~/.agentbus/config.toml, /etc/agentbus/agentbus.toml, the first that exists)")
@@ -100,6 +120,9 @@ public final class AgentbusCommands implements Runnable {
       run.options.keysDir = keysDir;
       run.options.concurrency = concurrency;
       run.options.more.put("agentbus_config", file.toString());
+      // the service's nats.creds and nats.ca_file, as flags (they win over the settings file)
+      if (access.creds != null) run.options.more.put("nats.creds", access.creds.toString());
+      if (access.caFile != null) run.options.more.put("nats.ca_file", access.caFile.toString());
       return run.call();
     }
   }
@@ -112,6 +135,7 @@ public final class AgentbusCommands implements Runnable {
   public static final class Setup implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin GlobalOptions global;
+    @Mixin Access access;
 
     @Option(names = "--config", paramLabel = "FILE",
         description = "agentbus's worker config to take [nats] url, [agent] id, [nats] durable and task_subject from "
@@ -157,6 +181,7 @@ public final class AgentbusCommands implements Runnable {
       JetStreamSetup.Consumer consumer;
       Duration wait;
       try {
+        access.check();
         if (replicas < 1 || replicas > 5) throw new IllegalArgumentException("--replicas must be 1 to 5");
         wait = Settings.duration(timeout);
         String name = durable;
@@ -183,7 +208,7 @@ public final class AgentbusCommands implements Runnable {
         err.println("ats-dispatch: agentbus setup: " + why);
         return 2;
       }
-      try (Connection nc = connect(url, wait)) {
+      try (Connection nc = connect(url, wait, access)) {
         for (String line : JetStreamSetup.ensure(nc, consumer, replicas)) out.println(line);
         return 0;
       } catch (IOException | JetStreamApiException e) {
@@ -210,6 +235,7 @@ public final class AgentbusCommands implements Runnable {
   public static final class Publish implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin GlobalOptions global;
+    @Mixin Access access;
 
     @CommandLine.Parameters(index = "0", paramLabel = "CONTENT", description = "the task's content (text, or JSON with --payload-fmt json)")
     String content;
@@ -245,6 +271,7 @@ public final class AgentbusCommands implements Runnable {
       java.util.List<com.fasterxml.jackson.databind.node.ObjectNode> tasks = new java.util.ArrayList<>();
       Duration wait;
       try {
+        access.check();
         wait = Settings.duration(timeout);
         for (String target : to) {
           tasks.add(dev.atsdispatch.source.nats.AgentbusPublish.task(content, payloadFmt, from, target, replyTo, taskType,
@@ -254,7 +281,7 @@ public final class AgentbusCommands implements Runnable {
         err.println("ats-dispatch: agentbus publish: " + e.getMessage());
         return 2;
       }
-      try (Connection nc = connect(url, wait)) {
+      try (Connection nc = connect(url, wait, access)) {
         io.nats.client.JetStream js = nc.jetStream(io.nats.client.JetStreamOptions.builder().requestTimeout(wait).build());
         for (var t : tasks) {
           String subject = dev.atsdispatch.source.nats.AgentbusPublish.subject(t.get("to").asText());
@@ -296,6 +323,7 @@ public final class AgentbusCommands implements Runnable {
   public static final class Results implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin GlobalOptions global;
+    @Mixin Access access;
 
     @Option(names = "--nats-url", required = true, paramLabel = "URL", description = "the NATS server, e.g. nats://127.0.0.1:4222")
     String url;
@@ -321,6 +349,7 @@ public final class AgentbusCommands implements Runnable {
       String subject;
       Duration wait;
       try {
+        access.check();
         if (limit <= 0) throw new IllegalArgumentException("limit must be positive");
         wait = Settings.duration(timeout);
         subject = dev.atsdispatch.source.nats.AgentbusPublish.resultSubject(agent);
@@ -329,7 +358,7 @@ public final class AgentbusCommands implements Runnable {
         return 2;
       }
       com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
-      try (Connection nc = connect(url, wait)) {
+      try (Connection nc = connect(url, wait, access)) {
         io.nats.client.StreamContext sc = nc.getStreamContext(JetStreamSetup.RESULTS_STREAM);
         Long kept = sc.getStreamInfo(io.nats.client.api.StreamInfoOptions.filterSubjects(subject))
             .getStreamState().getSubjectMap().get(subject);

@@ -242,7 +242,7 @@ public final class RunCommand implements Callable<Integer> {
       try {
         ackWait = src.connect();
       } catch (IOException | io.nats.client.JetStreamApiException e) {
-        throw new PreflightException("NATS at " + NatsAccess.redact(s.nats().url()) + " cannot be used: " + e.getMessage());
+        throw new PreflightException("NATS at " + NatsAccess.redact(s.nats().url()) + " cannot be used: " + NatsAccess.describe(e));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new PreflightException("interrupted while connecting to NATS");

@@ -16,20 +16,37 @@ import java.util.concurrent.TimeUnit;
 public final class NatsServer implements AutoCloseable {
   private final Path store;
   private final int port;
+  private final Path config; // null: flags only
   private Process process;
 
-  private NatsServer(Path store, int port) {
+  private NatsServer(Path store, int port, Path config) {
     this.store = store;
     this.port = port;
+    this.config = config;
   }
 
   /** Starts one with its store under {@code dir}. */
   public static NatsServer start(Path dir) throws IOException, InterruptedException {
+    return start(dir, null);
+  }
+
+  /**
+   * As above, with {@code extraConfig} (nats-server configuration, e.g. a {@code tls} or
+   * {@code authorization} block) in its configuration file.
+   */
+  public static NatsServer start(Path dir, String extraConfig) throws IOException, InterruptedException {
     int port;
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
     }
-    NatsServer n = new NatsServer(Files.createDirectories(dir.resolve("nats-store")), port);
+    Path store = Files.createDirectories(dir.resolve("nats-store"));
+    Path config = null;
+    if (extraConfig != null) {
+      config = dir.resolve("nats-server.conf");
+      Files.writeString(config, "listen: \"127.0.0.1:" + port + "\"\njetstream { store_dir: \"" + store + "\" }\n"
+          + extraConfig + "\n");
+    }
+    NatsServer n = new NatsServer(store, port, config);
     n.start();
     return n;
   }
@@ -43,8 +60,9 @@ public final class NatsServer implements AutoCloseable {
 
   /** (Re)starts the server on its port and store; returns once it accepts connections. */
   public void start() throws IOException, InterruptedException {
-    process = new ProcessBuilder(binary(), "-js", "-a", "127.0.0.1", "-p", Integer.toString(port), "-sd", store.toString())
-        .redirectErrorStream(true).redirectOutput(store.resolveSibling("nats-server.log").toFile()).start();
+    ProcessBuilder pb = config != null ? new ProcessBuilder(binary(), "-c", config.toString())
+        : new ProcessBuilder(binary(), "-js", "-a", "127.0.0.1", "-p", Integer.toString(port), "-sd", store.toString());
+    process = pb.redirectErrorStream(true).redirectOutput(store.resolveSibling("nats-server.log").toFile()).start();
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (System.nanoTime() < end) {
       if (!process.isAlive()) throw new IOException("nats-server exited: " + Files.readString(store.resolveSibling("nats-server.log")));
@@ -59,6 +77,10 @@ public final class NatsServer implements AutoCloseable {
 
   public String url() {
     return "nats://127.0.0.1:" + port;
+  }
+
+  public int port() {
+    return port;
   }
 
   /** kill -9. */

@@ -1,5 +1,6 @@
 package dev.atsdispatch.source.nats;
 
+import io.nats.client.Connection;
 import io.nats.client.ConnectionListener;
 import io.nats.client.ErrorListener;
 import io.nats.client.Nats;
@@ -37,16 +38,25 @@ public final class NatsAccess {
         .discardMessagesWhenOutgoingQueueFull();
     if (listener != null) b.connectionListener(listener);
     if (errors != null) b.errorListener(errors);
-    if (s.credsFile() != null) {
-      if (!Files.isReadable(s.credsFile())) throw new IllegalArgumentException("nats.creds: cannot read " + s.credsFile());
-      b.authHandler(Nats.credentials(s.credsFile().toString()));
+    return secured(b, s.credsFile(), s.caFile(), "nats.creds", "nats.ca_file");
+  }
+
+  /**
+   * {@code b} with a {@code .creds} file to authenticate with and a CA file to trust (either may be
+   * null); IllegalArgumentException, starting with the name the user gave the file by, when one
+   * cannot be used.
+   */
+  public static Options.Builder secured(Options.Builder b, Path creds, Path ca, String credsName, String caName) {
+    if (creds != null) {
+      if (!Files.isReadable(creds)) throw new IllegalArgumentException(credsName + ": cannot read " + creds);
+      b.authHandler(Nats.credentials(creds.toString()));
     }
-    if (s.caFile() != null) b.sslContext(trusting(s.caFile()));
+    if (ca != null) b.sslContext(trusting(ca, caName));
     return b;
   }
 
   /** A TLS context that trusts the certificates of a PEM file (and only those). */
-  static SSLContext trusting(Path caFile) {
+  static SSLContext trusting(Path caFile, String name) {
     try (InputStream in = Files.newInputStream(caFile)) {
       KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
       ks.load(null, null);
@@ -54,17 +64,75 @@ public final class NatsAccess {
       for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
         ks.setCertificateEntry("ca-" + n++, c);
       }
-      if (n == 0) throw new IllegalArgumentException("nats.ca_file: no certificate in " + caFile);
+      if (n == 0) throw new IllegalArgumentException(name + ": no certificate in " + caFile);
       TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(ks);
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(null, tmf.getTrustManagers(), null);
       return ctx;
     } catch (IOException e) {
-      throw new IllegalArgumentException("nats.ca_file: cannot read " + caFile + ": " + e.getMessage());
+      throw new IllegalArgumentException(name + ": cannot read " + caFile + ": " + e.getMessage());
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException("nats.ca_file: " + caFile + " is not a PEM certificate file: " + e.getMessage());
+      throw new IllegalArgumentException(name + ": " + caFile + " is not a PEM certificate file: " + e.getMessage());
     }
+  }
+
+  /**
+   * Connects with {@code b}, {@code errors} (may be null) told of what the connection reports.
+   * When the connection cannot be made, the IOException has the last error jnats reported (a TLS
+   * handshake refused, a socket error) as its cause: jnats's own message does not say.
+   */
+  public static Connection connect(Options.Builder b, ErrorListener errors) throws IOException, InterruptedException {
+    java.util.concurrent.atomic.AtomicReference<Exception> last = new java.util.concurrent.atomic.AtomicReference<>();
+    b.errorListener(new ErrorListener() {
+      @Override
+      public void errorOccurred(Connection conn, String error) {
+        if (errors != null) errors.errorOccurred(conn, error);
+      }
+
+      @Override
+      public void exceptionOccurred(Connection conn, Exception exp) {
+        last.set(exp);
+        if (errors != null) errors.exceptionOccurred(conn, exp);
+      }
+    });
+    try {
+      return Nats.connect(b.build());
+    } catch (IOException e) {
+      Exception why = last.get();
+      if (why != null && e.getCause() == null && why != e) throw new IOException(e.getMessage(), why);
+      throw e;
+    }
+  }
+
+  private static final java.util.regex.Pattern USER_INFO =
+      java.util.regex.Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*://)([^\\s/@,\\[\\]]+)@");
+
+  /**
+   * What went wrong, for a person: the exception's message and, when it has one that says more,
+   * its root cause's (jnats's "Unable to connect to NATS servers" hides the TLS or socket error),
+   * with the password or token of any URL in them masked.
+   */
+  public static String describe(Throwable e) {
+    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+    if (root != e && root.getMessage() != null && !msg.contains(root.getMessage())) msg += " (" + root.getMessage() + ")";
+    return redactText(msg);
+  }
+
+  /** {@code text} with the user information of every URL in it masked as {@link #redact} masks it. */
+  public static String redactText(String text) {
+    java.util.regex.Matcher m = USER_INFO.matcher(text);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String user = m.group(2);
+      int colon = user.indexOf(':');
+      String shown = colon < 0 ? "***" : user.substring(0, colon) + ":***";
+      m.appendReplacement(out, java.util.regex.Matcher.quoteReplacement(m.group(1) + shown + "@"));
+    }
+    m.appendTail(out);
+    return out.toString();
   }
 
   /** The URL without its password or token: what a log line may show. */

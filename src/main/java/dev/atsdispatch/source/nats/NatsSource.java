@@ -204,15 +204,15 @@ public final class NatsSource implements TaskSource {
     ErrorListener quiet = new ErrorListener() {
       @Override
       public void errorOccurred(Connection conn, String error) {
-        log.warn("NATS server error: {}", error);
+        log.warn("NATS server error: {}", NatsAccess.redactText(error));
       }
 
       @Override
       public void exceptionOccurred(Connection conn, Exception exp) {
-        log.warn("NATS connection: {}", exp.toString(), log.isDebugEnabled() ? exp : null);
+        log.warn("NATS connection: {}", NatsAccess.redactText(exp.toString()));
       }
     };
-    return Nats.connect(NatsAccess.options(settings, listener, quiet).build());
+    return NatsAccess.connect(NatsAccess.options(settings, listener, null), quiet);
   }
 
   /** Makes sure of the consumer on the connection of now and takes its AckWait; the first time, starts the timer. */
@@ -312,8 +312,8 @@ public final class NatsSource implements TaskSource {
       } catch (InterruptedException e) {
         return;
       } catch (IOException | JetStreamApiException | RuntimeException e) {
-        problem = e.getMessage();
-        log.warn("NATS source not ready ({}); trying again in {} ms", e.getMessage(), wait);
+        problem = NatsAccess.describe(e);
+        log.warn("NATS source not ready ({}); trying again in {} ms", problem, wait);
         sleep(wait);
         wait = Math.min(wait * 2, 10_000);
       }
