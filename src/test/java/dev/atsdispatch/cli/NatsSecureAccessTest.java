@@ -22,13 +22,14 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * NATS over TLS with a private CA and a password in the URL, against a real nats-server that
- * takes TLS clients only: setup, publish, the worker and results all connect with {@code tls://}
- * and a CA file; without the CA, or with a wrong password, each says why and exits non-zero, and
- * the password shows nowhere.
+ * How a worker proves itself to NATS, against real nats-servers: TLS with a private CA and a
+ * password in the URL (a server that takes TLS clients only), and a {@code .creds} file (a server
+ * in operator mode, JWTs made as nsc makes them). Setup, publish, the worker and results all
+ * connect; without the CA, with a wrong password or without the creds each says why and exits
+ * non-zero, and the password shows nowhere.
  */
 @Timeout(120)
-final class NatsTlsTest {
+final class NatsSecureAccessTest {
   static final String PASSWORD = "pw-7f3a-secret";
   @TempDir Path dir;
 
@@ -97,6 +98,46 @@ final class NatsTlsTest {
       }
       for (Run x : List.of(untrusted, wrong, noCa, setup, published)) {
         assertFalse(x.out().contains(PASSWORD) || x.err().contains(PASSWORD), "the password was printed: " + x);
+      }
+    }
+  }
+
+  @Test
+  void aCredsFileGetsTheWorkerAndTheCommandsIntoAServerInOperatorMode() throws Exception {
+    dev.atsdispatch.testing.TestOperator op = dev.atsdispatch.testing.TestOperator.make();
+    try (NatsServer nats = NatsServer.start(dir, op.natsBlock())) {
+      String creds = op.creds(dir.resolve("worker.creds"), "worker").toString();
+      Run anonymous = AgentbusCommandsTest.run("--nats-url", nats.url(), "--agent", "code", "--timeout", "3s");
+      assertEquals(1, anonymous.rc(), anonymous.err());
+      assertTrue(anonymous.err().contains("Authorization Violation"), anonymous.err());
+      Run setup = AgentbusCommandsTest.run("--nats-url", nats.url(), "--creds", creds, "--agent", "code");
+      assertEquals(0, setup.rc(), setup.err());
+      Run published = AgentbusCommandsTest.exec(List.of("agentbus", "publish", "with creds", "--nats-url", nats.url(),
+          "--creds", creds, "--to", "code", "--task-type", "ask"));
+      assertEquals(0, published.rc(), published.err());
+      String id = new ObjectMapper().readTree(published.out()).path("id").asText();
+
+      Path agent = dir.resolve("agent.sh");
+      Files.writeString(agent, "#!/bin/sh\necho \"done with creds\"\n");
+      Files.setPosixFilePermissions(agent, PosixFilePermissions.fromString("rwx------"));
+      Path config = dir.resolve("agentbus.toml");
+      Files.writeString(config, "[agent]\nid = \"code\"\nchat_cmd = [\"" + agent + "\", \"{input}\"]\n[nats]\nurl = \""
+          + nats.url() + "\"\n");
+      Path settings = dir.resolve("ats-dispatch.toml");
+      Files.writeString(settings, "[nats]\ncreds = \"" + creds + "\"\n");
+      try (ChildJvm worker = ChildJvm.start(dir, "worker", Map.of("ATS_DISPATCH_STATUS_PORT", "off",
+          "ATS_DISPATCH_LOG_FORMAT", "plain", "ATS_DISPATCH_AGENT_SANDBOX", "none"), List.of("agentbus", "worker",
+          "--config", config.toString(), "--settings", settings.toString(), "--state-dir", dir.resolve("state").toString(),
+          "--keys-dir", dir.resolve("keys").toString()))) {
+        Run[] got = new Run[1];
+        Wait.until("the result, read with the creds", Duration.ofSeconds(60), () -> {
+          got[0] = AgentbusCommandsTest.exec(List.of("agentbus", "results", "--nats-url", nats.url(), "--creds", creds,
+              "--agent", "main"));
+          return got[0].rc() == 0 && got[0].out().contains(id);
+        });
+        JsonNode r = new ObjectMapper().readTree(got[0].out().lines().toList().get(0));
+        assertEquals("completed", r.path("status").asText(), r.toString());
+        assertEquals("done with creds", r.path("result").asText());
       }
     }
   }
