@@ -259,6 +259,40 @@ final class NatsWorkerTest {
     for (JsonNode x : results("agent.main.results")) assertFalse(x.toString().contains(canary), x.toString());
   }
 
+  /** Telegram and the callback of a {@code callback_url} in a JSON payload's content, as for an ATS task. */
+  @Test
+  void aCallbackUrlInTheContentGetsTheResultAndTelegramHearsOfIt() throws Exception {
+    try (okhttp3.mockwebserver.MockWebServer hooks = new okhttp3.mockwebserver.MockWebServer();
+        okhttp3.mockwebserver.MockWebServer telegram = new okhttp3.mockwebserver.MockWebServer()) {
+      hooks.enqueue(new okhttp3.mockwebserver.MockResponse().setBody("ok"));
+      for (int i = 0; i < 5; i++) telegram.enqueue(new okhttp3.mockwebserver.MockResponse().setBody("{\"ok\":true}"));
+      setup(Duration.ofSeconds(30), 10);
+      dev.atsdispatch.notify.NotifyConfig ncfg = dev.atsdispatch.notify.NotifyConfig.builder()
+          .telegram(dev.atsdispatch.testing.TestSecrets.botToken(), "42", telegram.url("/").toString().replaceAll("/$", ""))
+          .callbackAllow(List.of("127.0.0.1/32")).build();
+      worker("w1", agent("agent.sh", "echo 'reviewed'"), 2, 3,
+          new Service.Extensions(st -> dev.atsdispatch.dispatch.Intake.PLAIN, dev.atsdispatch.notify.TaskNotifier.factory(ncfg)));
+      ObjectNode t = publish("{\"callback_url\": \"" + hooks.url("/cb") + "\", \"ask\": \"review\"}", "json");
+
+      JsonNode r = awaitResult("agent.main.results", t.get("id").asText());
+      assertEquals("completed", r.get("status").asText(), r.toString());
+      okhttp3.mockwebserver.RecordedRequest cb = hooks.takeRequest(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertTrue(cb != null, "no callback");
+      JsonNode body = M.readTree(cb.getBody().readUtf8());
+      assertEquals("completed", body.path("status").asText(), body.toString());
+      assertEquals("reviewed", body.path("result").asText(), body.toString());
+      assertEquals(t.get("id").asText(), body.path("task_id").asText(), body.toString());
+      List<String> texts = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        okhttp3.mockwebserver.RecordedRequest m = telegram.takeRequest(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(m != null, "Telegram heard only " + texts);
+        texts.add(M.readTree(m.getBody().readUtf8()).path("text").asText());
+      }
+      assertTrue(texts.stream().anyMatch(x -> x.startsWith("✅ Done: chat — reviewed")), texts.toString());
+      awaitSettled();
+    }
+  }
+
   /** encrypt-task's envelope of {@code task} from {@code sender} (its keypair), sealed to {@code ada}. */
   static JsonNode envelope(ObjectNode task, String ada, JsonNode sender, String name) {
     return dev.atsdispatch.testing.NaclJs.run("envelope", M.createObjectNode().<ObjectNode>set("task", task)
