@@ -43,19 +43,26 @@ public final class Dependencies {
     }
   }
 
-  /** Beyond this many ids the oldest facts are forgotten; a forgotten one is looked up again. */
+  /** Beyond this many ids the oldest edges are forgotten (only tasks with dependencies have them). */
   static final int REMEMBERED = 100_000;
 
-  private final Map<TaskKey, List<TaskKey>> edges = bounded();
-  private final Map<TaskKey, TaskStatus> status = bounded();
-  private final Set<TaskKey> missing = java.util.Collections.newSetFromMap(bounded());
-  private final Map<TaskKey, String> inCycle = bounded();
+  /**
+   * Statuses are seen for every task that goes by, depending on others or not: the newest this
+   * many are kept (a forgotten one is looked up again), so that the memory they take stops
+   * growing within a few thousand tasks rather than after a hundred thousand.
+   */
+  static final int STATUSES_REMEMBERED = 10_000;
 
-  private static <V> Map<TaskKey, V> bounded() {
+  private final Map<TaskKey, List<TaskKey>> edges = bounded(REMEMBERED);
+  private final Map<TaskKey, TaskStatus> status = bounded(STATUSES_REMEMBERED);
+  private final Set<TaskKey> missing = java.util.Collections.newSetFromMap(bounded(STATUSES_REMEMBERED));
+  private final Map<TaskKey, String> inCycle = bounded(REMEMBERED);
+
+  private static <V> Map<TaskKey, V> bounded(int max) {
     return new LinkedHashMap<>(256, 0.75f, false) {
       @Override
       protected boolean removeEldestEntry(Map.Entry<TaskKey, V> eldest) {
-        return size() > REMEMBERED;
+        return size() > max;
       }
     };
   }
