@@ -29,7 +29,8 @@ record BenchOptions(
     boolean keep,
     String sandbox,
     int soakTasks,
-    int pendingTasks) {
+    int pendingTasks,
+    java.util.Map<String, String> serviceEnv) {
 
   static final String USAGE = """
       usage: bench/run [options]
@@ -50,7 +51,8 @@ record BenchOptions(
         --jar FILE                  run target/ats-dispatch.jar (default: this JVM's classpath)
         --jvm-opts "<opts>"         JVM options of the service (default: JAVA_OPTS of the systemd unit,
                                     deploy/systemd/ats-dispatch.service, so the bench measures what is
-                                    deployed; "" for the JVM's own defaults)
+                                    deployed; "" for the JVM's own defaults; the unit's
+                                    MALLOC_ARENA_MAX is given to the service too)
         --server-jvm-opts "<opts>"  JVM options of the dev server (default: none)
         --timeout DURATION          overall limit, e.g. 45m (default 150m; --quick 5m)
         --quick                     small counts for a smoke run
@@ -117,7 +119,8 @@ record BenchOptions(
     }
     return new BenchOptions(transports, warmup, latency, throughput, concurrency, chain,
         Duration.ofMillis(quick ? 500 : 3000), Duration.ofSeconds(quick ? 30 : 120), external, compare,
-        out, jar, jvmOpts, serverJvmOpts, timeout, quick, keep, sandbox, soak, pending);
+        out, jar, jvmOpts, serverJvmOpts, timeout, quick, keep, sandbox, soak, pending,
+        unitEnv(Path.of("deploy", "systemd", "ats-dispatch.service"), "MALLOC_ARENA_MAX"));
   }
 
   private static List<String> transports(String v) {
@@ -144,6 +147,24 @@ record BenchOptions(
     List<String> all = new ArrayList<>(base);
     all.add("nats");
     return List.copyOf(all);
+  }
+
+  /** The unit's {@code Environment=NAME=value} lines for {@code names} (what the service runs with besides JAVA_OPTS). */
+  static java.util.Map<String, String> unitEnv(Path unit, String... names) {
+    java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+    if (!java.nio.file.Files.isRegularFile(unit)) return out;
+    try {
+      for (String line : java.nio.file.Files.readAllLines(unit)) {
+        for (String n : names) {
+          java.util.regex.Matcher m = java.util.regex.Pattern.compile("^Environment=\"?" + n + "=([^\"\\s]*)\"?\\s*$")
+              .matcher(line.trim());
+          if (m.matches()) out.put(n, m.group(1));
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read " + unit, e);
+    }
+    return out;
   }
 
   /** The words of {@code Environment="JAVA_OPTS=..."} in the unit file; none when it has no such line. */

@@ -17,6 +17,7 @@ final class BenchOptionsTest {
     assertTrue(unit.contains("-XX:+ExitOnOutOfMemoryError") && unit.stream().anyMatch(o -> o.startsWith("-Xmx")), unit.toString());
     BenchOptions o = BenchOptions.parse("--quick");
     assertEquals(unit, o.jvmOpts());
+    assertEquals(java.util.Map.of("MALLOC_ARENA_MAX", "2"), o.serviceEnv());
     assertEquals(List.of(), o.serverJvmOpts());
     assertEquals(List.of(), BenchOptions.parse("--jvm-opts", "").jvmOpts());
     assertEquals(List.of("-Xmx1g"), BenchOptions.parse("--server-jvm-opts", "-Xmx1g").serverJvmOpts());

@@ -189,6 +189,7 @@ final class ExecutorRun {
       Map<String, String> env = pb.environment();
       cleanEnv(env);
       env.put("HOME", Files.createDirectories(dir.resolve("home")).toString());
+      env.putAll(opt.serviceEnv()); // what the systemd unit sets besides JAVA_OPTS (MALLOC_ARENA_MAX)
       if (transport.equals(NATS)) {
         env.put("ATS_DISPATCH_SOURCE", "nats");
         env.put("ATS_DISPATCH_NATS_URL", url);

@@ -154,6 +154,8 @@ public final class Harness {
     o.put("chain", opt.chain());
     o.put("jvm_opts", String.join(" ", opt.jvmOpts()));
     o.put("server_jvm_opts", String.join(" ", opt.serverJvmOpts()));
+    ObjectNode serviceEnv = o.putObject("service_env");
+    opt.serviceEnv().forEach(serviceEnv::put);
     o.put("sandbox", opt.sandbox());
     if (opt.external() != null) o.put("external", opt.external());
     ArrayNode notes = doc.putArray("notes");
