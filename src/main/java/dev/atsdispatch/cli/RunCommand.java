@@ -336,6 +336,14 @@ public final class RunCommand implements Callable<Integer> {
     if (creds != null && !creds.isBlank()) hidden.add(Path.of(creds));
     List<Path> rw = new ArrayList<>(s.rwBinds());
     if (s.agentHome() != null && !rw.contains(s.agentHome())) rw.add(s.agentHome());
-    return Sandbox.create(s.sandboxMode(), s.agentNetwork(), hidden, s.roBinds(), rw, env);
+    Sandbox sb = Sandbox.create(s.sandboxMode(), s.agentNetwork(), hidden, s.roBinds(), rw, env);
+    if (!s.service().agentApi()) return sb;
+    Path state = s.service().stateDir().toAbsolutePath().normalize();
+    try {
+      state = state.toRealPath(); // bwrap follows symlinks in destinations: the path as it really is
+    } catch (java.io.IOException e) {
+      // made at start: the lock creates it
+    }
+    return sb.bindingAfterHidden(dev.atsdispatch.dispatch.Service.apiDir(state));
   }
 }

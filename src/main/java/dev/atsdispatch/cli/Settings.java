@@ -105,6 +105,9 @@ public final class Settings {
       key("agent.sandbox", "auto", "where agents run: bwrap (a bubblewrap sandbox, or refuse to start), none, or auto "
           + "(bwrap when it is installed and works, else none with a warning)",
           (s, v) -> s.sandboxMode = Sandbox.Mode.parse(v)),
+      key("agent.api", "true", "the agent API: each attempt gets ATS_DISPATCH_API (a Unix socket, reachable in the "
+          + "sandbox) and ATS_DISPATCH_TOKEN, good for its own task and attempt only",
+          (s, v) -> s.b.agentApi = bool(v)),
       key("agent.network", "true", "in the sandbox: whether agents reach the network (false: a loopback of their own only)",
           (s, v) -> s.agentNetwork = bool(v)),
       key("agent.home", "", "the agents' HOME (empty: the service's); in the sandbox it is bound writable, so a CLI "

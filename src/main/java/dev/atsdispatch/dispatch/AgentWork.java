@@ -21,6 +21,8 @@ final class AgentWork {
   private final Map<String, String> serviceEnv;
   private final java.util.function.Supplier<String> logKey;
   private final dev.atsdispatch.source.TaskSource source;
+  /** The agent API, when the service runs one (set before the engine starts). */
+  private volatile dev.atsdispatch.api.AgentApi api;
 
   AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv, java.util.function.Supplier<String> logKey,
       dev.atsdispatch.source.TaskSource source) {
@@ -31,7 +33,32 @@ final class AgentWork {
     this.logKey = logKey;
   }
 
+  void useApi(dev.atsdispatch.api.AgentApi api) {
+    this.api = api;
+  }
+
+  /**
+   * The attempt's access to the agent API (its token), or null when there is no API: what the
+   * agent may read of its task is what its prompt has, without the service's internal fields.
+   */
+  dev.atsdispatch.api.AgentApi.Grant grant(TaskView v, int attempt) {
+    dev.atsdispatch.api.AgentApi a = api;
+    if (a == null) return null;
+    ObjectNode task = M.createObjectNode();
+    task.put("title", v.title());
+    if (v.description() != null) task.put("description", v.description());
+    ObjectNode payload = v.payload() == null ? M.createObjectNode() : v.payload().deepCopy();
+    payload.remove(Prompts.INTERNAL_FIELDS);
+    task.set("payload", payload);
+    task.put("encrypted", v.encrypted());
+    return a.open(v.key(), attempt, task, v.encrypted());
+  }
+
   AgentSpec spec(TaskView v, int attempt) {
+    return spec(v, attempt, null);
+  }
+
+  AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant) {
     TaskKey key = v.key();
     String prompt = source.prompt(key, v.title(), v.description(), v.payload(), v.encrypted());
     if (prompt == null) prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
@@ -46,6 +73,7 @@ final class AgentWork {
     env.put("ATS_TASK_TITLE", EnvText.clean(v.title(), EnvText.TITLE_MAX));
     env.put("ATS_CHANNEL", cfg.channel());
     env.put("ATS_ATTEMPT", Integer.toString(attempt));
+    if (grant != null) env.putAll(grant.env());
     // an encrypted task's output is plaintext: its logs are sealed to the dispatcher's key, or not kept
     String sealTo = null;
     boolean keep = true;
@@ -64,7 +92,27 @@ final class AgentWork {
    * the sealed response and metadata that reveal nothing of the content.
    */
   ObjectNode outputs(TaskView v, AgentResult r, int attempt) {
+    return outputs(v, r, attempt, null);
+  }
+
+  /**
+   * As above; {@code set}, when the agent gave outputs through the API, stands in for stdout: its
+   * fields are the outputs (an encrypted task's sealed whole, as its response would be).
+   */
+  ObjectNode outputs(TaskView v, AgentResult r, int attempt, ObjectNode set) {
     ObjectNode o = M.createObjectNode();
+    if (set != null) {
+      if (v.encrypted()) {
+        o.set("encrypted_response", v.seal().apply(set.toString()));
+        o.put("response_encrypted", true);
+      } else {
+        o.setAll(set.deepCopy());
+      }
+      o.put("exit_code", r.exitCode());
+      o.put("duration_ms", r.durationMs());
+      o.put("attempt", attempt);
+      return o;
+    }
     if (v.encrypted()) {
       o.set("encrypted_response", v.seal().apply(r.response()));
       o.put("response_encrypted", true);

@@ -258,7 +258,8 @@ final class AttemptRunner {
     };
   }
 
-  private record Attempt(Outcome outcome, AgentResult result, String detail) {}
+  /** {@code outputs}: what the agent set through the agent API, or null. */
+  private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs) {}
 
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
@@ -270,10 +271,11 @@ final class AttemptRunner {
     RunningAgent agent = null;
     boolean noted = false;
     observer.pickedUp(view, n); // hands a notice to the notifiers' own threads
+    dev.atsdispatch.api.AgentApi.Grant grant = work.grant(view, n);
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
-      agent = runner.start(work.spec(view, n), (group, started) -> {
+      agent = runner.start(work.spec(view, n, grant), (group, started) -> {
         state.markRunning(t.key, group, started);
         marked[0] = group;
         marked[1] = started;
@@ -312,6 +314,7 @@ final class AttemptRunner {
         }
       }
     } finally {
+      if (grant != null) grant.close(); // its token is void from here on
       if (!noted) attemptNote(t.key, n); // an attempt that failed to start is a strike all the same
       c.detach();
       if (pgid > 0 || marked[0] > 0) {
@@ -331,7 +334,7 @@ final class AttemptRunner {
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
       later(() -> note(t.key, null, n, false));
     }
-    return new Attempt(o, r, detail);
+    return new Attempt(o, r, detail, grant == null ? null : grant.outputs());
   }
 
   /** Posts the attempt record on the task's thread (what other services count strikes by), if it has one. */
@@ -367,7 +370,7 @@ final class AttemptRunner {
     TaskLedger ledger = state.ledger(t.key);
     ObjectNode out;
     try {
-      out = work.outputs(view, a.result, n);
+      out = work.outputs(view, a.result, n, a.outputs);
     } catch (RuntimeException x) {
       log.error("task {}: cannot make the outputs of attempt {}", t.key, n, Scrubbed.of(x));
       ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", Outcome.INTERNAL_ERROR.wire())
@@ -387,7 +390,8 @@ final class AttemptRunner {
     reporter.submit(t.key, n, out, null, lease); // recorded first: the ledger never lags behind what ATS was told
     stats.completed.incrementAndGet();
     metrics.taskFinished("completed");
-    observer.completed(view, n, view.encrypted() ? out.get("encrypted_response").toString() : a.result.response());
+    observer.completed(view, n, view.encrypted() ? out.get("encrypted_response").toString()
+        : a.outputs != null ? a.outputs.toString() : a.result.response());
     return End.DONE;
   }
 

@@ -71,6 +71,7 @@ public final class Engine {
   /** Offers in admission that keep their whole task (see {@link Tracked#whole}); the loop's. */
   private int wholeOpening;
   private final Reconciler reconciler;
+  private final AgentWork work;
   private final List<ScheduledFuture<?>> periodic = new ArrayList<>();
   private OrphanGuard guard;
 
@@ -89,8 +90,9 @@ public final class Engine {
     this.gate = new DependencyGate(source, calls, this::onLoop, clock, cfg.dependencyMax(), cfg.dependencyRecheck(),
         this::ready, this::blocked, this::recheckDeferred);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
+    this.work = new AgentWork(cfg, state, serviceEnv, intake::logKey, source);
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
-        new AgentWork(cfg, state, serviceEnv, intake::logKey, source), stats, metrics, instance, () -> accepting, runners);
+        work, stats, metrics, instance, () -> accepting, runners);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
       offer(batch, SourceEvent.Why.LISTED, clock.now());
     }), stats.reconciles::incrementAndGet);
@@ -409,6 +411,11 @@ public final class Engine {
   /** The retention sweep (on a timer; package-private for tests): returns the task directories removed. */
   int sweep() {
     return Retention.sweep(state, cfg.stateRetention(), clock.now(), tasks.active());
+  }
+
+  /** Gives every attempt from now on a token for the agent API (call before {@link #start}). */
+  public void useAgentApi(dev.atsdispatch.api.AgentApi api) {
+    work.useApi(api);
   }
 
   /** Starts a reconcile (on the reconciler's thread); requests during one make it run once more. */

@@ -35,6 +35,17 @@ public final class Service implements AutoCloseable {
   private final Clock clock;
   private final Map<String, String> env;
   private volatile Engine engine;
+  private volatile dev.atsdispatch.api.AgentApi api;
+
+  /** Where the agent API's socket is: its own directory in the state directory, bound into the sandbox. */
+  public static java.nio.file.Path apiDir(java.nio.file.Path stateDir) {
+    return stateDir.toAbsolutePath().normalize().resolve("api");
+  }
+
+  /** The agent API, when it runs. */
+  public dev.atsdispatch.api.AgentApi agentApi() {
+    return api;
+  }
   private TaskObserver observer = TaskObserver.NONE;
   private Intake intake = Intake.PLAIN;
   private final ScheduledExecutorService health = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -92,6 +103,14 @@ public final class Service implements AutoCloseable {
     intake = ext.intake().apply(state);
     engine = new Engine(cfg, source, runner, state, clock, env, intake, observer, DispatchMetrics.create(),
         state.instanceId());
+    if (cfg.agentApi()) {
+      try {
+        api = dev.atsdispatch.api.AgentApi.start(apiDir(cfg.stateDir()), source);
+        engine.useAgentApi(api);
+      } catch (java.io.IOException e) {
+        log.warn("the agent API is off: {}", e.getMessage());
+      }
+    }
     engine.start();
     health.scheduleWithFixedDelay(this::checkHealth, 0, 10, TimeUnit.SECONDS);
     log.info("ats-dispatch watching {} (concurrency {}, lease {} s)", source.describe(), cfg.concurrency(),
@@ -135,6 +154,7 @@ public final class Service implements AutoCloseable {
     closed = true;
     health.shutdownNow();
     if (engine != null) engine.shutdown();
+    if (api != null) api.close();
     runner.close();
     observer.close();
     intake.close();

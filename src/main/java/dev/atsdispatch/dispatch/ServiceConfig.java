@@ -35,7 +35,8 @@ public record ServiceConfig(
     Path stateDir,
     Path keysDir,
     String promptIntro,
-    EncryptedLogs encryptedLogs) {
+    EncryptedLogs encryptedLogs,
+    boolean agentApi) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -102,6 +103,7 @@ public record ServiceConfig(
     b.keysDir = keysDir;
     b.promptIntro = promptIntro;
     b.encryptedLogs = encryptedLogs;
+    b.agentApi = agentApi;
     return b;
   }
 
@@ -127,6 +129,8 @@ public record ServiceConfig(
     public int dependencyMax = 100;
     public Duration stateRetention = Duration.ofDays(7);
     public boolean progressMessages = true;
+    /** The agent API on a Unix socket under the state directory (agent.api). */
+    public boolean agentApi = true;
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
     public Path stateDir = Path.of("state");
@@ -163,7 +167,7 @@ public record ServiceConfig(
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
-          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"));
+          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi);
     }
 
     private static void require(boolean ok, String key, String what) {

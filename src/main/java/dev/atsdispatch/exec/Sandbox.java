@@ -59,15 +59,35 @@ public final class Sandbox {
   private final List<Path> readOnly;
   private final List<Path> readWrite;
   private final String note;
+  /** Bound after the hidden directories (like the work directory): the agent API's socket directory. */
+  private final List<Path> late;
 
   private Sandbox(Path bwrap, boolean network, List<Path> hidden, List<Path> readOnly, List<Path> readWrite,
       String note) {
+    this(bwrap, network, hidden, readOnly, readWrite, note, List.of());
+  }
+
+  private Sandbox(Path bwrap, boolean network, List<Path> hidden, List<Path> readOnly, List<Path> readWrite,
+      String note, List<Path> late) {
     this.bwrap = bwrap;
     this.network = network;
     this.hidden = List.copyOf(hidden);
     this.readOnly = List.copyOf(readOnly);
     this.readWrite = List.copyOf(readWrite);
     this.note = note;
+    this.late = List.copyOf(late);
+  }
+
+  /**
+   * This sandbox with {@code dir} bound read-write after the hidden directories, so that it is
+   * seen even inside the hidden state directory (the agent API's socket directory; it must exist
+   * when an agent starts).
+   */
+  public Sandbox bindingAfterHidden(Path dir) {
+    if (bwrap == null) return this;
+    List<Path> l = new ArrayList<>(late);
+    l.add(dir.toAbsolutePath().normalize());
+    return new Sandbox(bwrap, network, hidden, readOnly, readWrite, note, l);
   }
 
   /** No sandbox. */
@@ -215,6 +235,7 @@ public final class Sandbox {
       }
     }
     c.addAll(List.of("--bind", work.toString(), work.toString()));
+    for (Path p : late) c.addAll(List.of("--bind", p.toString(), p.toString()));
     for (String r : remount) c.addAll(List.of("--remount-ro", r)); // after the binds made their mount points
     c.addAll(List.of("--chdir", work.toString(), "--", ENV.toString(), "--default-signal=TERM"));
     c.addAll(argv);

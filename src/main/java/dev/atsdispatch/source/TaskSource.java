@@ -73,6 +73,15 @@ public interface TaskSource extends AutoCloseable {
   default void attach(TaskKey key, com.fasterxml.jackson.databind.JsonNode content) {}
 
   /**
+   * What people and agents wrote on the task's thread, oldest first, each {@code {"author",
+   * "author_type", "created_at", "text"}} (the service's own records left out); none for a
+   * source without threads.
+   */
+  default List<com.fasterxml.jackson.databind.JsonNode> comments(TaskKey key) {
+    return List.of();
+  }
+
+  /**
    * The agent's prompt for a task as this source's users expect it, or null for the engine's own
    * layout (title, description and context sections). Called with the task as it will run: with
    * {@code encrypted}, the title, description and payload are those opened from its envelope.

@@ -285,6 +285,29 @@ public final class AtsSource implements TaskSource {
   }
 
   @Override
+  public List<JsonNode> comments(TaskKey key) {
+    long id = idOf(key);
+    List<JsonNode> out = new ArrayList<>();
+    for (JsonNode m : call(() -> client.messages(id))) {
+      StringBuilder text = new StringBuilder();
+      for (JsonNode part : m.path("parts")) {
+        if (part.path("type").asText("text").equals("text") && part.path("content").isTextual()) {
+          if (text.length() > 0) text.append('\n');
+          text.append(part.path("content").asText());
+        }
+      }
+      if (text.length() == 0) continue; // a record of the service's, data only
+      ObjectNode c = M.createObjectNode();
+      c.put("author", m.path("actor_name").asText(m.path("actor_id").asText("")));
+      c.put("author_type", m.path("actor_type").asText(""));
+      c.set("created_at", m.path("created_at"));
+      c.put("text", text.toString());
+      out.add(c);
+    }
+    return out;
+  }
+
+  @Override
   public void attach(TaskKey key, JsonNode content) {
     long id = idOf(key);
     List<JsonNode> parts = List.of(M.createObjectNode().put("type", "data").set("content", content));
