@@ -62,11 +62,16 @@ public final class AgentApi implements AutoCloseable {
   private final TaskSource source;
   private final Server server;
   private final Map<String, Grant> grants = new ConcurrentHashMap<>();
+  private final dev.atsdispatch.status.AgentEvents events; // may be null: no event stream
+  /** Event streams open now; beyond {@link #STREAMS} the API answers 503 (each holds a pool thread). */
+  private final java.util.concurrent.atomic.AtomicInteger streams = new java.util.concurrent.atomic.AtomicInteger();
+  private static final int STREAMS = 4;
 
-  private AgentApi(Path socket, TaskSource source, Server server) {
+  private AgentApi(Path socket, TaskSource source, Server server, dev.atsdispatch.status.AgentEvents events) {
     this.socket = socket;
     this.source = source;
     this.server = server;
+    this.events = events;
   }
 
   /**
@@ -74,20 +79,25 @@ public final class AgentApi implements AutoCloseable {
    * from an earlier run is replaced). IOException says why it cannot listen.
    */
   public static AgentApi start(Path dir, TaskSource source) throws IOException {
+    return start(dir, source, null);
+  }
+
+  /** As above; {@code events} serves {@code GET /tasks/{id}/events} (its own attempt's, as server-sent events). */
+  public static AgentApi start(Path dir, TaskSource source, dev.atsdispatch.status.AgentEvents events) throws IOException {
     Files.createDirectories(dir);
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
     String problem = OwnerOnly.problem(dir);
     if (problem != null) throw new IOException("agent API directory " + dir + ": " + problem);
     Path sock = dir.resolve("agent.sock");
     Files.deleteIfExists(sock);
-    QueuedThreadPool pool = new QueuedThreadPool(8, 2);
+    QueuedThreadPool pool = new QueuedThreadPool(12, 2);
     pool.setName("agent-api");
     pool.setDaemon(true);
     Server server = new Server(pool);
     UnixDomainServerConnector c = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory());
     c.setUnixDomainPath(sock);
     server.addConnector(c);
-    AgentApi api = new AgentApi(sock, source, server);
+    AgentApi api = new AgentApi(sock, source, server, events);
     server.setHandler(api.new Routes());
     try {
       server.start();
@@ -209,6 +219,10 @@ public final class AgentApi implements AutoCloseable {
       int status = 200;
       JsonNode body;
       try {
+        if (request.getMethod().equals("GET") && request.getHttpURI().getPath().endsWith("/events")) {
+          stream(request, response, callback);
+          return true;
+        }
         body = route(request);
         if (body == null) status = 204;
       } catch (Refusal r) {
@@ -266,6 +280,54 @@ public final class AgentApi implements AutoCloseable {
         default:
           throw new Refusal(404, "no such endpoint: " + method + " /" + String.join("/", path));
       }
+    }
+
+    /** {@code GET /task/events} or {@code /tasks/{id}/events}: the attempt's events so far, then as they come. */
+    private void stream(Request request, Response response, Callback callback) {
+      Grant g = grant(request);
+      List<String> path = segments(request.getHttpURI().getPath());
+      boolean own = path.equals(List.of("task", "events")) || path.equals(List.of("tasks", g.key.id(), "events"));
+      if (!own) {
+        throw new Refusal(path.size() == 3 && path.get(0).equals("tasks") ? 403 : 404,
+            path.size() == 3 ? "this token is for task " + g.key.display() + " only" : "no such endpoint");
+      }
+      dev.atsdispatch.status.AgentEvents.History h = events == null ? null : events.get(g.key);
+      if (h == null) throw new Refusal(404, "no events for this attempt");
+      if (streams.incrementAndGet() > STREAMS) {
+        streams.decrementAndGet();
+        throw new Refusal(503, "at most " + STREAMS + " event streams at once");
+      }
+      java.util.concurrent.BlockingQueue<dev.atsdispatch.status.AgentEvents.Event> q =
+          new java.util.concurrent.LinkedBlockingQueue<>(10_000);
+      java.util.function.Consumer<dev.atsdispatch.status.AgentEvents.Event> live = q::offer;
+      try (java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
+        List<dev.atsdispatch.status.AgentEvents.Event> past = h.subscribe(live);
+        response.setStatus(200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        boolean ended = false;
+        for (var e : past) ended |= frame(out, e);
+        out.flush();
+        while (!ended && grants.containsValue(g)) {
+          var e = q.poll(2, java.util.concurrent.TimeUnit.SECONDS);
+          if (e != null) ended = frame(out, e);
+          else out.write(": still here\n\n".getBytes(StandardCharsets.UTF_8));
+          out.flush();
+        }
+        callback.succeeded();
+      } catch (IOException e) {
+        callback.failed(e); // the agent stopped reading
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        callback.failed(e);
+      } finally {
+        h.unsubscribe(live);
+        streams.decrementAndGet();
+      }
+    }
+
+    private boolean frame(java.io.OutputStream out, dev.atsdispatch.status.AgentEvents.Event e) throws IOException {
+      out.write(("id: " + e.seq() + "\nevent: " + e.type() + "\ndata: " + e.json() + "\n\n").getBytes(StandardCharsets.UTF_8));
+      return e.type().equals("finished");
     }
 
     private Grant grant(Request request) {

@@ -23,6 +23,12 @@ final class AgentWork {
   private final dev.atsdispatch.source.TaskSource source;
   /** The agent API, when the service runs one (set before the engine starts). */
   private volatile dev.atsdispatch.api.AgentApi api;
+  /** What the running agents do, for the operator API (lines of encrypted tasks never come here). */
+  private final dev.atsdispatch.status.AgentEvents events = new dev.atsdispatch.status.AgentEvents();
+
+  dev.atsdispatch.status.AgentEvents events() {
+    return events;
+  }
 
   AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv, java.util.function.Supplier<String> logKey,
       dev.atsdispatch.source.TaskSource source) {

@@ -275,12 +275,18 @@ final class AttemptRunner {
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
-      agent = runner.start(work.spec(view, n, grant), (group, started) -> {
+      dev.atsdispatch.exec.AgentSpec spec = work.spec(view, n, grant);
+      dev.atsdispatch.status.AgentEvents events = work.events();
+      // an encrypted task's output is plaintext: it goes to no listener
+      if (!view.encrypted()) spec = spec.withLines((stream, line) -> events.line(t.key, stream, line, clock.now()));
+      events.started(t.key, n, clock.now()); // before the spawn: the first line has a history to go to
+      agent = runner.start(spec, (group, started) -> {
         state.markRunning(t.key, group, started);
         marked[0] = group;
         marked[1] = started;
       });
       Instant spawned = clock.now();
+      events.spawned(t.key, agent.pid());
       c.attach(agent);
       // posted once the agent runs, so the note's round trip (and the event it makes) does not take
       // the CPU the agent's own start needs; the attempt never waited for the post
@@ -326,6 +332,7 @@ final class AttemptRunner {
       }
     }
     Outcome o = outcome(c, r, detail, agent != null);
+    work.events().finished(t.key, o.wire(), clock.now());
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
     if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
     if (o != Outcome.COMPLETED) ledger.append("attempt_finished", fin, clock.now()); // a completion is recorded once its outputs are made

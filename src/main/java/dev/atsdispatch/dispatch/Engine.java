@@ -413,6 +413,11 @@ public final class Engine {
     return Retention.sweep(state, cfg.stateRetention(), clock.now(), tasks.active());
   }
 
+  /** What the running agents do (started, output lines, renewals, finished), for the operator API. */
+  public dev.atsdispatch.status.AgentEvents agentEvents() {
+    return work.events();
+  }
+
   /** Gives every attempt from now on a token for the agent API (call before {@link #start}). */
   public void useAgentApi(dev.atsdispatch.api.AgentApi api) {
     work.useApi(api);

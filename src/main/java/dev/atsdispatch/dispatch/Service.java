@@ -105,7 +105,7 @@ public final class Service implements AutoCloseable {
         state.instanceId());
     if (cfg.agentApi()) {
       try {
-        api = dev.atsdispatch.api.AgentApi.start(apiDir(cfg.stateDir()), source);
+        api = dev.atsdispatch.api.AgentApi.start(apiDir(cfg.stateDir()), source, engine.agentEvents());
         engine.useAgentApi(api);
       } catch (java.io.IOException e) {
         log.warn("the agent API is off: {}", e.getMessage());

@@ -28,8 +28,18 @@ final class OutputDrain implements Runnable {
   private int headLen;
   private long total;
   private volatile IOException logError;
+  /** Told each line (cut at {@link #LINE_CAP} characters), or null. */
+  private final java.util.function.Consumer<String> lines;
+  private final java.io.ByteArrayOutputStream partial = new java.io.ByteArrayOutputStream();
+  static final int LINE_CAP = 4096;
 
   OutputDrain(InputStream in, Path log, String sealTo, int headCap, int tailCap, Clock clock, AtomicLong lastOutput) {
+    this(in, log, sealTo, headCap, tailCap, clock, lastOutput, null);
+  }
+
+  OutputDrain(InputStream in, Path log, String sealTo, int headCap, int tailCap, Clock clock, AtomicLong lastOutput,
+      java.util.function.Consumer<String> lines) {
+    this.lines = lines;
     this.in = in;
     this.log = log;
     this.sealTo = sealTo;
@@ -54,6 +64,7 @@ final class OutputDrain implements Runnable {
       while ((n = in.read(buf)) > 0) {
         lastOutput.set(clock.nanoTime());
         record(buf, n);
+        if (lines != null) split(buf, n);
         if (out != null) {
           try {
             out.write(buf, 0, n);
@@ -66,12 +77,41 @@ final class OutputDrain implements Runnable {
     } catch (IOException e) {
       // the pipe was closed under us (process killed); what was read is kept
     } finally {
+      if (lines != null && partial.size() > 0) emit();
       closeQuietly(out);
       try {
         in.close();
       } catch (IOException e) {
         // nothing to do
       }
+    }
+  }
+
+  /** Hands on each complete line; a line longer than the cap is handed on in pieces of the cap. */
+  private void split(byte[] buf, int n) {
+    int from = 0;
+    for (int i = 0; i < n; i++) {
+      if (buf[i] == '\n') {
+        partial.write(buf, from, i - from);
+        emit();
+        from = i + 1;
+      } else if (partial.size() + (i - from) >= LINE_CAP) {
+        partial.write(buf, from, i - from);
+        emit();
+        from = i;
+      }
+    }
+    partial.write(buf, from, n - from);
+  }
+
+  private void emit() {
+    String line = partial.toString(StandardCharsets.UTF_8);
+    partial.reset();
+    if (line.endsWith("\r")) line = line.substring(0, line.length() - 1);
+    try {
+      lines.accept(line);
+    } catch (RuntimeException e) {
+      // a listener's failure never stops the drain (the agent would block on a full pipe)
     }
   }
 

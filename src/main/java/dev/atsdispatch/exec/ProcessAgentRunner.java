@@ -264,10 +264,11 @@ public final class ProcessAgentRunner implements AgentRunner {
       this.pgid = process.pid(); // setsid execs in place: the agent leads its own group
       this.started = clock.nanoTime();
       this.lastOutput = new AtomicLong(started);
+      var sink = spec.lines();
       this.out = new OutputDrain(process.getInputStream(), spec.stdoutLog(), spec.sealLogsTo(),
-          spec.responseCapBytes(), 0, clock, lastOutput);
+          spec.responseCapBytes(), 0, clock, lastOutput, sink == null ? null : l -> sink.accept("stdout", l));
       this.err = new OutputDrain(process.getErrorStream(), spec.stderrLog(), spec.sealLogsTo(), 0,
-          spec.stderrTailBytes(), clock, lastOutput);
+          spec.stderrTailBytes(), clock, lastOutput, sink == null ? null : l -> sink.accept("stderr", l));
       this.name = "agent-" + pgid;
     }
 

@@ -35,18 +35,31 @@ public final class StatusServer implements AutoCloseable {
   private final ExecutorService workers;
   private final DispatchMetrics metrics;
   private final Readiness readiness;
+  private final AgentEvents agents; // null: no operator endpoints
   private final long startedNanos = System.nanoTime();
 
   private StatusServer(HttpServer http, ExecutorService workers, DispatchMetrics metrics,
-      Readiness readiness) {
+      Readiness readiness, AgentEvents agents) {
     this.http = http;
     this.workers = workers;
     this.metrics = metrics;
     this.readiness = readiness;
+    this.agents = agents;
   }
 
   /** Binds {@code host:port} ({@code port} 0: any free port) and starts serving. */
   public static StatusServer start(String host, int port, DispatchMetrics metrics, Readiness readiness) {
+    return start(host, port, metrics, readiness, null);
+  }
+
+  /**
+   * As above, with the operator's view of the agents: {@code GET /agents} (the running ones),
+   * {@code /agents/{task}} (one, with its buffered history of events) and
+   * {@code /agents/{task}/events} (that history, then the events as they happen, as
+   * server-sent events until the attempt ends). Served on a loopback bind only.
+   */
+  public static StatusServer start(String host, int port, DispatchMetrics metrics, Readiness readiness,
+      AgentEvents agents) {
     HttpServer http;
     try {
       http = HttpServer.create(new InetSocketAddress(host, port), 16);
@@ -60,7 +73,7 @@ public final class StatusServer implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    StatusServer s = new StatusServer(http, workers, metrics, readiness);
+    StatusServer s = new StatusServer(http, workers, metrics, readiness, agents);
     http.createContext("/", s::handle);
     http.setExecutor(workers);
     // the JDK server's dispatcher thread inherits daemon status from the thread that starts it
@@ -94,13 +107,18 @@ public final class StatusServer implements AutoCloseable {
   }
 
   private void handle(HttpExchange ex) {
-    try (ex) {
+    boolean handedOff = false;
+    try {
       if (OwnAgents.isOwnAgent(ex.getRemoteAddress(), port())) {
         // an agent on the host's network (agent.network = true) gets nothing of the service
         send(ex, 403, JSON_TYPE, error("the status port does not serve the service's own agents"));
         return;
       }
       String path = ex.getRequestURI().getPath();
+      if (agents != null && (path.equals("/agents") || path.startsWith("/agents/"))) {
+        handedOff = operator(ex, path);
+        return;
+      }
       boolean known = path.equals("/healthz") || path.equals("/readyz") || path.equals("/metrics");
       if (!known) {
         send(ex, 404, JSON_TYPE, error("not found: " + path + " (try /healthz, /readyz, /metrics)"));
@@ -119,7 +137,100 @@ public final class StatusServer implements AutoCloseable {
       }
     } catch (IOException | RuntimeException e) {
       log.warn("status request failed: {}", e.toString());
+    } finally {
+      if (!handedOff) ex.close();
     }
+  }
+
+  // ---- the operator's view of the agents -----------------------------------------------------
+
+  /** Answers an /agents request; true when an SSE stream took the exchange to a thread of its own. */
+  private boolean operator(HttpExchange ex, String path) throws IOException {
+    if (!http.getAddress().getAddress().isLoopbackAddress()) {
+      send(ex, 403, JSON_TYPE, error("the operator API is served on a loopback status port only"));
+      return false;
+    }
+    if (!ex.getRequestMethod().equals("GET")) {
+      ex.getResponseHeaders().set("Allow", "GET");
+      send(ex, 405, JSON_TYPE, error("method not allowed: " + ex.getRequestMethod()));
+      return false;
+    }
+    java.time.Instant now = java.time.Instant.now();
+    if (path.equals("/agents") || path.equals("/agents/")) {
+      ObjectNode n = JSON.createObjectNode();
+      var list = n.putArray("agents");
+      for (AgentEvents.History h : agents.running()) list.add(h.summary(now));
+      send(ex, 200, JSON_TYPE, JSON.writeValueAsBytes(n));
+      return false;
+    }
+    String rest = path.substring("/agents/".length());
+    boolean stream = rest.endsWith("/events");
+    if (stream) rest = rest.substring(0, rest.length() - "/events".length());
+    dev.atsdispatch.source.TaskKey key;
+    try {
+      key = rest.contains(":") ? dev.atsdispatch.source.TaskKey.parse(rest)
+          : new dev.atsdispatch.source.TaskKey("ats", rest);
+    } catch (IllegalArgumentException e) {
+      send(ex, 400, JSON_TYPE, error("not a task: " + rest + " (ats:123, or 123 for ATS)"));
+      return false;
+    }
+    AgentEvents.History h = agents.get(key);
+    if (h == null) {
+      send(ex, 404, JSON_TYPE, error("no agent ran for " + key + " lately"));
+      return false;
+    }
+    if (!stream) {
+      ObjectNode n = h.summary(now);
+      var ev = n.putArray("events");
+      for (AgentEvents.Event e : h.events()) ev.add(e.json());
+      send(ex, 200, JSON_TYPE, JSON.writeValueAsBytes(n));
+      return false;
+    }
+    Thread t = new Thread(() -> sse(ex, h), "status-sse");
+    t.setDaemon(true);
+    t.start();
+    return true;
+  }
+
+  /** The history, then each new event as it comes, until the attempt ends or the client goes. */
+  private static void sse(HttpExchange ex, AgentEvents.History h) {
+    java.util.concurrent.BlockingQueue<AgentEvents.Event> q = new java.util.concurrent.LinkedBlockingQueue<>(10_000);
+    java.util.concurrent.atomic.AtomicBoolean overflow = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.function.Consumer<AgentEvents.Event> live = e -> {
+      if (!q.offer(e)) overflow.set(true);
+    };
+    try (ex) {
+      java.util.List<AgentEvents.Event> past = h.subscribe(live);
+      ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+      ex.getResponseHeaders().set("Cache-Control", "no-store");
+      ex.sendResponseHeaders(200, 0);
+      OutputStream out = ex.getResponseBody();
+      boolean ended = false;
+      for (AgentEvents.Event e : past) ended |= write(out, e);
+      out.flush();
+      while (!ended && !overflow.get()) {
+        AgentEvents.Event e = q.poll(15, java.util.concurrent.TimeUnit.SECONDS);
+        if (e == null) {
+          out.write(": still here\n\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } else {
+          ended = write(out, e);
+        }
+        out.flush();
+      }
+    } catch (IOException e) {
+      // the client went away
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      h.unsubscribe(live);
+    }
+  }
+
+  /** One event in SSE framing; true when it ends the attempt. */
+  private static boolean write(OutputStream out, AgentEvents.Event e) throws IOException {
+    String frame = "id: " + e.seq() + "\nevent: " + e.type() + "\ndata: " + e.json() + "\n\n";
+    out.write(frame.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return e.type().equals("finished");
   }
 
   private void health(HttpExchange ex) throws IOException {

@@ -26,8 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The agent API end to end: the service ({@code run}, a separate JVM) on the dev server, agents
  * under bubblewrap with the network off, calling the API with the real {@code curl} over its Unix
- * socket. One agent reads its task, comments twice and sets its outputs (reported instead of its
- * stdout); the next one tries the first one's token (spent) and the first one's task (not its own),
+ * socket. One agent reads its task and its own events (SSE), comments twice and sets its outputs
+ * (reported instead of its stdout); the next one tries the first one's token (spent) and the first one's task (not its own),
  * and is refused both.
  */
 @Timeout(120)
@@ -61,6 +61,8 @@ final class AgentApiTest {
         "    api -X POST -d '{\"comment\": \"half way\"}' http://agent/tasks/$ATS_TASK_ID/comments > /dev/null",
         "    api -X PUT -d '{\"verdict\": \"ok\", \"score\": 7}' -o /dev/null -w '%{http_code}' "
             + "http://agent/tasks/$ATS_TASK_ID/outputs > " + out + "/first-outputs-code",
+        "    echo 'hello events'",
+        "    api -N --max-time 2 http://agent/task/events > " + out + "/first-events.txt",
         "    echo \"$ATS_TASK_ID $ATS_DISPATCH_TOKEN\" > " + out + "/first-token",
         "    echo 'stdout is not the answer' ;;",
         "  second)",
@@ -105,6 +107,9 @@ final class AgentApiTest {
     assertEquals(1, task.path("attempt").asInt());
     assertEquals(0, task.path("retry_count").asInt());
     assertTrue(task.path("comments").isArray(), task.toString());
+
+    String events = Files.readString(out.resolve("first-events.txt"));
+    assertTrue(events.contains("event: started") && events.contains("\"text\":\"hello events\""), events);
 
     List<String> thread = new ArrayList<>();
     for (JsonNode m : ats.get("/tasks/" + first + "/messages").body().path("messages")) {

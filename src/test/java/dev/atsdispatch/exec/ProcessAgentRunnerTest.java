@@ -62,6 +62,27 @@ final class ProcessAgentRunnerTest {
     assertEquals(AgentResult.Outcome.EXITED, r.outcome());
   }
 
+  /** Every line reaches the listener, in order per stream, a long one in pieces of the cap; the response is untouched. */
+  @Test
+  void linesReachTheListenerWholeAndLongOnesInPieces() throws Exception {
+    List<String> out = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    List<String> err = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    AgentSpec s = sh("i=0; while [ $i -lt 3000 ]; do echo \"line $i\"; i=$((i+1)); done; "
+        + "head -c 10000 /dev/zero | tr '\\0' x; echo; printf 'crlf\\r\\n'; printf 'no newline'; echo oops >&2", "")
+        .withLines((stream, line) -> (stream.equals("stdout") ? out : err).add(line));
+    AgentResult r = run(new ProcessAgentRunner(), s);
+    assertTrue(r.succeeded());
+    assertEquals(3000 + 3 + 2, out.size(), "lines: " + out.size());
+    for (int i = 0; i < 3000; i++) assertEquals("line " + i, out.get(i));
+    assertEquals(4096, out.get(3000).length());
+    assertEquals(4096, out.get(3001).length());
+    assertEquals(10000 - 2 * 4096, out.get(3002).length());
+    assertEquals("crlf", out.get(3003));
+    assertEquals("no newline", out.get(3004));
+    assertEquals(List.of("oops"), err);
+    assertTrue(r.response().startsWith("line 0\nline 1\n"), "the response is stdout as before");
+  }
+
   @Test
   void aRelativeCommandRunsTheFileItWasCheckedAgainst() throws Exception {
     // checked against the service's working directory; the agent runs in its own work directory
