@@ -273,10 +273,18 @@ public final class AgentApi implements AutoCloseable {
           g.outputs = (ObjectNode) b;
           return null;
         }
-        case "PATCH ":
-          throw new Refusal(409, "source " + g.key.source() + " takes no field updates from agents");
-        case "POST move":
-          throw new Refusal(409, "source " + g.key.source() + " has no queues to move a task between");
+        case "PATCH ": {
+          JsonNode b = body(request);
+          if (!b.isObject()) throw new Refusal(400, "the fields must be a JSON object");
+          source.update(g.key, (ObjectNode) b);
+          return M.createObjectNode().put("ok", true);
+        }
+        case "POST move": {
+          String q = body(request).path("target_queue").asText("");
+          if (q.isBlank()) throw new Refusal(400, "{\"target_queue\": \"name\"} is required");
+          source.move(g.key, q);
+          return M.createObjectNode().put("ok", true);
+        }
         default:
           throw new Refusal(404, "no such endpoint: " + method + " /" + String.join("/", path));
       }
@@ -370,10 +378,7 @@ public final class AgentApi implements AutoCloseable {
       String text = b.path("comment").asText("");
       if (text.isBlank()) throw new Refusal(400, "{\"comment\": \"text\"} is required");
       if (g.encrypted) throw new Refusal(409, "an encrypted task's thread is readable by others: comments would be plaintext");
-      if (!source.capabilities().threads()) {
-        throw new Refusal(409, "source " + g.key.source() + " keeps no comments");
-      }
-      source.note(g.key, text, null, false);
+      source.comment(g.key, text);
     }
   }
 

@@ -82,6 +82,14 @@ public final class RunCommand implements Callable<Integer> {
       System.err.println("ats-dispatch: " + e.getMessage());
       return 2;
     }
+    if (s.board() != null) {
+      if (embedded || demo) {
+        System.err.println("ats-dispatch: --embedded and --demo start an ATS; they cannot be used with source = board");
+        return 2;
+      }
+      Service svc = boardService(s, sandbox);
+      return svc == null ? 1 : serve(s, svc, null, null);
+    }
     if (s.nats() != null) {
       if (embedded || demo) {
         System.err.println("ats-dispatch: --embedded and --demo start an ATS; they cannot be used with source = nats");
@@ -272,6 +280,42 @@ public final class RunCommand implements Callable<Integer> {
     return svc;
   }
 
+  /** The service on a board file: the file must be a board now (a clear error if not), then it is watched. */
+  private Service boardService(Settings s, Sandbox sandbox) {
+    dev.atsdispatch.source.board.BoardSource src = new dev.atsdispatch.source.board.BoardSource("board", s.board(),
+        Clock.SYSTEM, boardOwner(s));
+    try {
+      localPreflight(s);
+      src.health();
+      ensureKeyPair(new Keyring(s.service().keysDir()));
+    } catch (PreflightException | IllegalArgumentException | KeyringException | dev.atsdispatch.source.SourceException e) {
+      System.err.println("ats-dispatch: preflight failed: " + e.getMessage());
+      src.close();
+      return null;
+    }
+    Service svc = new Service(s.service(), src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
+    try {
+      svc.start();
+    } catch (RuntimeException e) {
+      System.err.println("ats-dispatch: " + e.getMessage());
+      src.close();
+      return null;
+    }
+    return svc;
+  }
+
+  /** Who this service is on the cards it holds: the host and its state directory (one service per state directory). */
+  static String boardOwner(Settings s) {
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      host = "localhost";
+    }
+    Path state = s.service().stateDir().toAbsolutePath().normalize();
+    return host + ":" + state;
+  }
+
   /** The agent runner in {@code sandbox}, with its gates started ahead; says where agents run. */
   private static ProcessAgentRunner runner(Sandbox sandbox) {
     if (sandbox.warning() != null) log.warn("agent.sandbox = auto: {}", sandbox.warning());
@@ -331,6 +375,7 @@ public final class RunCommand implements Callable<Integer> {
     if (s.configFile() != null) hidden.add(s.configFile());
     if (s.agentbusConfig() != null) hidden.add(s.agentbusConfig()); // it may hold the NATS URL's password
     if (s.nats() != null && s.nats().credsFile() != null) hidden.add(s.nats().credsFile());
+    if (s.board() != null) hidden.add(s.board().file()); // agents change their card through the agent API
     hidden.addAll(s.secretFiles());
     String creds = env.get("CREDENTIALS_DIRECTORY");
     if (creds != null && !creds.isBlank()) hidden.add(Path.of(creds));

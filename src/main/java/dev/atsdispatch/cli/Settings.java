@@ -121,8 +121,22 @@ public final class Settings {
       key("slots", "{gpu = 1}", "named resource slots; a task whose payload has <name> = true takes one",
           (s, v) -> s.b.slots = intMap(v)),
       // ---- where tasks come from: an ATS channel, or NATS JetStream on agentbus's wire (dev.atsdispatch.source) ----
-      key("source", "ats", "where tasks come from: ats (the ATS channel above) or nats (a NATS JetStream durable "
-          + "consumer on agentbus 0.1.0's wire; the nats.* keys)", (s, v) -> s.source = oneOf(v, "ats", "nats")),
+      key("source", "ats", "where tasks come from: ats (the ATS channel above), nats (a NATS JetStream durable "
+          + "consumer on agentbus 0.1.0's wire; the nats.* keys) or board (a local board file in artificer's format; "
+          + "the board.* keys)", (s, v) -> s.source = oneOf(v, "ats", "nats", "board")),
+      key("board.file", "", "the board file (artificer-dispatcher's JSON: {\"queues\": {\"Todo\": [cards], ...}})",
+          (s, v) -> s.boardFile = v.isBlank() ? null : Path.of(v)),
+      key("board.queue", "Todo", "the queue cards are taken from", (s, v) -> s.boardQueue = v),
+      key("board.in_progress_queue", "In Progress", "where a card is while its agent runs (the claim moves it there, "
+          + "with a lease on the card)", (s, v) -> s.boardInProgress = v),
+      key("board.done_queue", "Done", "where a card goes when its agent succeeded without moving it (the response "
+          + "as a comment)", (s, v) -> s.boardDone = v),
+      key("board.dead_letter_queue", "", "where a card goes when its retries are used up (empty: it stays where it "
+          + "is, as artificer leaves it)", (s, v) -> s.boardDeadLetter = v),
+      key("board.max_retries", "0", "times a failed card goes back to its queue (artificer's max_retries)",
+          (s, v) -> s.boardRetries = integer(v)),
+      key("board.poll_interval", "30s", "how often the board is read besides when it changes (it is watched)",
+          (s, v) -> s.boardPoll = duration(v)),
       key("agentbus_config", "", "an agentbus worker file (agentbus.toml): when set, source is nats and its [agent], "
           + "[worker] and [nats] sections give the agent command, its timeout and the NATS keys (an agent command or timeout "
           + "given as a flag still wins; nats.creds and nats.ca_file add to it)",
@@ -195,6 +209,14 @@ public final class Settings {
   final ServiceConfig.Builder b = ServiceConfig.builder();
   String source;
   Path agentbusConfig;
+  Path boardFile;
+  String boardQueue;
+  String boardInProgress;
+  String boardDone;
+  String boardDeadLetter;
+  int boardRetries;
+  Duration boardPoll;
+  private dev.atsdispatch.source.board.BoardSettings board;
   String natsUrl;
   String natsAgent;
   String natsStream;
@@ -447,6 +469,23 @@ public final class Settings {
       }
     }
     if (nats != null) b.channel = nats.taskSubject(); // what logs and ATS_CHANNEL name
+    if ("board".equals(source) && agentbusConfig == null) {
+      try {
+        Path f = boardFile == null ? null : (cwd == null ? boardFile : cwd.resolve(boardFile)).toAbsolutePath().normalize();
+        board = new dev.atsdispatch.source.board.BoardSettings(f, boardQueue, boardInProgress, boardDone,
+            boardDeadLetter, boardRetries, boardPoll);
+      } catch (IllegalArgumentException e) {
+        String msg = e.getMessage();
+        int sp = msg.indexOf(' ');
+        throw new InvalidSetting(msg.substring(0, sp), msg.substring(sp + 1));
+      }
+      b.channel = board.queue(); // what logs and ATS_CHANNEL name
+    }
+  }
+
+  /** The board route, when source = board. */
+  public dev.atsdispatch.source.board.BoardSettings board() {
+    return board;
   }
 
   /** The agentbus worker file in use, if any. */

@@ -73,6 +73,30 @@ public interface TaskSource extends AutoCloseable {
   default void attach(TaskKey key, com.fasterxml.jackson.databind.JsonNode content) {}
 
   /**
+   * Adds a comment for people (an agent's, through the agent API): a message on the task's thread
+   * where it has one; REFUSED where the source keeps no comments.
+   */
+  default void comment(TaskKey key, String text) {
+    if (!capabilities().threads()) {
+      throw new SourceException(SourceException.Kind.REFUSED, "source " + name() + " keeps no comments");
+    }
+    note(key, text, null, false);
+  }
+
+  /** Moves the task to another queue (a board's); REFUSED where the source has no queues. */
+  default void move(TaskKey key, String queue) {
+    throw new SourceException(SourceException.Kind.REFUSED, "source " + name() + " has no queues to move a task between");
+  }
+
+  /**
+   * Changes the fields an agent may change ({@code fields}: a board card's name, description,
+   * labels, assignees); REFUSED where the source takes no such changes, or for another field.
+   */
+  default void update(TaskKey key, com.fasterxml.jackson.databind.node.ObjectNode fields) {
+    throw new SourceException(SourceException.Kind.REFUSED, "source " + name() + " takes no field updates from agents");
+  }
+
+  /**
    * What people and agents wrote on the task's thread, oldest first, each {@code {"author",
    * "author_type", "created_at", "text"}} (the service's own records left out); none for a
    * source without threads.
