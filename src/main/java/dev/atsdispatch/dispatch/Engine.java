@@ -478,6 +478,18 @@ public final class Engine {
   }
 
   /** Running tasks, as the loop last saw them (never waits for the loop). */
+  /** For the operator's {@code /status}: capacity, and how many tasks run, wait for a place, wait on others. */
+  public com.fasterxml.jackson.databind.node.ObjectNode statusNow() {
+    com.fasterxml.jackson.databind.node.ObjectNode o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    o.put("source", source.describe());
+    o.put("capacity", cfg.concurrency());
+    o.put("running", runningNow());
+    o.put("waiting", queuedNow());
+    o.put("deferred", deferredNow());
+    o.put("accepting", accepting);
+    return o;
+  }
+
   public int runningNow() {
     return runningGauge;
   }

@@ -36,6 +36,13 @@ public final class StatusServer implements AutoCloseable {
   private final DispatchMetrics metrics;
   private final Readiness readiness;
   private final AgentEvents agents; // null: no operator endpoints
+  private volatile java.util.function.Supplier<ObjectNode> status = () -> null;
+
+  /** What {@code GET /status} shows (capacity, running, waiting, deferred); set once the engine runs. */
+  public StatusServer serveStatus(java.util.function.Supplier<ObjectNode> s) {
+    this.status = s;
+    return this;
+  }
   private final long startedNanos = System.nanoTime();
 
   private StatusServer(HttpServer http, ExecutorService workers, DispatchMetrics metrics,
@@ -115,6 +122,16 @@ public final class StatusServer implements AutoCloseable {
         return;
       }
       String path = ex.getRequestURI().getPath();
+      if (path.equals("/status") && status.get() != null) {
+        if (!http.getAddress().getAddress().isLoopbackAddress()) {
+          send(ex, 403, JSON_TYPE, error("the operator API is served on a loopback status port only"));
+        } else {
+          ObjectNode n = status.get();
+          n.put("agents", agents == null ? 0 : agents.running().size());
+          send(ex, 200, JSON_TYPE, JSON.writeValueAsBytes(n));
+        }
+        return;
+      }
       if (agents != null && (path.equals("/agents") || path.startsWith("/agents/"))) {
         handedOff = operator(ex, path);
         return;

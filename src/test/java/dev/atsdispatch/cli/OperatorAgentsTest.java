@@ -80,6 +80,12 @@ final class OperatorAgentsTest {
       }
     });
 
+    JsonNode st = status.get("/status").body();
+    assertEquals(1, st.path("running").asInt(), st.toString());
+    assertEquals(4, st.path("capacity").asInt(), st.toString());
+    assertEquals(0, st.path("waiting").asInt(), st.toString());
+    assertEquals(1, st.path("agents").asInt(), st.toString());
+
     List<String> live = sse("http://127.0.0.1:" + port + "/agents/ats:" + id + "/events");
     Wait.until("the first line, while the agent waits", Duration.ofSeconds(20), () -> has(live, "line one"));
     assertTrue(!has(live, "line two") && !has(live, "\"finished\""), live.toString());
