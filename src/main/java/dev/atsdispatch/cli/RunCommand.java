@@ -157,7 +157,8 @@ public final class RunCommand implements Callable<Integer> {
     if (s.statusPort().isPresent() && !demo) {
       try {
         status = StatusServer.start(s.statusHost(), s.statusPort().getAsInt(), svc.engine().metrics(),
-            svc.readiness(), svc.engine().agentEvents()).serveStatus(svc.engine()::statusNow);
+            svc.readiness(), svc.engine().agentEvents()).serveStatus(svc.engine()::statusNow)
+            .operatorToken(s.statusToken());
         System.err.println("ats-dispatch: status port at " + status.url() + " (/healthz /readyz /metrics)");
       } catch (RuntimeException e) {
         System.err.println("ats-dispatch: " + e.getMessage() + " (set status.port, or off)");

@@ -169,6 +169,9 @@ public final class Settings {
           (s, v) -> s.statusPort = port(v)),
       key("status.host", "127.0.0.1", "address the status port binds (loopback unless you mean otherwise)",
           (s, v) -> s.statusHost = nonBlank(v)),
+      new Key("status.token", "", "bearer token the operator API (/status, /agents) asks for when the status port is "
+          + "bound beyond loopback (without one it is not served there); best from a file: status.token_file",
+          true, (s, v) -> s.statusToken = v.strip()),
       // ---- notifications: Telegram and callback webhooks (dev.atsdispatch.notify) ----
       new Key("telegram.token", "", "Telegram bot token (empty: Telegram off); best a credential or telegram.token_file",
           true, (s, v) -> s.nb.telegramToken = v),
@@ -200,7 +203,8 @@ public final class Settings {
           (s, v) -> s.nb.callTimeout = duration(v)));
 
   /** Secrets of the notify block: refused from a config file that group or others can read. */
-  private static final List<String> FILE_SECRETS = List.of("telegram.token", "telegram.chat_id", "callback.secret");
+  private static final List<String> FILE_SECRETS = List.of("telegram.token", "telegram.chat_id", "callback.secret",
+      "status.token");
 
   private static Key key(String name, String def, String description, BiConsumer<Settings, String> apply) {
     return new Key(name, def, description, false, apply);
@@ -237,6 +241,7 @@ public final class Settings {
   int embeddedPort;
   Integer statusPort;
   String statusHost;
+  String statusToken = "";
   Sandbox.Mode sandboxMode;
   boolean agentNetwork;
   List<Path> roBinds;
@@ -283,6 +288,11 @@ public final class Settings {
   /** The status port, or empty when {@code status.port} is off. */
   public OptionalInt statusPort() {
     return statusPort == null ? OptionalInt.empty() : OptionalInt.of(statusPort);
+  }
+
+  /** The operator API's bearer token for a status port bound beyond loopback; empty: none. */
+  public String statusToken() {
+    return statusToken;
   }
 
   public String statusHost() {

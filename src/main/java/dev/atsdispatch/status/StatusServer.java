@@ -37,6 +37,24 @@ public final class StatusServer implements AutoCloseable {
   private final Readiness readiness;
   private final AgentEvents agents; // null: no operator endpoints
   private volatile java.util.function.Supplier<ObjectNode> status = () -> null;
+  private volatile byte[] token; // the operator API's bearer token beyond loopback; null: not served there
+
+  /** The bearer token the operator API asks for when the port is bound beyond loopback (empty: none). */
+  public StatusServer operatorToken(String t) {
+    this.token = t == null || t.isEmpty() ? null : t.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return this;
+  }
+
+  /** Loopback binds serve the operator API to anyone on the machine; others only with the token. */
+  private String operatorRefusal(HttpExchange ex) {
+    if (http.getAddress().getAddress().isLoopbackAddress()) return null;
+    byte[] want = token;
+    if (want == null) return "the operator API is served beyond loopback only with status.token set";
+    String auth = ex.getRequestHeaders().getFirst("Authorization");
+    byte[] got = auth != null && auth.startsWith("Bearer ")
+        ? auth.substring(7).strip().getBytes(java.nio.charset.StandardCharsets.UTF_8) : new byte[0];
+    return java.security.MessageDigest.isEqual(want, got) ? null : "a bearer token is required (status.token)";
+  }
 
   /** What {@code GET /status} shows (capacity, running, waiting, deferred); set once the engine runs. */
   public StatusServer serveStatus(java.util.function.Supplier<ObjectNode> s) {
@@ -123,8 +141,9 @@ public final class StatusServer implements AutoCloseable {
       }
       String path = ex.getRequestURI().getPath();
       if (path.equals("/status") && status.get() != null) {
-        if (!http.getAddress().getAddress().isLoopbackAddress()) {
-          send(ex, 403, JSON_TYPE, error("the operator API is served on a loopback status port only"));
+        String no = operatorRefusal(ex);
+        if (no != null) {
+          send(ex, no.startsWith("a bearer") ? 401 : 403, JSON_TYPE, error(no));
         } else {
           ObjectNode n = status.get();
           n.put("agents", agents == null ? 0 : agents.running().size());
@@ -163,8 +182,9 @@ public final class StatusServer implements AutoCloseable {
 
   /** Answers an /agents request; true when an SSE stream took the exchange to a thread of its own. */
   private boolean operator(HttpExchange ex, String path) throws IOException {
-    if (!http.getAddress().getAddress().isLoopbackAddress()) {
-      send(ex, 403, JSON_TYPE, error("the operator API is served on a loopback status port only"));
+    String no = operatorRefusal(ex);
+    if (no != null) {
+      send(ex, no.startsWith("a bearer") ? 401 : 403, JSON_TYPE, error(no));
       return false;
     }
     if (!ex.getRequestMethod().equals("GET")) {

@@ -219,6 +219,30 @@ final class StatusServerTest {
     });
   }
 
+  /** Beyond loopback the operator API asks for the bearer token, and without one is not served; /healthz still is. */
+  @Test
+  void beyondLoopbackTheOperatorApiNeedsTheToken() throws Exception {
+    AgentEvents ev = new AgentEvents();
+    ev.started(dev.atsdispatch.source.TaskKey.of("ats", 7), 1, java.time.Instant.now());
+    server = StatusServer.start("0.0.0.0", 0, metrics, readiness, ev)
+        .serveStatus(() -> JSON.createObjectNode().put("capacity", 4));
+    assertEquals(403, get("/agents").status(), "served beyond loopback with no token set");
+    assertEquals(403, get("/status").status());
+    assertEquals(200, get("/healthz").status());
+    server.operatorToken("s3cret-token-value");
+    assertEquals(401, get("/agents").status());
+    Request.Builder b = new Request.Builder().url("http://127.0.0.1:" + server.port() + "/agents")
+        .header("Authorization", "Bearer wrong");
+    try (Response r = HTTP.newCall(b.build()).execute()) {
+      assertEquals(401, r.code());
+    }
+    b.header("Authorization", "Bearer s3cret-token-value");
+    try (Response r = HTTP.newCall(b.build()).execute()) {
+      assertEquals(200, r.code());
+      assertEquals("ats:7", JSON.readTree(r.body().string()).path("agents").get(0).path("task").asText());
+    }
+  }
+
   @Test
   void aTakenPortIsAClearError() {
     start();
