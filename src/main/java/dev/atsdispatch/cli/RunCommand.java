@@ -270,15 +270,7 @@ public final class RunCommand implements Callable<Integer> {
       src.close();
       return null;
     }
-    Service svc = new Service(cfg, src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
-    try {
-      svc.start();
-    } catch (RuntimeException e) {
-      System.err.println("ats-dispatch: " + e.getMessage());
-      src.close();
-      return null;
-    }
-    return svc;
+    return started(cfg, src, sandbox, s);
   }
 
   /** The service on a board file: the file must be a board now (a clear error if not), then it is watched. */
@@ -294,7 +286,13 @@ public final class RunCommand implements Callable<Integer> {
       src.close();
       return null;
     }
-    Service svc = new Service(s.service(), src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
+    return started(s.service(), src, sandbox, s);
+  }
+
+  /** The service on {@code src}, started; null (having said why and closed the source) if it could not start. */
+  private static Service started(dev.atsdispatch.dispatch.ServiceConfig cfg, dev.atsdispatch.source.TaskSource src,
+      Sandbox sandbox, Settings s) {
+    Service svc = new Service(cfg, src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
     try {
       svc.start();
     } catch (RuntimeException e) {

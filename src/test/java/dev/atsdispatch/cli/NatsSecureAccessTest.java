@@ -64,13 +64,7 @@ final class NatsSecureAccessTest {
       assertEquals(0, published.rc(), published.err());
       String id = new ObjectMapper().readTree(published.out()).path("id").asText();
 
-      Path agent = dir.resolve("agent.sh");
-      Files.writeString(agent, "#!/bin/sh\necho \"done over tls\"\n");
-      Files.setPosixFilePermissions(agent, PosixFilePermissions.fromString("rwx------"));
-      Path config = dir.resolve("agentbus.toml");
-      Files.writeString(config, "[agent]\nid = \"code\"\nchat_cmd = [\"" + agent + "\", \"{input}\"]\n[nats]\nurl = \""
-          + url + "\"\n");
-      Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
+      Path config = workerFile(url, "done over tls");
       try (ChildJvm blind = ChildJvm.start(dir, "blind", Map.of("ATS_DISPATCH_STATUS_PORT", "off",
           "ATS_DISPATCH_LOG_FORMAT", "plain", "ATS_DISPATCH_AGENT_SANDBOX", "none"), List.of("agentbus", "worker",
           "--config", config.toString(), "--state-dir", dir.resolve("state0").toString(),
@@ -117,12 +111,7 @@ final class NatsSecureAccessTest {
       assertEquals(0, published.rc(), published.err());
       String id = new ObjectMapper().readTree(published.out()).path("id").asText();
 
-      Path agent = dir.resolve("agent.sh");
-      Files.writeString(agent, "#!/bin/sh\necho \"done with creds\"\n");
-      Files.setPosixFilePermissions(agent, PosixFilePermissions.fromString("rwx------"));
-      Path config = dir.resolve("agentbus.toml");
-      Files.writeString(config, "[agent]\nid = \"code\"\nchat_cmd = [\"" + agent + "\", \"{input}\"]\n[nats]\nurl = \""
-          + nats.url() + "\"\n");
+      Path config = workerFile(nats.url(), "done with creds");
       Path settings = dir.resolve("ats-dispatch.toml");
       Files.writeString(settings, "[nats]\ncreds = \"" + creds + "\"\n");
       try (ChildJvm worker = ChildJvm.start(dir, "worker", Map.of("ATS_DISPATCH_STATUS_PORT", "off",
@@ -140,5 +129,17 @@ final class NatsSecureAccessTest {
         assertEquals("done with creds", r.path("result").asText());
       }
     }
+  }
+
+  /** An agentbus worker file (0600: the URL may hold a password) for agent "code", whose agent answers {@code answer}. */
+  private Path workerFile(String url, String answer) throws Exception {
+    Path agent = dir.resolve("agent.sh");
+    Files.writeString(agent, "#!/bin/sh\necho \"" + answer + "\"\n");
+    Files.setPosixFilePermissions(agent, PosixFilePermissions.fromString("rwx------"));
+    Path config = dir.resolve("agentbus.toml");
+    Files.writeString(config, "[agent]\nid = \"code\"\nchat_cmd = [\"" + agent + "\", \"{input}\"]\n[nats]\nurl = \""
+        + url + "\"\n");
+    Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
+    return config;
   }
 }
