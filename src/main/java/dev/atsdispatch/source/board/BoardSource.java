@@ -66,6 +66,8 @@ public final class BoardSource implements TaskSource {
   private volatile String problem = "not read yet";
   private volatile WatchService watcher;
   private volatile boolean closed;
+  /** A scan asked for by the watcher and not begun yet: a burst of changes makes one scan. */
+  private final java.util.concurrent.atomic.AtomicBoolean scanAsked = new java.util.concurrent.atomic.AtomicBoolean();
 
   /** {@code owner}: who this service is on the cards it holds (stable across its restarts). */
   public BoardSource(String name, BoardSettings settings, Clock clock, String owner) {
@@ -124,9 +126,12 @@ public final class BoardSource implements TaskSource {
         if (ctx == null || ctx.toString().equals(me) || ev.kind() == StandardWatchEventKinds.OVERFLOW) ours = true;
       }
       k.reset();
-      if (ours && !closed) {
+      if (ours && !closed && scanAsked.compareAndSet(false, true)) {
         try {
-          scans.execute(this::scan);
+          scans.execute(() -> {
+            scanAsked.set(false);
+            scan();
+          });
         } catch (java.util.concurrent.RejectedExecutionException e) {
           return;
         }
