@@ -235,7 +235,9 @@ public final class Sandbox {
       }
     }
     c.addAll(List.of("--bind", work.toString(), work.toString()));
-    for (Path p : late) c.addAll(List.of("--bind", p.toString(), p.toString()));
+    for (Path p : late) {
+      if (Files.isDirectory(p)) c.addAll(List.of("--bind", p.toString(), p.toString())); // absent: nothing to reach
+    }
     for (String r : remount) c.addAll(List.of("--remount-ro", r)); // after the binds made their mount points
     c.addAll(List.of("--chdir", work.toString(), "--", ENV.toString(), "--default-signal=TERM"));
     c.addAll(argv);
