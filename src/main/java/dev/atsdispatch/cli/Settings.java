@@ -105,6 +105,11 @@ public final class Settings {
       key("agent.sandbox", "auto", "where agents run: bwrap (a bubblewrap sandbox, or refuse to start), none, or auto "
           + "(bwrap when it is installed and works, else none with a warning)",
           (s, v) -> s.sandboxMode = Sandbox.Mode.parse(v)),
+      key("agent.preset", "command", "how the agent CLI is driven: command (any program: the prompt on stdin, stdout "
+          + "the response) or claude (Claude Code: print mode, stream-json read back, a session per task that a retry "
+          + "resumes, cost and tokens in the outputs)", (s, v) -> s.b.preset = v.strip()),
+      key("agent.mode", "standard", "the preset's execution mode: standard, auto (claude --permission-mode acceptEdits) "
+          + "or danger (claude --dangerously-skip-permissions)", (s, v) -> s.b.agentMode = v.strip()),
       key("agent.api", "true", "the agent API: each attempt gets ATS_DISPATCH_API (a Unix socket, reachable in the "
           + "sandbox) and ATS_DISPATCH_TOKEN, good for its own task and attempt only",
           (s, v) -> s.b.agentApi = bool(v)),

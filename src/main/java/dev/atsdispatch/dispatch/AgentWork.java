@@ -65,9 +65,30 @@ final class AgentWork {
   }
 
   AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant) {
+    return spec(v, attempt, grant, null);
+  }
+
+  /** The claude preset's reader for one attempt, or null when the agent is an opaque command. */
+  dev.atsdispatch.exec.ClaudePreset.Stream presetStream() {
+    return cfg.preset().equals("claude") ? new dev.atsdispatch.exec.ClaudePreset.Stream() : null;
+  }
+
+  /**
+   * As above; with {@code stream} (the claude preset) the argv is Claude Code's print mode with
+   * the task's session: decided and saved before the first start, and resumed by a later attempt
+   * once a run has begun it, with a short continuation prompt instead of the task again.
+   */
+  AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant,
+      dev.atsdispatch.exec.ClaudePreset.Stream stream) {
     TaskKey key = v.key();
     String prompt = source.prompt(key, v.title(), v.description(), v.payload(), v.encrypted());
     if (prompt == null) prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
+    java.util.List<String> command = cfg.agentCommand();
+    if (stream != null) {
+      ClaudeSessions.Session s = ClaudeSessions.of(state, key);
+      command = dev.atsdispatch.exec.ClaudePreset.argv(command, cfg.agentMode(), s.id(), s.begun());
+      if (s.begun()) prompt = dev.atsdispatch.exec.ClaudePreset.CONTINUE;
+    }
     Map<String, String> env = new LinkedHashMap<>();
     for (String k : cfg.envAllowlist()) {
       String value = serviceEnv.get(k);
@@ -87,7 +108,7 @@ final class AgentWork {
       sealTo = cfg.encryptedLogs() == ServiceConfig.EncryptedLogs.SEALED ? logKey.get() : null;
       keep = sealTo != null;
     }
-    return new AgentSpec(cfg.agentCommand(), prompt, state.workDir(key), env,
+    return new AgentSpec(command, prompt, state.workDir(key), env,
         !keep ? null : state.stdoutLog(key, attempt, sealTo != null), !keep ? null : state.stderrLog(key, attempt, sealTo != null),
         cfg.agentTimeout(),
         cfg.noOutputTimeout(), cfg.grace(), cfg.responseCapBytes(), cfg.stderrTailBytes(), sealTo);
@@ -106,6 +127,18 @@ final class AgentWork {
    * fields are the outputs (an encrypted task's sealed whole, as its response would be).
    */
   ObjectNode outputs(TaskView v, AgentResult r, int attempt, ObjectNode set) {
+    return outputs(v, r, attempt, set, null);
+  }
+
+  /** As above; the claude preset's final result stands in for stdout, and its facts (session, cost, tokens) join. */
+  ObjectNode outputs(TaskView v, AgentResult r, int attempt, ObjectNode set, dev.atsdispatch.exec.ClaudePreset.Stream stream) {
+    ObjectNode o = outputsOf(v, r, attempt, set, stream == null ? null : stream.response());
+    if (stream != null) o.setAll(stream.facts());
+    return o;
+  }
+
+  private ObjectNode outputsOf(TaskView v, AgentResult r, int attempt, ObjectNode set, String presetResponse) {
+    String response = presetResponse != null ? presetResponse : r.response();
     ObjectNode o = M.createObjectNode();
     if (set != null) {
       if (v.encrypted()) {
@@ -120,10 +153,10 @@ final class AgentWork {
       return o;
     }
     if (v.encrypted()) {
-      o.set("encrypted_response", v.seal().apply(r.response()));
+      o.set("encrypted_response", v.seal().apply(response));
       o.put("response_encrypted", true);
     } else {
-      o.put("response", r.response());
+      o.put("response", response);
     }
     if (r.responseTruncated()) {
       o.put("response_truncated", true);

@@ -259,7 +259,8 @@ final class AttemptRunner {
   }
 
   /** {@code outputs}: what the agent set through the agent API, or null. */
-  private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs) {}
+  private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs,
+      dev.atsdispatch.exec.ClaudePreset.Stream preset) {}
 
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
@@ -272,13 +273,17 @@ final class AttemptRunner {
     boolean noted = false;
     observer.pickedUp(view, n); // hands a notice to the notifiers' own threads
     dev.atsdispatch.api.AgentApi.Grant grant = work.grant(view, n);
+    dev.atsdispatch.exec.ClaudePreset.Stream preset = work.presetStream();
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
-      dev.atsdispatch.exec.AgentSpec spec = work.spec(view, n, grant);
+      dev.atsdispatch.exec.AgentSpec spec = work.spec(view, n, grant, preset);
       dev.atsdispatch.status.AgentEvents events = work.events();
-      // an encrypted task's output is plaintext: it goes to no listener
-      if (!view.encrypted()) spec = spec.withLines((stream, line) -> events.line(t.key, stream, line, clock.now()));
+      // an encrypted task's output is plaintext: it goes to no event history (the preset reads it in memory)
+      java.util.function.BiConsumer<String, String> toEvents = view.encrypted() ? null
+          : (stream, line) -> events.line(t.key, stream, line, clock.now());
+      if (preset != null) spec = spec.withLines(toEvents == null ? preset : preset.andThen(toEvents));
+      else if (toEvents != null) spec = spec.withLines(toEvents);
       events.started(t.key, n, clock.now()); // before the spawn: the first line has a history to go to
       agent = runner.start(spec, (group, started) -> {
         state.markRunning(t.key, group, started);
@@ -321,6 +326,13 @@ final class AttemptRunner {
       }
     } finally {
       if (grant != null) grant.close(); // its token is void from here on
+      if (preset != null && preset.sessionId() != null) {
+        try {
+          ClaudeSessions.begun(state, t.key, preset.sessionId()); // a later attempt resumes it
+        } catch (RuntimeException e) {
+          log.warn("task {}: {}", t.key, e.getMessage());
+        }
+      }
       if (!noted) attemptNote(t.key, n); // an attempt that failed to start is a strike all the same
       c.detach();
       if (pgid > 0 || marked[0] > 0) {
@@ -341,7 +353,7 @@ final class AttemptRunner {
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
       later(() -> note(t.key, null, n, false));
     }
-    return new Attempt(o, r, detail, grant == null ? null : grant.outputs());
+    return new Attempt(o, r, detail, grant == null ? null : grant.outputs(), preset);
   }
 
   /** Posts the attempt record on the task's thread (what other services count strikes by), if it has one. */
@@ -377,7 +389,7 @@ final class AttemptRunner {
     TaskLedger ledger = state.ledger(t.key);
     ObjectNode out;
     try {
-      out = work.outputs(view, a.result, n, a.outputs);
+      out = work.outputs(view, a.result, n, a.outputs, a.preset);
     } catch (RuntimeException x) {
       log.error("task {}: cannot make the outputs of attempt {}", t.key, n, Scrubbed.of(x));
       ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", Outcome.INTERNAL_ERROR.wire())
@@ -397,8 +409,9 @@ final class AttemptRunner {
     reporter.submit(t.key, n, out, null, lease); // recorded first: the ledger never lags behind what ATS was told
     stats.completed.incrementAndGet();
     metrics.taskFinished("completed");
+    String said = a.preset != null && a.preset.response() != null ? a.preset.response() : a.result.response();
     observer.completed(view, n, view.encrypted() ? out.get("encrypted_response").toString()
-        : a.outputs != null ? a.outputs.toString() : a.result.response());
+        : a.outputs != null ? a.outputs.toString() : said);
     return End.DONE;
   }
 

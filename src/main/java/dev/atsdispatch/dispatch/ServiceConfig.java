@@ -36,7 +36,9 @@ public record ServiceConfig(
     Path keysDir,
     String promptIntro,
     EncryptedLogs encryptedLogs,
-    boolean agentApi) {
+    boolean agentApi,
+    String preset,
+    String agentMode) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -104,6 +106,8 @@ public record ServiceConfig(
     b.promptIntro = promptIntro;
     b.encryptedLogs = encryptedLogs;
     b.agentApi = agentApi;
+    b.preset = preset;
+    b.agentMode = agentMode;
     return b;
   }
 
@@ -131,6 +135,10 @@ public record ServiceConfig(
     public boolean progressMessages = true;
     /** The agent API on a Unix socket under the state directory (agent.api). */
     public boolean agentApi = true;
+    /** How the agent's CLI is driven: command (an opaque program) or claude (agent.preset). */
+    public String preset = "command";
+    /** The preset's execution mode: standard, auto or danger (agent.mode). */
+    public String agentMode = "standard";
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
     public Path stateDir = Path.of("state");
@@ -163,11 +171,14 @@ public record ServiceConfig(
           "dependency_timeout", "must be positive (or unset)");
       require(dependencyMax >= 1 && dependencyMax <= 10_000, "dependency_max", "must be from 1 to 10000");
       require(stateRetention.compareTo(Duration.ofHours(1)) >= 0, "state_retention", "must be at least 1h");
+      require(java.util.List.of("command", "claude").contains(preset), "agent.preset", "must be command or claude");
+      require(java.util.List.of("standard", "auto", "danger").contains(agentMode), "agent.mode",
+          "must be standard, auto or danger");
       return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
-          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi);
+          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode);
     }
 
     private static void require(boolean ok, String key, String what) {

@@ -31,7 +31,8 @@ final class OutputDrain implements Runnable {
   /** Told each line (cut at {@link #LINE_CAP} characters), or null. */
   private final java.util.function.Consumer<String> lines;
   private final java.io.ByteArrayOutputStream partial = new java.io.ByteArrayOutputStream();
-  static final int LINE_CAP = 4096;
+  /** The longest line handed on whole (a structured-output event can be long); one per stream is held. */
+  static final int LINE_CAP = 1 << 20;
 
   OutputDrain(InputStream in, Path log, String sealTo, int headCap, int tailCap, Clock clock, AtomicLong lastOutput) {
     this(in, log, sealTo, headCap, tailCap, clock, lastOutput, null);

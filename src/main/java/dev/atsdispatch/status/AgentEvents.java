@@ -25,6 +25,8 @@ public final class AgentEvents {
   static final int HISTORY = 1000;
   /** Finished tasks whose history is still kept (the newest). */
   static final int FINISHED_KEPT = 50;
+  /** Characters of a line kept in a history (a longer one is cut, with an ellipsis). */
+  static final int LINE_KEPT = 4096;
 
   /** One event: its number in the task's history, when, what, and its text (a line, an outcome). */
   public record Event(long seq, Instant at, String type, String text) {
@@ -128,7 +130,7 @@ public final class AgentEvents {
   /** A line the agent printed ({@code stream} stdout or stderr). */
   public void line(TaskKey key, String stream, String line, Instant at) {
     History h = get(key);
-    if (h != null) h.add(stream, line, at);
+    if (h != null) h.add(stream, line.length() > LINE_KEPT ? line.substring(0, LINE_KEPT) + "…" : line, at);
   }
 
   /** Anything else worth a line: a lease renewal, a stop asked for. */

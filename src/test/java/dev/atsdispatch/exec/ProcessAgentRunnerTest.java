@@ -68,15 +68,15 @@ final class ProcessAgentRunnerTest {
     List<String> out = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     List<String> err = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     AgentSpec s = sh("i=0; while [ $i -lt 3000 ]; do echo \"line $i\"; i=$((i+1)); done; "
-        + "head -c 10000 /dev/zero | tr '\\0' x; echo; printf 'crlf\\r\\n'; printf 'no newline'; echo oops >&2", "")
+        + "head -c 2500000 /dev/zero | tr '\\0' x; echo; printf 'crlf\\r\\n'; printf 'no newline'; echo oops >&2", "")
         .withLines((stream, line) -> (stream.equals("stdout") ? out : err).add(line));
     AgentResult r = run(new ProcessAgentRunner(), s);
     assertTrue(r.succeeded());
     assertEquals(3000 + 3 + 2, out.size(), "lines: " + out.size());
     for (int i = 0; i < 3000; i++) assertEquals("line " + i, out.get(i));
-    assertEquals(4096, out.get(3000).length());
-    assertEquals(4096, out.get(3001).length());
-    assertEquals(10000 - 2 * 4096, out.get(3002).length());
+    assertEquals(1 << 20, out.get(3000).length());
+    assertEquals(1 << 20, out.get(3001).length());
+    assertEquals(2_500_000 - 2 * (1 << 20), out.get(3002).length());
     assertEquals("crlf", out.get(3003));
     assertEquals("no newline", out.get(3004));
     assertEquals(List.of("oops"), err);

@@ -1,0 +1,103 @@
+package dev.atsdispatch.dispatch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.atsdispatch.devserver.DevServer;
+import dev.atsdispatch.exec.ClaudePreset;
+import dev.atsdispatch.testing.FakeMessagesApi;
+import dev.atsdispatch.testing.Http;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The claude preset with the real Claude Code CLI ({@code @anthropic-ai/claude-code} from npm,
+ * pinned in src/test/agents) against a fake Messages API: the preset's argv and its reading of
+ * stream-json (the final result as the response; session, cost and tokens in the outputs), and a
+ * failed attempt whose retry resumes the same session (the API sees the earlier turn again).
+ */
+@Timeout(120)
+final class ClaudePresetTest {
+  static final Path CLAUDE = Path.of("src/test/agents/node_modules/.bin/claude").toAbsolutePath();
+
+  @TempDir Path dir;
+  DevServer server;
+  Http http;
+  FakeMessagesApi api;
+  Service service;
+
+  @BeforeEach
+  void start() throws Exception {
+    assertTrue(Files.isExecutable(CLAUDE), CLAUDE + " is missing: the build installs it (mvn process-test-resources)");
+    server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
+    http = new Http(server.url(), "human", "tester", "Tester");
+    api = FakeMessagesApi.start();
+  }
+
+  @AfterEach
+  void stop() {
+    if (service != null) service.close();
+    if (api != null) api.close();
+    if (server != null) server.close();
+  }
+
+  void startService(int retries) throws Exception {
+    ServiceConfig.Builder b = DispatchFixture.config(CLAUDE, dir.resolve("state"), dir.resolve("keys"));
+    b.preset = "claude";
+    b.retries = retries;
+    b.retryBackoff = Duration.ZERO;
+    b.extraEnv = Map.of("ANTHROPIC_BASE_URL", api.url(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", "HOME", Files.createDirectories(dir.resolve("claude-home")).toString());
+    service = DispatchFixture.start(server.url(), b.build(), "ada-claude", dir);
+  }
+
+  String session(long id) throws Exception {
+    return Http.JSON.readTree(dir.resolve("state/tasks/ats/" + id + "/claude-session.json").toFile()).path("id").asText();
+  }
+
+  @Test
+  void theFinalResultIsTheResponseAndSessionCostAndTokensAreInTheOutputs() throws Exception {
+    api.then(new FakeMessagesApi.Text("Hello from the fake API"));
+    startService(0);
+    long id = DispatchFixture.create(http, "Summarise the zebra notes", 5, null);
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(60));
+    JsonNode out = DispatchFixture.task(http, id).path("outputs").get(0);
+    assertEquals("Hello from the fake API", out.path("response").asText(), out.toString());
+    assertEquals(session(id), out.path("session_id").asText(), out.toString());
+    assertTrue(out.path("cost_usd").asDouble() > 0, out.toString());
+    assertEquals(12, out.path("input_tokens").asInt(), out.toString());
+    assertEquals(7, out.path("output_tokens").asInt(), out.toString());
+    assertEquals(1, out.path("num_turns").asInt(), out.toString());
+    assertFalse(out.path("is_error").asBoolean(true), out.toString());
+    assertEquals(1, api.requests().size());
+    assertTrue(FakeMessagesApi.userText(api.requests().get(0)).contains("Summarise the zebra notes"));
+  }
+
+  @Test
+  void aFailedAttemptsRetryResumesTheSameSession() throws Exception {
+    api.then(new FakeMessagesApi.Error(400, "invalid_request_error", "scripted failure"))
+        .then(new FakeMessagesApi.Text("resumed answer"));
+    startService(1);
+    long id = DispatchFixture.create(http, "Count the okapis", 5, null);
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(60));
+    JsonNode out = DispatchFixture.task(http, id).path("outputs").get(0);
+    assertEquals("resumed answer", out.path("response").asText(), out.toString());
+    assertEquals(2, out.path("attempt").asInt(), out.toString());
+    assertEquals(session(id), out.path("session_id").asText());
+    List<JsonNode> seen = api.requests();
+    assertEquals(2, seen.size());
+    String second = FakeMessagesApi.userText(seen.get(1));
+    assertTrue(second.contains("Count the okapis"), "the resumed session lost the first turn: " + second);
+    assertTrue(second.contains(ClaudePreset.CONTINUE), second);
+  }
+}
