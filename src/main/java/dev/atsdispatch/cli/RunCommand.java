@@ -82,6 +82,18 @@ public final class RunCommand implements Callable<Integer> {
       System.err.println("ats-dispatch: " + e.getMessage());
       return 2;
     }
+    if (!s.routes().isEmpty()) {
+      if (embedded || demo) {
+        System.err.println("ats-dispatch: --embedded and --demo run one channel; they cannot be used with routes");
+        return 2;
+      }
+      for (RouteSettings r : s.routes()) {
+        Path d = Service.apiDir(routeState(s, r));
+        sandbox = sandbox.bindingAfterHidden(d);
+      }
+      List<Service> all = routeServices(s, sandbox);
+      return all == null ? 1 : serveRoutes(s, all);
+    }
     if (s.board() != null) {
       if (embedded || demo) {
         System.err.println("ats-dispatch: --embedded and --demo start an ATS; they cannot be used with source = board");
@@ -303,6 +315,135 @@ public final class RunCommand implements Callable<Integer> {
     return svc;
   }
 
+  /** A route's own state directory: {@code <state_dir>/routes/<name>} (its ledgers, outbox, agent API). */
+  static Path routeState(Settings s, RouteSettings r) {
+    Path state = s.service().stateDir().toAbsolutePath().normalize();
+    try {
+      state = state.toRealPath();
+    } catch (IOException e) {
+      // made by the lock
+    }
+    return state.resolve("routes").resolve(r.name());
+  }
+
+  /**
+   * One service per route, sharing one concurrency cap, the slots (in priority order) and the
+   * agents' events; null (having said why and stopped what started) when one cannot start.
+   */
+  private List<Service> routeServices(Settings s, Sandbox sandbox) {
+    try {
+      localPreflight(s, s.routes().stream().anyMatch(r -> r.agent() == null));
+      ensureKeyPair(new Keyring(s.service().keysDir()));
+      OwnerOnly.createDirectories(routeState(s, s.routes().get(0)).getParent());
+      for (RouteSettings r : s.routes()) {
+        if (r.agent() == null) continue;
+        try {
+          ProcessAgentRunner.resolve(r.agent().get(0), System.getenv(), "routes." + r.name() + ".agent");
+        } catch (IOException e) {
+          throw new PreflightException("route " + r.name() + ": " + e.getMessage());
+        }
+      }
+    } catch (PreflightException | IllegalArgumentException | KeyringException | IOException e) {
+      System.err.println("ats-dispatch: preflight failed: " + e.getMessage());
+      return null;
+    }
+    dev.atsdispatch.dispatch.Capacity cap = new dev.atsdispatch.dispatch.Capacity(s.service().concurrency(), s.service().slots());
+    dev.atsdispatch.status.AgentEvents events = new dev.atsdispatch.status.AgentEvents();
+    List<Service> started = new ArrayList<>();
+    for (RouteSettings r : s.routes()) {
+      var b = s.service().toBuilder();
+      b.channel = r.channel();
+      b.stateDir = routeState(s, r);
+      if (r.agent() != null) b.agentCommand = r.agent();
+      if (r.timeout() != null) b.agentTimeout = r.timeout();
+      if (r.maxAttempts() != null) b.maxAttempts = r.maxAttempts();
+      if (r.retries() != null) b.retries = r.retries();
+      if (r.prompt() != null) b.promptTemplate = r.prompt();
+      Service svc;
+      try {
+        var cfg = b.build();
+        if (r.board() != null) {
+          var src = new dev.atsdispatch.source.board.BoardSource("board", r.board(), Clock.SYSTEM,
+              boardOwner(s) + "/" + r.name());
+          src.health();
+          svc = new Service(cfg, src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
+        } else {
+          AtsSettings ats = s.ats();
+          String instance = new StateDir(cfg.stateDir()).instanceId();
+          ats = new AtsSettings(ats.url(), ats.org(), ats.project(), ats.scoped(), ats.actorType(),
+              ats.actorId() + "-" + instance, ats.actorName());
+          AtsClient client = Transports.open(s.transport(), ats, s.atsBin(), s.atsTimeout(), System.getenv());
+          svc = new Service(cfg, ats, client, runner(sandbox), Clock.SYSTEM, System.getenv(),
+              EventWatcher.Timing.DEFAULT, extensions(s));
+        }
+        svc.shareCapacity(cap, r.priority(), r.order()).shareAgentEvents(events).start();
+      } catch (RuntimeException e) {
+        System.err.println("ats-dispatch: route " + r.name() + ": " + e.getMessage());
+        started.forEach(Service::close);
+        return null;
+      }
+      started.add(svc);
+      log.info("route {}: {} (priority {})", r.name(), r.channel(), r.priority());
+    }
+    return started;
+  }
+
+  /** Serves every route until SIGTERM; the status port shows the first route's metrics and every route's state. */
+  private int serveRoutes(Settings s, List<Service> all) {
+    StatusServer status = null;
+    if (s.statusPort().isPresent()) {
+      Service first = all.get(0);
+      try {
+        status = StatusServer.start(s.statusHost(), s.statusPort().getAsInt(), first.engine().metrics(),
+            first.readiness(), first.engine().agentEvents()).serveStatus(() -> {
+              com.fasterxml.jackson.databind.node.ObjectNode o = new ObjectMapper().createObjectNode();
+              o.put("capacity", s.service().concurrency());
+              var routes = o.putArray("routes");
+              int running = 0;
+              for (int i = 0; i < all.size(); i++) {
+                var st = all.get(i).engine().statusNow();
+                running += st.path("running").asInt();
+                st.put("route", s.routes().get(i).name()).put("priority", s.routes().get(i).priority());
+                routes.add(st);
+              }
+              o.put("running", running);
+              return o;
+            }).operatorToken(s.statusToken());
+        System.err.println("ats-dispatch: status port at " + status.url() + " (/healthz /readyz /metrics /status)");
+      } catch (RuntimeException e) {
+        System.err.println("ats-dispatch: " + e.getMessage() + " (set status.port, or off)");
+        all.forEach(Service::close);
+        return 1;
+      }
+    }
+    StatusServer st = status;
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      // the routes drain side by side: a stop takes one drain, not one per route
+      List<Thread> closing = new ArrayList<>();
+      for (Service svc : all) {
+        Thread t = new Thread(svc::close, "ats-dispatch-route-stop");
+        t.start();
+        closing.add(t);
+      }
+      for (Thread t : closing) {
+        try {
+          t.join();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      if (st != null) st.close();
+      stopped.countDown();
+    }, "ats-dispatch-shutdown"));
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return 0;
+  }
+
   /** Who this service is on the cards it holds: the host and its state directory (one service per state directory). */
   static String boardOwner(Settings s) {
     String host;
@@ -330,6 +471,11 @@ public final class RunCommand implements Callable<Integer> {
 
   /** The checks that need no task source: key files and the agent program. */
   static void localPreflight(Settings s) {
+    localPreflight(s, true);
+  }
+
+  /** As above; {@code checkAgent} false when every route names an agent of its own. */
+  static void localPreflight(Settings s, boolean checkAgent) {
     Map<String, String> env = System.getenv();
     Keyring keys = new Keyring(s.service().keysDir());
     try {
@@ -339,6 +485,7 @@ public final class RunCommand implements Callable<Integer> {
       throw new PreflightException(e.getMessage());
     }
     // a relative program was made absolute against the start directory when the settings were loaded
+    if (!checkAgent) return;
     Settings.AgentProgram program = s.agentProgram(env);
     if (program.path() == null) throw new PreflightException(program.how() + " (set agent.command)");
   }

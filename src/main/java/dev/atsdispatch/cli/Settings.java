@@ -226,6 +226,7 @@ public final class Settings {
   int boardRetries;
   Duration boardPoll;
   private dev.atsdispatch.source.board.BoardSettings board;
+  private List<RouteSettings> routes = List.of();
   String natsUrl;
   String natsAgent;
   String natsStream;
@@ -415,6 +416,16 @@ public final class Settings {
     s.startDir = (cwd != null ? cwd : Path.of("")).toAbsolutePath().normalize();
     s.agentGiven = s.b.agentCommand.isEmpty() ? "" : s.b.agentCommand.get(0);
     s.b.agentCommand = absoluteProgram(s.b.agentCommand, s.startDir);
+    dev.atsdispatch.source.board.BoardSettings boardDefaults = s.board;
+    if (boardDefaults == null && s.boardFile != null) {
+      try {
+        boardDefaults = new dev.atsdispatch.source.board.BoardSettings(s.startDir.resolve(s.boardFile).normalize(),
+            s.boardQueue, s.boardInProgress, s.boardDone, s.boardDeadLetter, s.boardRetries, s.boardPoll);
+      } catch (IllegalArgumentException e) {
+        boardDefaults = null; // each route then names its own file
+      }
+    }
+    s.routes = RouteSettings.parse(fromFile, s.startDir, boardDefaults);
     if (s.agentHome != null) { // HOME of the agents, over the allowlisted one and agent.env's
       Map<String, String> extra = new LinkedHashMap<>(s.b.extraEnv);
       extra.put("HOME", s.agentHome.toString());
@@ -498,6 +509,11 @@ public final class Settings {
     }
   }
 
+  /** The routes of the settings file ({@code [routes.<name>]}), in order; empty: the one route of the settings above. */
+  public List<RouteSettings> routes() {
+    return routes;
+  }
+
   /** The board route, when source = board. */
   public dev.atsdispatch.source.board.BoardSettings board() {
     return board;
@@ -571,7 +587,7 @@ public final class Settings {
     Map<String, String> out = new LinkedHashMap<>();
     flatten("", root, out);
     for (String k : out.keySet()) {
-      if (KEYS.stream().noneMatch(key -> key.name().equals(k)) && !SecretFiles.isFileKey(k)) {
+      if (KEYS.stream().noneMatch(key -> key.name().equals(k)) && !SecretFiles.isFileKey(k) && !k.startsWith("routes.")) {
         throw new InvalidSetting(k, "unknown key in " + f + " (see ats-dispatch config show)");
       }
     }

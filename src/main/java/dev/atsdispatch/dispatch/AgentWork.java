@@ -24,10 +24,14 @@ final class AgentWork {
   /** The agent API, when the service runs one (set before the engine starts). */
   private volatile dev.atsdispatch.api.AgentApi api;
   /** What the running agents do, for the operator API (lines of encrypted tasks never come here). */
-  private final dev.atsdispatch.status.AgentEvents events = new dev.atsdispatch.status.AgentEvents();
+  private volatile dev.atsdispatch.status.AgentEvents events = new dev.atsdispatch.status.AgentEvents();
 
   dev.atsdispatch.status.AgentEvents events() {
     return events;
+  }
+
+  void useEvents(dev.atsdispatch.status.AgentEvents e) {
+    this.events = e;
   }
 
   AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv, java.util.function.Supplier<String> logKey,
@@ -81,7 +85,9 @@ final class AgentWork {
   AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant,
       dev.atsdispatch.exec.ClaudePreset.Stream stream) {
     TaskKey key = v.key();
-    String prompt = source.prompt(key, v.title(), v.description(), v.payload(), v.encrypted());
+    String prompt = cfg.promptTemplate() != null
+        ? Prompts.render(cfg.promptTemplate(), key.id(), v.title(), v.description(), v.payload(), key.source(), attempt)
+        : source.prompt(key, v.title(), v.description(), v.payload(), v.encrypted());
     if (prompt == null) prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
     java.util.List<String> command = cfg.agentCommand();
     if (stream != null) {

@@ -418,6 +418,20 @@ public final class Engine {
     return work.events();
   }
 
+  /**
+   * Makes this engine one route of several: places and slots come from {@code capacity}, shared
+   * with the other routes, in order of {@code priority} (lower first), then {@code order}. Call
+   * before {@link #start}.
+   */
+  public void shareCapacity(Capacity capacity, int priority, int order) {
+    scheduler.share(capacity.join(priority, order, () -> onLoop(this::pump)));
+  }
+
+  /** The agents' events go to {@code events} (shared by several routes' engines); call before {@link #start}. */
+  public void shareAgentEvents(dev.atsdispatch.status.AgentEvents events) {
+    work.useEvents(events);
+  }
+
   /** Gives every attempt from now on a token for the agent API (call before {@link #start}). */
   public void useAgentApi(dev.atsdispatch.api.AgentApi api) {
     work.useApi(api);

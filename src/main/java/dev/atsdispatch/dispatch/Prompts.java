@@ -24,6 +24,40 @@ public final class Prompts {
 
   private Prompts() {}
 
+  private static final java.util.regex.Pattern PLACEHOLDER =
+      java.util.regex.Pattern.compile("\\{(id|title|description|payload|source|attempt)\\}");
+
+  /**
+   * A route's prompt template with the task's fields: {@code {id}}, {@code {title}},
+   * {@code {description}}, {@code {payload}} (JSON, the service's internal fields left out),
+   * {@code {source}} and {@code {attempt}}; other braces stay. One pass: a field's text is never
+   * read for placeholders itself.
+   */
+  public static String render(String template, String id, String title, String description, JsonNode payload,
+      String source, int attempt) {
+    String json = "{}";
+    if (payload != null && payload.isObject()) {
+      ObjectNode p = ((ObjectNode) payload).deepCopy();
+      p.remove(INTERNAL_FIELDS);
+      json = p.toString();
+    }
+    java.util.regex.Matcher m = PLACEHOLDER.matcher(template);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String v = switch (m.group(1)) {
+        case "id" -> id;
+        case "title" -> title == null ? "" : title;
+        case "description" -> description == null ? "" : description;
+        case "payload" -> json;
+        case "source" -> source;
+        default -> Integer.toString(attempt);
+      };
+      m.appendReplacement(out, java.util.regex.Matcher.quoteReplacement(v));
+    }
+    m.appendTail(out);
+    return out.toString();
+  }
+
   public static String build(String intro, String title, String description, JsonNode payload) {
     String context = null;
     if (payload != null && payload.isObject()) {

@@ -23,10 +23,21 @@ final class Scheduler {
       .thenComparing(t -> t.offer.createdAt() == null ? Instant.EPOCH : t.offer.createdAt())
       .thenComparing(t -> t.key));
   private int running;
+  /** With routes: the cap and slots shared with the other routes' engines; null: this engine's own. */
+  private Capacity.Member shared;
 
   Scheduler(int cap, Map<String, Integer> slotLimits) {
     this.cap = cap;
     this.slotLimits = Map.copyOf(slotLimits);
+  }
+
+  /** Takes places from {@code member} (the routes' shared capacity) instead of this engine's own cap. */
+  void share(Capacity.Member member) {
+    this.shared = member;
+  }
+
+  private void waitingChanged() {
+    if (shared != null) shared.waiting(!queue.isEmpty());
   }
 
   /** The slots a task asks for: payload fields named like a slot and set to {@code true}. */
@@ -42,10 +53,13 @@ final class Scheduler {
   void add(Tracked t) {
     t.state = Tracked.State.QUEUED;
     queue.add(t);
+    waitingChanged();
   }
 
   boolean remove(Tracked t) {
-    return queue.remove(t);
+    boolean r = queue.remove(t);
+    waitingChanged();
+    return r;
   }
 
   int queued() {
@@ -58,12 +72,27 @@ final class Scheduler {
 
   /** Places a task offered now would start in at once: the cap less what runs and what waits. */
   int free() {
-    return cap - running - queue.size();
+    return (shared != null ? shared.free() : cap - running) - queue.size();
   }
 
   /** Takes every task that may start now, in order, and counts it as running. */
   List<Tracked> takeReady() {
     List<Tracked> out = new ArrayList<>();
+    if (shared != null) {
+      for (var it = queue.iterator(); it.hasNext(); ) {
+        Tracked t = it.next();
+        if (!shared.take(t.slots)) {
+          if (shared.free() == 0) break; // no place at all; else its slots are in use or a better route waits
+          continue;
+        }
+        it.remove();
+        t.state = Tracked.State.RUNNING;
+        running++;
+        out.add(t);
+      }
+      waitingChanged();
+      return out;
+    }
     for (var it = queue.iterator(); it.hasNext() && running < cap; ) {
       Tracked t = it.next();
       if (!slotsFree(t.slots)) continue;
@@ -78,8 +107,12 @@ final class Scheduler {
 
   /** A task taken by {@link #takeReady} ended: its place and slots are free. */
   void finished(Tracked t) {
-    t.slots.forEach(s -> slotsInUse.merge(s, -1, Integer::sum));
     running--;
+    if (shared != null) {
+      shared.release(t.slots);
+      return;
+    }
+    t.slots.forEach(s -> slotsInUse.merge(s, -1, Integer::sum));
   }
 
   private boolean slotsFree(Set<String> need) {

@@ -42,6 +42,25 @@ public final class Service implements AutoCloseable {
     return stateDir.toAbsolutePath().normalize().resolve("api");
   }
 
+  private Capacity capacity;
+  private int capacityPriority;
+  private int capacityOrder;
+  private dev.atsdispatch.status.AgentEvents sharedEvents;
+
+  /** Makes this service one route of several, sharing {@code c} (call before {@link #start}). */
+  public Service shareCapacity(Capacity c, int priority, int order) {
+    this.capacity = c;
+    this.capacityPriority = priority;
+    this.capacityOrder = order;
+    return this;
+  }
+
+  /** The agents' events go to {@code events}, shared with the other routes (call before {@link #start}). */
+  public Service shareAgentEvents(dev.atsdispatch.status.AgentEvents events) {
+    this.sharedEvents = events;
+    return this;
+  }
+
   /** The agent API, when it runs. */
   public dev.atsdispatch.api.AgentApi agentApi() {
     return api;
@@ -103,6 +122,8 @@ public final class Service implements AutoCloseable {
     intake = ext.intake().apply(state);
     engine = new Engine(cfg, source, runner, state, clock, env, intake, observer, DispatchMetrics.create(),
         state.instanceId());
+    if (capacity != null) engine.shareCapacity(capacity, capacityPriority, capacityOrder);
+    if (sharedEvents != null) engine.shareAgentEvents(sharedEvents);
     if (cfg.agentApi()) {
       try {
         api = dev.atsdispatch.api.AgentApi.start(apiDir(cfg.stateDir()), source, engine.agentEvents());

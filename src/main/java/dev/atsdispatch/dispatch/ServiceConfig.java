@@ -38,7 +38,8 @@ public record ServiceConfig(
     EncryptedLogs encryptedLogs,
     boolean agentApi,
     String preset,
-    String agentMode) {
+    String agentMode,
+    String promptTemplate) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -108,6 +109,7 @@ public record ServiceConfig(
     b.agentApi = agentApi;
     b.preset = preset;
     b.agentMode = agentMode;
+    b.promptTemplate = promptTemplate;
     return b;
   }
 
@@ -139,6 +141,8 @@ public record ServiceConfig(
     public String preset = "command";
     /** The preset's execution mode: standard, auto or danger (agent.mode). */
     public String agentMode = "standard";
+    /** A route's prompt template ({@link Prompts#render}); null: the source's prompt or the service's layout. */
+    public String promptTemplate;
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
     public Path stateDir = Path.of("state");
@@ -178,7 +182,7 @@ public record ServiceConfig(
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
-          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode);
+          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate);
     }
 
     private static void require(boolean ok, String key, String what) {

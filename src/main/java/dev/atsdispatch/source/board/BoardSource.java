@@ -170,9 +170,11 @@ public final class BoardSource implements TaskSource {
     return false;
   }
 
+  /** A card this route claimed (its mark names this route's queue) whose lease ran out. */
   private boolean expired(JsonNode card) {
     JsonNode m = card.path(MARK);
     if (!m.hasNonNull("lease_expires")) return false;
+    if (m.hasNonNull("queue") && !m.get("queue").asText().equals(settings.queue())) return false; // another route's
     try {
       return Instant.parse(m.get("lease_expires").asText()).isBefore(clock.now());
     } catch (RuntimeException e) {
@@ -268,7 +270,7 @@ public final class BoardSource implements TaskSource {
       if (!p.queue().equals(settings.queue())) {
         throw new SourceException(SourceException.Kind.CONFLICT, "Cannot claim card in \"" + p.queue() + "\"");
       }
-      p.card().putObject(MARK).put("owner", owner).put("lease_expires", expires.toString());
+      p.card().putObject(MARK).put("owner", owner).put("lease_expires", expires.toString()).put("queue", settings.queue());
       BoardFile.move(board, p, settings.inProgressQueue());
       return p.card().deepCopy();
     });

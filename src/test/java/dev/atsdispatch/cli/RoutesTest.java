@@ -1,0 +1,119 @@
+package dev.atsdispatch.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atsdispatch.testing.ChildJvm;
+import dev.atsdispatch.testing.Wait;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Routes: one service ({@code run}, a separate JVM) with two routes on one board, each with its own
+ * agent and prompt template, sharing a cap of one. With both queues full, the route with the lower
+ * priority value (the downstream stage) runs all its cards before the other route gets a second
+ * one; each agent got its own route's prompt.
+ */
+@Timeout(120)
+final class RoutesTest {
+  static final ObjectMapper M = new ObjectMapper();
+  @TempDir Path dir;
+  ChildJvm service;
+
+  @AfterEach
+  void stop() {
+    if (service != null) service.close();
+  }
+
+  Path agent(String name, Path runs) throws Exception {
+    Path a = dir.resolve(name + ".sh");
+    Files.writeString(a, "#!/bin/sh\nfirst=$(head -n 1)\necho \"" + name + " $ATS_TASK_ID $first\" >> " + runs
+        + "\nsleep 0.2\necho ok\n");
+    Files.setPosixFilePermissions(a, PosixFilePermissions.fromString("rwx------"));
+    return a;
+  }
+
+  @Test
+  void theLowerPriorityValueRouteGoesFirstAndEachRouteHasItsAgentAndPrompt() throws Exception {
+    ObjectNode b = M.createObjectNode();
+    ObjectNode queues = b.putObject("queues");
+    ArrayNode review = queues.putArray("Review");
+    ArrayNode todo = queues.putArray("Todo");
+    for (int i = 1; i <= 3; i++) {
+      review.addObject().put("id", "r" + i).put("name", "review " + i).put("description", "");
+      todo.addObject().put("id", "t" + i).put("name", "build " + i).put("description", "");
+    }
+    queues.putArray("In Progress");
+    queues.putArray("Done");
+    Path board = dir.resolve("board.json");
+    Files.writeString(board, b.toPrettyString());
+    Path runs = dir.resolve("runs");
+    Path config = dir.resolve("ats-dispatch.toml");
+    Files.writeString(config, String.join("\n",
+        "concurrency = 1",
+        "state_dir = \"" + dir.resolve("state") + "\"",
+        "keys_dir = \"" + dir.resolve("keys") + "\"",
+        "[agent]",
+        "sandbox = \"none\"",
+        "[status]",
+        "port = \"off\"",
+        "[routes.build]",
+        "source = \"board\"",
+        "file = \"" + board + "\"",
+        "queue = \"Todo\"",
+        "priority = 3",
+        "agent = [\"" + agent("builder", runs) + "\"]",
+        "prompt = \"Build card {id}: {title}\"",
+        "[routes.review]",
+        "source = \"board\"",
+        "file = \"" + board + "\"",
+        "queue = \"Review\"",
+        "priority = 1",
+        "agent = [\"" + agent("reviewer", runs) + "\"]",
+        "prompt = \"Review card {id}: {title} (attempt {attempt})\"",
+        ""));
+    service = ChildJvm.start(dir, "routes", Map.of("HOME", dir.toString(), "ATS_DISPATCH_LOG_FORMAT", "plain"),
+        List.of("run", "--config", config.toString()));
+    Wait.until("every card done", Duration.ofSeconds(60), () -> {
+      if (!service.process().isAlive()) throw new AssertionError(service.stderr());
+      try {
+        return M.readTree(board.toFile()).path("queues").path("Done").size() == 6;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    List<String> order = Files.readAllLines(runs);
+    assertEquals(6, order.size(), order.toString());
+    // the first start may be either route's (both had cards when it began); after it, review drains first
+    List<String> afterFirst = new ArrayList<>(order.subList(1, order.size()));
+    int lastReview = -1;
+    int firstBuild = -1;
+    for (int i = 0; i < afterFirst.size(); i++) {
+      if (afterFirst.get(i).startsWith("reviewer")) lastReview = i;
+      else if (firstBuild < 0) firstBuild = i;
+    }
+    assertTrue(firstBuild < 0 || lastReview < firstBuild, "a build card ran before the reviews: " + order);
+    for (String line : order) {
+      String[] f = line.split(" ", 3);
+      String want = f[0].equals("reviewer") ? "Review card " + f[1] + ": review " + f[1].substring(1) + " (attempt 1)"
+          : "Build card " + f[1] + ": build " + f[1].substring(1);
+      assertEquals(want, f[2], order.toString());
+    }
+    for (JsonNode c : M.readTree(board.toFile()).path("queues").path("Done")) {
+      assertEquals("ok", c.path("comments").get(0).path("text").asText(), c.toString());
+    }
+  }
+}
