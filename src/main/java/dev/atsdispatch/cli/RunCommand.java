@@ -408,7 +408,7 @@ public final class RunCommand implements Callable<Integer> {
               }
               o.put("running", running);
               return o;
-            }).operatorToken(s.statusToken());
+            }).serveRoutes(() -> routesJson(s)).operatorToken(s.statusToken());
         System.err.println("ats-dispatch: status port at " + status.url() + " (/healthz /readyz /metrics /status)");
       } catch (RuntimeException e) {
         System.err.println("ats-dispatch: " + e.getMessage() + " (set status.port, or off)");
@@ -442,6 +442,29 @@ public final class RunCommand implements Callable<Integer> {
       Thread.currentThread().interrupt();
     }
     return 0;
+  }
+
+  /** The routes as {@code GET /routes} shows them (the agent's program, not its arguments). */
+  static com.fasterxml.jackson.databind.node.ArrayNode routesJson(Settings s) {
+    var a = new ObjectMapper().createArrayNode();
+    for (RouteSettings r : s.routes()) {
+      var o = a.addObject().put("name", r.name()).put("source", r.source()).put("priority", r.priority())
+          .put("order", r.order());
+      if (r.board() != null) {
+        o.put("file", r.board().file().toString()).put("queue", r.board().queue())
+            .put("in_progress_queue", r.board().inProgressQueue()).put("done_queue", r.board().doneQueue())
+            .put("max_retries", r.board().maxRetries());
+        if (r.board().deadLetterQueue() != null) o.put("dead_letter_queue", r.board().deadLetterQueue());
+      } else {
+        o.put("channel", r.channel());
+      }
+      o.put("agent", (r.agent() != null ? r.agent() : s.service().agentCommand()).get(0));
+      if (r.prompt() != null) o.put("prompt", r.prompt());
+      if (r.timeout() != null) o.put("timeout", r.timeout().toString());
+      if (r.maxAttempts() != null) o.put("max_attempts", r.maxAttempts());
+      if (r.retries() != null) o.put("retries", r.retries());
+    }
+    return a;
   }
 
   /** Who this service is on the cards it holds: the host and its state directory (one service per state directory). */

@@ -38,6 +38,13 @@ public final class StatusServer implements AutoCloseable {
   private final AgentEvents agents; // null: no operator endpoints
   private volatile java.util.function.Supplier<ObjectNode> status = () -> null;
   private volatile byte[] token; // the operator API's bearer token beyond loopback; null: not served there
+  private volatile java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> routes = () -> null;
+
+  /** What {@code GET /routes} shows (read-only: routes change in the settings file). */
+  public StatusServer serveRoutes(java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> r) {
+    this.routes = r;
+    return this;
+  }
 
   /** The bearer token the operator API asks for when the port is bound beyond loopback (empty: none). */
   public StatusServer operatorToken(String t) {
@@ -140,6 +147,20 @@ public final class StatusServer implements AutoCloseable {
         return;
       }
       String path = ex.getRequestURI().getPath();
+      if (path.equals("/routes") && routes.get() != null) {
+        String no = operatorRefusal(ex);
+        if (no != null) {
+          send(ex, no.startsWith("a bearer") ? 401 : 403, JSON_TYPE, error(no));
+        } else if (!ex.getRequestMethod().equals("GET")) {
+          ex.getResponseHeaders().set("Allow", "GET");
+          send(ex, 405, JSON_TYPE, error("routes are read-only here: change them in the settings file and restart"));
+        } else {
+          ObjectNode n = JSON.createObjectNode();
+          n.set("routes", routes.get());
+          send(ex, 200, JSON_TYPE, JSON.writeValueAsBytes(n));
+        }
+        return;
+      }
       if (path.equals("/status") && status.get() != null) {
         String no = operatorRefusal(ex);
         if (no != null) {

@@ -61,6 +61,10 @@ final class RoutesTest {
     Path board = dir.resolve("board.json");
     Files.writeString(board, b.toPrettyString());
     Path runs = dir.resolve("runs");
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
     Path config = dir.resolve("ats-dispatch.toml");
     Files.writeString(config, String.join("\n",
         "concurrency = 1",
@@ -69,7 +73,7 @@ final class RoutesTest {
         "[agent]",
         "sandbox = \"none\"",
         "[status]",
-        "port = \"off\"",
+        "port = \"" + port + "\"",
         "[routes.build]",
         "source = \"board\"",
         "file = \"" + board + "\"",
@@ -112,6 +116,17 @@ final class RoutesTest {
           : "Build card " + f[1] + ": build " + f[1].substring(1);
       assertEquals(want, f[2], order.toString());
     }
+    dev.atsdispatch.testing.Http status = new dev.atsdispatch.testing.Http("http://127.0.0.1:" + port);
+    JsonNode routes = status.get("/routes").body().path("routes");
+    assertEquals(2, routes.size(), routes.toString());
+    assertEquals("build", routes.get(0).path("name").asText());
+    assertEquals("Review", routes.get(1).path("queue").asText());
+    assertEquals(1, routes.get(1).path("priority").asInt());
+    JsonNode st = status.get("/status").body();
+    assertEquals(1, st.path("capacity").asInt(), st.toString());
+    assertEquals(List.of("build", "review"), List.of(st.path("routes").get(0).path("route").asText(),
+        st.path("routes").get(1).path("route").asText()), st.toString());
+    assertEquals(405, status.post("/routes", "{}").status());
     for (JsonNode c : M.readTree(board.toFile()).path("queues").path("Done")) {
       assertEquals("ok", c.path("comments").get(0).path("text").asText(), c.toString());
     }
