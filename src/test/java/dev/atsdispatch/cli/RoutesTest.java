@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Routes: one service ({@code run}, a separate JVM) with two routes on one board, each with its own
- * agent and prompt template, sharing a cap of one. With both queues full, the route with the lower
+ * Routes: one service ({@code run}, a separate JVM) with two routes on one board and one on an ATS
+ * channel (the dev server), each with its own agent and prompt template, sharing a cap of one. With both queues full, the route with the lower
  * priority value (the downstream stage) runs all its cards before the other route gets a second
  * one; each agent got its own route's prompt.
  */
@@ -32,10 +32,12 @@ final class RoutesTest {
   static final ObjectMapper M = new ObjectMapper();
   @TempDir Path dir;
   ChildJvm service;
+  dev.atsdispatch.devserver.DevServer ats;
 
   @AfterEach
   void stop() {
     if (service != null) service.close();
+    if (ats != null) ats.close();
   }
 
   Path agent(String name, Path runs) throws Exception {
@@ -88,9 +90,18 @@ final class RoutesTest {
         "priority = 1",
         "agent = [\"" + agent("reviewer", runs) + "\"]",
         "prompt = \"Review card {id}: {title} (attempt {attempt})\"",
+        "[routes.ops]",
+        "source = \"ats\"",
+        "channel = \"ops\"",
+        "priority = 2",
+        "agent = [\"" + agent("operator", dir.resolve("ops-runs")) + "\"]",
+        "prompt = \"Ops task {id} from {source}: {title}\"",
         ""));
-    service = ChildJvm.start(dir, "routes", Map.of("HOME", dir.toString(), "ATS_DISPATCH_LOG_FORMAT", "plain"),
-        List.of("run", "--config", config.toString()));
+    ats = dev.atsdispatch.devserver.DevServer.builder().port(0).inMemory().start();
+    dev.atsdispatch.testing.Http atsApi = new dev.atsdispatch.testing.Http(ats.url(), "human", "tester", "Tester");
+    long opsTask = atsApi.post("/tasks", "{\"title\":\"rotate the logs\",\"channel\":\"ops\"}").task().path("id").asLong();
+    service = ChildJvm.start(dir, "routes", Map.of("HOME", dir.toString(), "ATS_DISPATCH_LOG_FORMAT", "plain",
+        "ATS_URL", ats.url(), "ATS_DISPATCH_TRANSPORT", "http"), List.of("run", "--config", config.toString()));
     Wait.until("every card done", Duration.ofSeconds(60), () -> {
       if (!service.process().isAlive()) throw new AssertionError(service.stderr());
       try {
@@ -99,6 +110,10 @@ final class RoutesTest {
         return false;
       }
     });
+    Wait.until("the ATS route's task completed", Duration.ofSeconds(60),
+        () -> atsApi.get("/tasks/" + opsTask).task().path("status").asText().equals("completed"));
+    assertEquals(List.of("operator " + opsTask + " Ops task " + opsTask + " from ats: rotate the logs"),
+        Files.readAllLines(dir.resolve("ops-runs")));
     List<String> order = Files.readAllLines(runs);
     assertEquals(6, order.size(), order.toString());
     // the first start may be either route's (both had cards when it began); after it, review drains first
@@ -118,14 +133,15 @@ final class RoutesTest {
     }
     dev.atsdispatch.testing.Http status = new dev.atsdispatch.testing.Http("http://127.0.0.1:" + port);
     JsonNode routes = status.get("/routes").body().path("routes");
-    assertEquals(2, routes.size(), routes.toString());
+    assertEquals(3, routes.size(), routes.toString());
+    assertEquals("ops", routes.get(2).path("channel").asText(), routes.toString());
     assertEquals("build", routes.get(0).path("name").asText());
     assertEquals("Review", routes.get(1).path("queue").asText());
     assertEquals(1, routes.get(1).path("priority").asInt());
     JsonNode st = status.get("/status").body();
     assertEquals(1, st.path("capacity").asInt(), st.toString());
-    assertEquals(List.of("build", "review"), List.of(st.path("routes").get(0).path("route").asText(),
-        st.path("routes").get(1).path("route").asText()), st.toString());
+    assertEquals(List.of("build", "review", "ops"), List.of(st.path("routes").get(0).path("route").asText(),
+        st.path("routes").get(1).path("route").asText(), st.path("routes").get(2).path("route").asText()), st.toString());
     assertEquals(405, status.post("/routes", "{}").status());
     for (JsonNode c : M.readTree(board.toFile()).path("queues").path("Done")) {
       assertEquals("ok", c.path("comments").get(0).path("text").asText(), c.toString());
