@@ -17,11 +17,12 @@ import java.util.Set;
  * comes from the service's own settings. A value; {@link #parse} names any bad field.
  */
 public record RouteSettings(String name, int order, String source, String channel, BoardSettings board,
-    List<String> agent, String prompt, Duration timeout, int priority, Integer maxAttempts, Integer retries) {
+    List<String> agent, String prompt, Duration timeout, int priority, Integer maxAttempts, Integer retries,
+    String natsAgent, String natsDurable, String natsSubject) {
 
   static final Set<String> FIELDS = Set.of("source", "channel", "queue", "file", "in_progress_queue", "done_queue",
       "dead_letter_queue", "max_retries", "poll_interval", "agent", "prompt", "timeout", "priority", "max_attempts",
-      "retries");
+      "retries", "agent_id", "durable", "subject");
 
   /** The routes of the flattened settings ({@code routes.<name>.<field>}), in file order. */
   static List<RouteSettings> parse(Map<String, String> flat, Path base, BoardSettings boardDefaults) {
@@ -49,7 +50,7 @@ public record RouteSettings(String name, int order, String source, String channe
     if (!name.matches("[A-Za-z0-9][A-Za-z0-9_-]{0,63}")) {
       throw new Settings.InvalidSetting(key, "a route name is letters, digits, - and _ (it names a directory)");
     }
-    String source = f.getOrDefault("source", f.containsKey("queue") ? "board" : "ats");
+    String source = f.getOrDefault("source", f.containsKey("queue") ? "board" : f.containsKey("agent_id") ? "nats" : "ats");
     try {
       String channel = null;
       BoardSettings board = null;
@@ -69,7 +70,12 @@ public record RouteSettings(String name, int order, String source, String channe
               f.containsKey("poll_interval") ? Settings.duration(f.get("poll_interval")) : d.pollInterval());
           channel = board.queue();
         }
-        default -> throw new IllegalArgumentException("source must be ats or board");
+        case "nats" -> {
+          String id = f.get("agent_id");
+          if (id == null || id.isBlank()) throw new IllegalArgumentException("agent_id is required with source = nats");
+          channel = f.getOrDefault("subject", "agent." + id.strip() + ".tasks");
+        }
+        default -> throw new IllegalArgumentException("source must be ats, board or nats");
       }
       List<String> agent = f.containsKey("agent") ? Settings.absoluteProgram(Settings.list(f.get("agent")), base) : null;
       Duration timeout = f.containsKey("timeout") ? Settings.duration(f.get("timeout")) : null;
@@ -77,7 +83,7 @@ public record RouteSettings(String name, int order, String source, String channe
       Integer maxAttempts = f.containsKey("max_attempts") ? Integer.valueOf(f.get("max_attempts").strip()) : null;
       Integer retries = f.containsKey("retries") ? Integer.valueOf(f.get("retries").strip()) : null;
       return new RouteSettings(name, order, source, channel, board, agent, f.get("prompt"), timeout, priority, maxAttempts,
-          retries);
+          retries, f.get("agent_id"), f.get("durable"), f.get("subject"));
     } catch (IllegalArgumentException e) {
       throw new Settings.InvalidSetting(key, e.getMessage());
     }

@@ -367,6 +367,23 @@ public final class RunCommand implements Callable<Integer> {
               boardOwner(s) + "/" + r.name());
           src.health();
           svc = new Service(cfg, src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
+        } else if (r.source().equals("nats")) {
+          var ns = s.natsRoute(r.natsAgent(), r.natsDurable(), r.natsSubject(), cfg.maxAttempts());
+          NatsSource src = new NatsSource("nats", ns, cfg.concurrency(), Clock.SYSTEM);
+          Duration ackWait;
+          try {
+            ackWait = src.connect();
+          } catch (IOException | io.nats.client.JetStreamApiException e) {
+            src.close();
+            throw new PreflightException("NATS at " + NatsAccess.redact(ns.url()) + " cannot be used: " + NatsAccess.describe(e));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            src.close();
+            throw new PreflightException("interrupted while connecting to NATS");
+          }
+          var nb = cfg.toBuilder();
+          nb.lease = ackWait; // the consumer's AckWait is the lease
+          svc = new Service(nb.build(), src, runner(sandbox), Clock.SYSTEM, System.getenv(), extensions(s));
         } else {
           AtsSettings ats = s.ats();
           String instance = new StateDir(cfg.stateDir()).instanceId();
@@ -455,6 +472,8 @@ public final class RunCommand implements Callable<Integer> {
             .put("in_progress_queue", r.board().inProgressQueue()).put("done_queue", r.board().doneQueue())
             .put("max_retries", r.board().maxRetries());
         if (r.board().deadLetterQueue() != null) o.put("dead_letter_queue", r.board().deadLetterQueue());
+      } else if (r.source().equals("nats")) {
+        o.put("subject", r.channel()).put("agent_id", r.natsAgent());
       } else {
         o.put("channel", r.channel());
       }
@@ -544,6 +563,7 @@ public final class RunCommand implements Callable<Integer> {
     if (s.configFile() != null) hidden.add(s.configFile());
     if (s.agentbusConfig() != null) hidden.add(s.agentbusConfig()); // it may hold the NATS URL's password
     if (s.nats() != null && s.nats().credsFile() != null) hidden.add(s.nats().credsFile());
+    else if (s.natsCredsFile() != null) hidden.add(s.natsCredsFile()); // a nats route's
     if (s.board() != null) hidden.add(s.board().file()); // agents change their card through the agent API
     hidden.addAll(s.secretFiles());
     String creds = env.get("CREDENTIALS_DIRECTORY");

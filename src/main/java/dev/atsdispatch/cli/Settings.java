@@ -509,6 +509,21 @@ public final class Settings {
     }
   }
 
+  /**
+   * A NATS route's worker identity on the server of the {@code nats.*} keys (its URL, creds, CA,
+   * stream and limits): {@code agentId}'s subject and durable unless the route names others.
+   */
+  public dev.atsdispatch.source.nats.NatsSettings natsRoute(String agentId, String durable, String subject, int maxAttempts) {
+    if (natsUrl == null || natsUrl.isEmpty()) throw new IllegalArgumentException("nats.url is required for a nats route");
+    return new dev.atsdispatch.source.nats.NatsSettings(natsUrl, natsCreds, natsCa, agentId, natsStream, durable, subject,
+        natsDefaultResults, natsExtra, natsMaxBytes, null, -1, natsAckWait, maxAttempts + 1);
+  }
+
+  /** The nats.creds file, when set (hidden from agents whatever the source). */
+  public Path natsCredsFile() {
+    return natsCreds;
+  }
+
   /** The routes of the settings file ({@code [routes.<name>]}), in order; empty: the one route of the settings above. */
   public List<RouteSettings> routes() {
     return routes;
