@@ -101,7 +101,7 @@ final class AttemptRunner {
         return End.FORGET;
       }
       t.claimedAt = clock.now();
-      LeaseKeeper keeper = new LeaseKeeper(lease, cfg.lease(), clock, calls, c::stop, keeperListener(), sentAt);
+      LeaseKeeper keeper = new LeaseKeeper(lease, cfg.lease(), clock, calls, c::stop, keeperListener(t.key), sentAt);
       keeper.start(timers);
       try {
         return attempts(t, c, lease, keeper, prepared(prepared, t.key));
@@ -116,18 +116,21 @@ final class AttemptRunner {
     }
   }
 
-  private LeaseKeeper.Listener keeperListener() {
+  /** Counts renewals, and puts each in the task's event history (the operator's /agents/{task}). */
+  private LeaseKeeper.Listener keeperListener(dev.atsdispatch.source.TaskKey key) {
     return new LeaseKeeper.Listener() {
       @Override
       public void renewed() {
         stats.leaseRenewals.incrementAndGet();
         metrics.leaseRenewed();
+        work.events().note(key, "renewed", "lease renewed for " + cfg.lease().toSeconds() + " s", clock.now());
       }
 
       @Override
       public void renewalFailed() {
         stats.leaseRenewalFailures.incrementAndGet();
         metrics.leaseRenewalFailed();
+        work.events().note(key, "renewal_failed", null, clock.now());
       }
     };
   }

@@ -65,6 +65,7 @@ final class OperatorAgentsTest {
     env.put("ATS_DISPATCH_AGENT_SANDBOX", "none");
     env.put("ATS_DISPATCH_STATUS_PORT", Integer.toString(port));
     env.put("ATS_DISPATCH_LOG_FORMAT", "plain");
+    env.put("ATS_DISPATCH_LEASE", "3s"); // renewed every second while the agent waits: renewals in the history
     service = ChildJvm.start(dir, "service", env, List.of("run", "--transport", "http", "--url", server.url(),
         "--channel", "ops", "--agent", agent.toString(), "--state-dir", dir.resolve("state").toString(),
         "--keys-dir", dir.resolve("keys").toString()));
@@ -88,23 +89,25 @@ final class OperatorAgentsTest {
 
     List<String> live = sse("http://127.0.0.1:" + port + "/agents/ats:" + id + "/events");
     Wait.until("the first line, while the agent waits", Duration.ofSeconds(20), () -> has(live, "line one"));
+    Wait.until("a lease renewal, streamed", Duration.ofSeconds(20), () -> has(live, "event: renewed"));
     assertTrue(!has(live, "line two") && !has(live, "\"finished\""), live.toString());
     Files.writeString(go, "");
     Wait.until("the second line and the end", Duration.ofSeconds(20), () -> has(live, "\"type\":\"finished\""));
     List<String> data = data(live);
     // stdout and stderr are two pipes: each in its order, the two interleaved as they were read
     assertEquals(List.of("started", "stdout:line one", "stdout:line two", "finished"),
-        data.stream().filter(d -> !d.startsWith("stderr:")).toList(), live.toString());
+        data.stream().filter(d -> !d.startsWith("stderr:") && !d.equals("renewed")).toList(), live.toString());
     assertTrue(data.contains("stderr:to stderr"), data.toString());
     assertTrue(curls.get(0).waitFor(10, TimeUnit.SECONDS), "the stream did not end with the attempt");
 
     List<String> late = sse("http://127.0.0.1:" + port + "/agents/" + id + "/events");
     assertTrue(curls.get(1).waitFor(10, TimeUnit.SECONDS), "the late stream did not end");
+    Wait.until("the late stream read to its end", Duration.ofSeconds(10), () -> has(late, "\"type\":\"finished\""));
     assertEquals(data, data(late), "a late reader gets the history");
 
     JsonNode one = status.get("/agents/ats:" + id).body();
     assertEquals(1, one.path("attempt").asInt(), one.toString());
-    assertEquals(5, one.path("events").size(), one.toString());
+    assertEquals(data.size(), one.path("events").size(), one.toString());
     assertEquals(0, status.get("/agents").body().path("agents").size());
     assertEquals(404, status.get("/agents/ats:999999").status());
   }
