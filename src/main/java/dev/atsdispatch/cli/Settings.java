@@ -110,9 +110,10 @@ public final class Settings {
           + "resumes, cost and tokens in the outputs)", (s, v) -> s.b.preset = v.strip()),
       key("agent.mode", "standard", "the preset's execution mode: standard, auto (claude --permission-mode acceptEdits) "
           + "or danger (claude --dangerously-skip-permissions)", (s, v) -> s.b.agentMode = v.strip()),
-      key("agent.api", "true", "the agent API: each attempt gets ATS_DISPATCH_API (a Unix socket, reachable in the "
-          + "sandbox) and ATS_DISPATCH_TOKEN, good for its own task and attempt only",
-          (s, v) -> s.b.agentApi = bool(v)),
+      key("agent.api", "auto", "the agent API: each attempt gets ATS_DISPATCH_API (a Unix socket, reachable in the "
+          + "sandbox) and ATS_DISPATCH_TOKEN, good for its own task and attempt only; auto: on where a board is a source "
+          + "(its agents move their cards through it), else off (it costs about 5 MB)",
+          (s, v) -> s.agentApi = v.strip().equals("auto") ? null : bool(v)),
       key("agent.network", "true", "in the sandbox: whether agents reach the network (false: a loopback of their own only)",
           (s, v) -> s.agentNetwork = bool(v)),
       key("agent.home", "", "the agents' HOME (empty: the service's); in the sandbox it is bound writable, so a CLI "
@@ -247,6 +248,7 @@ public final class Settings {
   int embeddedPort;
   Integer statusPort;
   String statusHost;
+  Boolean agentApi; // null: auto
   String statusToken = "";
   Sandbox.Mode sandboxMode;
   boolean agentNetwork;
@@ -426,6 +428,8 @@ public final class Settings {
       }
     }
     s.routes = RouteSettings.parse(fromFile, s.startDir, boardDefaults);
+    boolean boards = s.board != null || s.routes.stream().anyMatch(r -> r.board() != null);
+    s.b.agentApi = s.agentApi != null ? s.agentApi : boards;
     if (s.agentHome != null) { // HOME of the agents, over the allowlisted one and agent.env's
       Map<String, String> extra = new LinkedHashMap<>(s.b.extraEnv);
       extra.put("HOME", s.agentHome.toString());

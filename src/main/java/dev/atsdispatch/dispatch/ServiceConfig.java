@@ -135,8 +135,8 @@ public record ServiceConfig(
     public int dependencyMax = 100;
     public Duration stateRetention = Duration.ofDays(7);
     public boolean progressMessages = true;
-    /** The agent API on a Unix socket under the state directory (agent.api). */
-    public boolean agentApi = true;
+    /** The agent API on a Unix socket under the state directory (agent.api; its auto is decided by the settings). */
+    public boolean agentApi = false;
     /** How the agent's CLI is driven: command (an opaque program) or claude (agent.preset). */
     public String preset = "command";
     /** The preset's execution mode: standard, auto or danger (agent.mode). */

@@ -79,6 +79,7 @@ final class AgentApiTest {
     Map<String, String> env = new LinkedHashMap<>();
     env.put("HOME", dir.toString());
     env.put("ATS_DISPATCH_AGENT_SANDBOX", "bwrap");
+    env.put("ATS_DISPATCH_AGENT_API", "true"); // on an ATS channel it is off unless asked for
     env.put("ATS_DISPATCH_AGENT_NETWORK", "false");
     env.put("ATS_DISPATCH_AGENT_RW_BINDS", out.toString());
     env.put("ATS_DISPATCH_STATUS_PORT", "off");
