@@ -108,6 +108,9 @@ public final class Settings {
       key("agent.preset", "command", "how the agent CLI is driven: command (any program: the prompt on stdin, stdout "
           + "the response) or claude (Claude Code: print mode, stream-json read back, a session per task that a retry "
           + "resumes, cost and tokens in the outputs)", (s, v) -> s.b.preset = v.strip()),
+      key("agent.limit_backoff", "5m", "how long claiming pauses after the agent's backend reports a usage or rate "
+          + "limit without saying when it resets (the task is given back, with no strike)",
+          (s, v) -> s.b.limitBackoff = duration(v)),
       key("agent.mode", "standard", "the preset's execution mode: standard, auto (claude --permission-mode acceptEdits) "
           + "or danger (claude --dangerously-skip-permissions)", (s, v) -> s.b.agentMode = v.strip()),
       key("agent.api", "auto", "the agent API: each attempt gets ATS_DISPATCH_API (a Unix socket, reachable in the "

@@ -60,10 +60,22 @@ final class AttemptRunner {
   private final java.util.function.BooleanSupplier accepting;
   private final Executor preparers;
 
+  /** Pauses claiming until an instant (a usage limit of the agent's backend). */
+  private final java.util.function.Consumer<Instant> pause;
+
   AttemptRunner(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Intake intake, TaskObserver observer, ResultReporter reporter, Executor calls,
       ScheduledExecutorService timers, AgentWork work, Stats stats, DispatchMetrics metrics, String instance,
       java.util.function.BooleanSupplier accepting, Executor preparers) {
+    this(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers, work, stats, metrics, instance,
+        accepting, preparers, until -> { });
+  }
+
+  AttemptRunner(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
+      Intake intake, TaskObserver observer, ResultReporter reporter, Executor calls,
+      ScheduledExecutorService timers, AgentWork work, Stats stats, DispatchMetrics metrics, String instance,
+      java.util.function.BooleanSupplier accepting, Executor preparers, java.util.function.Consumer<Instant> pause) {
+    this.pause = pause;
     this.accepting = accepting;
     this.preparers = preparers;
     this.cfg = cfg;
@@ -202,6 +214,9 @@ final class AttemptRunner {
         }
         case INTERRUPTED -> {
           return interrupted(t, c, lease);
+        }
+        case LIMITED -> {
+          return limited(t, lease, a.preset.limit());
         }
         default -> {
           String reason = work.reason(a.outcome, a.result, a.detail, view.encrypted());
@@ -347,6 +362,7 @@ final class AttemptRunner {
       }
     }
     Outcome o = outcome(c, r, detail, agent != null);
+    if (o.isStrike() && o != Outcome.INTERNAL_ERROR && preset != null && preset.limit() != null) o = Outcome.LIMITED;
     work.events().finished(t.key, o.wire(), clock.now());
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
     if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
@@ -470,6 +486,26 @@ final class AttemptRunner {
   }
 
   /** Shutdown stopped the task (or someone finished it): give it back at once, no strike. */
+  /**
+   * The backend refused for a usage or rate limit: no strike; claiming pauses until the reset
+   * time (or a back-off when none was said) and the task goes back to its queue at once, for this
+   * service or another to take when the limit allows.
+   */
+  private End limited(Tracked t, Lease lease, dev.atsdispatch.exec.ClaudePreset.Limit limit) {
+    Instant now = clock.now();
+    Instant until = limit.reset() != null && limit.reset().isAfter(now) ? limit.reset() : now.plus(cfg.limitBackoff());
+    log.warn("task {}: the agent's backend is at a usage limit ({}); claiming paused until {}", t.key, limit.detail(), until);
+    pause.accept(until);
+    metrics.taskFinished("limited");
+    try {
+      lease.release(Duration.ZERO);
+      state.ledger(t.key).append("released", M.createObjectNode().put("why", "usage limit").put("until", until.toString()), now);
+    } catch (SourceException x) {
+      log.warn("task {}: not given back ({}); it is offered again when its lease expires", t.key, x.getMessage());
+    }
+    return End.FORGET;
+  }
+
   private End interrupted(Tracked t, Claim c, Lease lease) {
     stats.interrupted.incrementAndGet();
     metrics.taskFinished("interrupted");

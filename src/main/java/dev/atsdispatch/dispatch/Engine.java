@@ -11,6 +11,7 @@ import dev.atsdispatch.source.TaskStatus;
 import dev.atsdispatch.status.DispatchMetrics;
 import dev.atsdispatch.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -92,12 +93,13 @@ public final class Engine {
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
     this.work = new AgentWork(cfg, state, serviceEnv, intake::logKey, source);
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
-        work, stats, metrics, instance, () -> accepting, runners);
+        work, stats, metrics, instance, () -> accepting, runners, this::pauseUntil);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
       offer(batch, SourceEvent.Why.LISTED, clock.now());
     }), stats.reconciles::incrementAndGet);
     this.quick = new QuickClaims(source, cfg.lease(), state, intake, observer, reporter, stats, metrics);
     metrics.gauges(() -> runningGauge, () -> queuedGauge, () -> deferredGauge, reporter::depth);
+    metrics.pausedGauge(() -> pausedUntil() != null ? 1 : 0);
   }
 
   public Stats stats() {
@@ -379,8 +381,36 @@ public final class Engine {
     }
   }
 
+  /** Claiming paused until then (a usage limit of the agent's backend); null: not paused. Read from any thread. */
+  private volatile Instant pausedUntil;
+  private volatile boolean resumeScheduled;
+
+  /** Pauses claiming until {@code until} (any thread); a later pause extends it. */
+  void pauseUntil(Instant until) {
+    Instant p = pausedUntil;
+    if (p == null || until.isAfter(p)) pausedUntil = until;
+  }
+
+  /** When claiming resumes, or null when it is not paused. */
+  public Instant pausedUntil() {
+    Instant p = pausedUntil;
+    return p != null && p.isAfter(clock.now()) ? p : null;
+  }
+
   private void pump() {
     if (!accepting) return;
+    Instant paused = pausedUntil();
+    if (paused != null) {
+      if (!resumeScheduled) { // one wake-up at the end of the pause
+        resumeScheduled = true;
+        long ms = Math.max(1, Duration.between(clock.now(), paused).toMillis());
+        timers.schedule(() -> onLoop(() -> {
+          resumeScheduled = false;
+          pump();
+        }), ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+      }
+      return;
+    }
     for (Tracked t : scheduler.takeReady()) {
       t.claim = new Claim(cfg.grace());
       try {
@@ -501,6 +531,8 @@ public final class Engine {
     o.put("waiting", queuedNow());
     o.put("deferred", deferredNow());
     o.put("accepting", accepting);
+    Instant p = pausedUntil();
+    if (p != null) o.put("paused_until", p.toString());
     return o;
   }
 

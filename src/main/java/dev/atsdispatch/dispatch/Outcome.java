@@ -14,7 +14,9 @@ public enum Outcome {
   CANCELLED("cancelled", false),
   LEASE_LOST("lease_lost", false),
   /** Graceful shutdown stopped it, or someone else finished the task meanwhile. */
-  INTERRUPTED("interrupted", false);
+  INTERRUPTED("interrupted", false),
+  /** The agent's backend refused for a usage or rate limit: not the task's fault (the task is given back). */
+  LIMITED("limited", false);
 
   private final String wire;
   private final boolean strike;

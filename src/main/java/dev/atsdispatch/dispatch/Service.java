@@ -153,7 +153,9 @@ public final class Service implements AutoCloseable {
 
       @Override
       public String detail() {
-        return detail;
+        Engine e = engine;
+        java.time.Instant p = e == null ? null : e.pausedUntil();
+        return p == null ? detail : detail + "; claiming paused until " + p + " (the agent's backend is at a usage limit)";
       }
     };
   }

@@ -39,7 +39,8 @@ public record ServiceConfig(
     boolean agentApi,
     String preset,
     String agentMode,
-    String promptTemplate) {
+    String promptTemplate,
+    Duration limitBackoff) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -110,6 +111,7 @@ public record ServiceConfig(
     b.preset = preset;
     b.agentMode = agentMode;
     b.promptTemplate = promptTemplate;
+    b.limitBackoff = limitBackoff;
     return b;
   }
 
@@ -143,6 +145,8 @@ public record ServiceConfig(
     public String agentMode = "standard";
     /** A route's prompt template ({@link Prompts#render}); null: the source's prompt or the service's layout. */
     public String promptTemplate;
+    /** How long claiming pauses after a usage limit that said no reset time (agent.limit_backoff). */
+    public Duration limitBackoff = Duration.ofMinutes(5);
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
     public Path stateDir = Path.of("state");
@@ -182,7 +186,7 @@ public record ServiceConfig(
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
-          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate);
+          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate, limitBackoff);
     }
 
     private static void require(boolean ok, String key, String what) {

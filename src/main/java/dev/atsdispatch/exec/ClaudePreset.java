@@ -22,6 +22,13 @@ public final class ClaudePreset {
 
   private ClaudePreset() {}
 
+  /** A limit a run ended on: when it resets (null: not said), and the agent's words. */
+  public record Limit(java.time.Instant reset, String detail) {}
+
+  private static final java.util.regex.Pattern LIMIT_TEXT =
+      java.util.regex.Pattern.compile("(?i)usage limit|rate limit|rate_limit|\\(429\\)");
+  private static final java.util.regex.Pattern RESET = java.util.regex.Pattern.compile("\\|(\\d{10})\\b");
+
   /**
    * The argv: {@code base} (the program and any arguments of the user's, e.g. {@code claude
    * --model sonnet}), print mode with stream-json, then {@code --session-id id} for a new session
@@ -85,6 +92,23 @@ public final class ClaudePreset {
     public boolean isError() {
       JsonNode r = result;
       return r != null && r.path("is_error").asBoolean(false);
+    }
+
+    /**
+     * A usage or rate limit the run ended on (the API's 429, or Claude Code's "usage limit"
+     * message), with its reset time where the text gives one ({@code ...|<epoch seconds>}); null
+     * when the run did not end on a limit.
+     */
+    public Limit limit() {
+      JsonNode r = result;
+      if (r == null || !r.path("is_error").asBoolean(false)) return null;
+      String text = r.path("result").asText("");
+      boolean limited = r.path("api_error_status").asInt(0) == 429
+          || LIMIT_TEXT.matcher(text).find();
+      if (!limited) return null;
+      java.util.regex.Matcher m = RESET.matcher(text);
+      java.time.Instant reset = m.find() ? java.time.Instant.ofEpochSecond(Long.parseLong(m.group(1))) : null;
+      return new Limit(reset, text.length() > 300 ? text.substring(0, 300) : text);
     }
 
     /** What the outputs gain: session id, cost, tokens, turns, whether Claude Code called it an error. */

@@ -27,7 +27,7 @@ import java.util.function.IntSupplier;
 public final class DispatchMetrics {
   /** The outcomes {@link #taskFinished} accepts; each is exported from the start, at 0. */
   public static final List<String> OUTCOMES = List.of("completed", "failed", "poisoned", "blocked",
-      "rejected", "cancelled", "lease_lost", "interrupted");
+      "rejected", "cancelled", "lease_lost", "interrupted", "limited");
 
   /** Content type of {@link #writeText}'s output (Prometheus text format 0.0.4). */
   public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
@@ -44,6 +44,7 @@ public final class DispatchMetrics {
   public static final String TASKS_WAITING = "ats_dispatch_tasks_waiting";
   public static final String TASKS_DEFERRED = "ats_dispatch_tasks_deferred";
   public static final String OUTBOX_DEPTH = "ats_dispatch_outbox_depth";
+  public static final String CLAIMING_PAUSED = "ats_dispatch_claiming_paused";
 
   static final double[] AGENT_SECONDS_BUCKETS =
       {1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
@@ -65,6 +66,12 @@ public final class DispatchMetrics {
   private volatile IntSupplier waiting = ZERO;
   private volatile IntSupplier deferred = ZERO;
   private volatile IntSupplier outboxDepth = ZERO;
+  private volatile IntSupplier paused = ZERO;
+
+  /** 1 while claiming is paused (a usage limit of the agent's backend), else 0. */
+  public void pausedGauge(IntSupplier s) {
+    paused = s;
+  }
 
   private DispatchMetrics() {
     Counter byOutcome = Counter.builder().name(TASKS_TOTAL)
@@ -88,6 +95,7 @@ public final class DispatchMetrics {
     gauge(TASKS_DEFERRED, "Tasks waiting on dependencies (not claimed)", () -> deferred);
     gauge(OUTBOX_DEPTH, "Results and notifications not yet acknowledged",
         () -> outboxDepth);
+    gauge(CLAIMING_PAUSED, "1 while claiming is paused for a usage limit of the agent's backend", () -> paused);
   }
 
   /** A fresh instance with its own registry. */

@@ -57,7 +57,8 @@ final class ClaudePresetTest {
     b.retries = retries;
     b.retryBackoff = Duration.ZERO;
     b.extraEnv = Map.of("ANTHROPIC_BASE_URL", api.url(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", "HOME", Files.createDirectories(dir.resolve("claude-home")).toString());
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", "CLAUDE_CODE_MAX_RETRIES", "0",
+        "HOME", Files.createDirectories(dir.resolve("claude-home")).toString());
     service = DispatchFixture.start(server.url(), b.build(), "ada-claude", dir);
   }
 
@@ -99,5 +100,34 @@ final class ClaudePresetTest {
     String second = FakeMessagesApi.userText(seen.get(1));
     assertTrue(second.contains("Count the okapis"), "the resumed session lost the first turn: " + second);
     assertTrue(second.contains(ClaudePreset.CONTINUE), second);
+  }
+
+  /**
+   * A usage limit (the API's 429, with Claude Code's "usage limit reached|<reset>" text) is no
+   * strike: the task is given back, claiming pauses until the reset (readiness and the status say
+   * so), and then the task runs and completes.
+   */
+  @Test
+  void aUsageLimitPausesClaimingUntilItsResetAndCostsNoStrike() throws Exception {
+    long reset = java.time.Instant.now().getEpochSecond() + 4;
+    api.then(new FakeMessagesApi.Error(429, "rate_limit_error", "Claude AI usage limit reached|" + reset))
+        .then(new FakeMessagesApi.Text("after the limit"));
+    startService(0);
+    long id = DispatchFixture.create(http, "Tidy the capybara pen", 5, null);
+    dev.atsdispatch.testing.Wait.until("claiming paused", Duration.ofSeconds(60),
+        () -> service.engine().pausedUntil() != null);
+    assertEquals(java.time.Instant.ofEpochSecond(reset), service.engine().pausedUntil());
+    assertTrue(service.readiness().detail().contains("claiming paused until"), service.readiness().detail());
+    assertTrue(service.engine().statusNow().has("paused_until"));
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(60));
+    assertTrue(java.time.Instant.now().getEpochSecond() >= reset, "ran again before the reset");
+    JsonNode out = DispatchFixture.task(http, id).path("outputs").get(0);
+    assertEquals("after the limit", out.path("response").asText(), out.toString());
+    assertEquals(2, api.requests().size());
+    TaskLedger.Summary sum = service.engine() == null ? null
+        : new StateDir(dir.resolve("state")).ledger(dev.atsdispatch.source.TaskKey.of("ats", id)).summary();
+    assertEquals(0, sum.strikes(), "a usage limit counted as a strike");
+    assertTrue(java.nio.file.Files.readString(dir.resolve("state/tasks/ats/" + id + "/events.jsonl"))
+        .contains("\"outcome\":\"limited\""));
   }
 }
