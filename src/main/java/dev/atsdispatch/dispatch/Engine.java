@@ -406,6 +406,8 @@ public final class Engine {
         long ms = Math.max(1, Duration.between(clock.now(), paused).toMillis());
         timers.schedule(() -> onLoop(() -> {
           resumeScheduled = false;
+          // what was given back during the pause is pending again; a source's events may not say so
+          reconcileSoon();
           pump();
         }), ms, java.util.concurrent.TimeUnit.MILLISECONDS);
       }
