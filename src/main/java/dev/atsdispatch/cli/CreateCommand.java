@@ -33,10 +33,13 @@ public final class CreateCommand implements Callable<Integer> {
   @Mixin SettingsOptions options;
 
   @Parameters(index = "0", paramLabel = "TITLE") String title;
-  @Option(names = "--description", paramLabel = "TEXT") String description;
+  @Option(names = "--description", paramLabel = "TEXT", description = "the task's description (default: none)")
+  String description;
   @Option(names = "--payload", paramLabel = "JSON", description = "a JSON object") String payload;
-  @Option(names = "--priority", paramLabel = "1-10", defaultValue = "5") int priority;
-  @Option(names = "--type", paramLabel = "T", defaultValue = "task") String type;
+  @Option(names = "--priority", paramLabel = "1-10", defaultValue = "5",
+      description = "the task's priority, higher first (default: ${DEFAULT-VALUE})") int priority;
+  @Option(names = "--type", paramLabel = "T", defaultValue = "task",
+      description = "the task's type (default: ${DEFAULT-VALUE})") String type;
   @Option(names = "--depends-on", paramLabel = "ID,ID,...", split = ",",
       description = "ids of tasks that must complete first (any channel)") List<String> dependsOn;
   @Option(names = "--json", description = "print the created task as JSON") boolean json;

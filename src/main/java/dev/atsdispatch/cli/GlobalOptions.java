@@ -16,8 +16,8 @@ public final class GlobalOptions {
   String logLevel;
 
   @Option(names = "--log-format", paramLabel = "FORMAT",
-      description = "json or plain (default: json for long-running commands, plain otherwise; "
-          + "env ATS_DISPATCH_LOG_FORMAT)")
+      description = "json or plain (default: plain at a terminal; json when the output goes to journald or a pipe, "
+          + "for long-running commands; env ATS_DISPATCH_LOG_FORMAT)")
   String logFormat;
 
   /** Configures logging; a bad value is a usage error naming the option. */
@@ -25,6 +25,8 @@ public final class GlobalOptions {
     String level = logLevel != null ? logLevel : System.getenv("ATS_DISPATCH_LOG_LEVEL");
     String format = logFormat != null ? logFormat : System.getenv("ATS_DISPATCH_LOG_FORMAT");
     LogSetup.Format f = defaultFormat;
+    // a person at a terminal reads plain lines; journald and pipes get JSON (no console there)
+    if (f == LogSetup.Format.JSON && System.console() != null) f = LogSetup.Format.PLAIN;
     if (format != null && !format.isBlank()) {
       switch (format.trim().toLowerCase(Locale.ROOT)) {
         case "json" -> f = LogSetup.Format.JSON;

@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
         DepsCommand.class, StatusCommand.class, LogsCommand.class,
         KeyCommands.Keygen.class, KeyCommands.AddKey.class, KeyCommands.RemoveKey.class,
         KeyCommands.ListKeys.class, KeyCommands.Pending.class, KeyCommands.Approve.class,
-        KeyCommands.Reject.class, AgentbusCommands.class, BackendsCommand.class, CommandLine.HelpCommand.class})
+        KeyCommands.Reject.class, AgentbusCommands.class, BackendsCommand.class,
+        picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
