@@ -317,13 +317,17 @@ public final class RunCommand implements Callable<Integer> {
 
   /** A route's own state directory: {@code <state_dir>/routes/<name>} (its ledgers, outbox, agent API). */
   static Path routeState(Settings s, RouteSettings r) {
+    return realState(s).resolve("routes").resolve(r.name());
+  }
+
+  /** The state directory as it really is (bwrap follows symlinks in bind destinations); as given if not made yet. */
+  static Path realState(Settings s) {
     Path state = s.service().stateDir().toAbsolutePath().normalize();
     try {
-      state = state.toRealPath();
+      return state.toRealPath();
     } catch (IOException e) {
-      // made by the lock
+      return state; // made at start: the lock creates it
     }
-    return state.resolve("routes").resolve(r.name());
   }
 
   /**
@@ -572,12 +576,6 @@ public final class RunCommand implements Callable<Integer> {
     if (s.agentHome() != null && !rw.contains(s.agentHome())) rw.add(s.agentHome());
     Sandbox sb = Sandbox.create(s.sandboxMode(), s.agentNetwork(), hidden, s.roBinds(), rw, env);
     if (!s.service().agentApi()) return sb;
-    Path state = s.service().stateDir().toAbsolutePath().normalize();
-    try {
-      state = state.toRealPath(); // bwrap follows symlinks in destinations: the path as it really is
-    } catch (java.io.IOException e) {
-      // made at start: the lock creates it
-    }
-    return sb.bindingAfterHidden(dev.atsdispatch.dispatch.Service.apiDir(state));
+    return sb.bindingAfterHidden(dev.atsdispatch.dispatch.Service.apiDir(realState(s)));
   }
 }
