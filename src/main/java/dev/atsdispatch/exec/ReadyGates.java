@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * gate's pid, process group and start time, as with a gate forked for it. Every word is
  * single-quoted (a newline becomes {@code '"$nl"'}), so no character of task text is read as shell
  * syntax. A gate whose stdin closes (the service died or closed it) exits 125 having run nothing.
- * Threads: one refill thread, started when a gate is taken and ended when it has refilled.
+ * Threads: one refill thread, kept for the service's life (see the constructor).
  */
 final class ReadyGates implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReadyGates.class);
@@ -56,13 +56,14 @@ final class ReadyGates implements AutoCloseable {
   ReadyGates(int keep, String setsid) {
     this.keep = keep;
     this.setsid = setsid;
-    ThreadPoolExecutor ex = new ThreadPoolExecutor(1, 1, 5, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+    // One thread for the service's life, never timed out: a gate's parent is the thread that
+    // forked it, and bwrap's --die-with-parent kills the sandbox when that thread ends (a thread
+    // that idled out 5 s after a refill killed agents that ran longer, exit 137).
+    this.refiller = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
       Thread t = new Thread(r, "agent-gates");
       t.setDaemon(true);
       return t;
     });
-    ex.allowCoreThreadTimeOut(true);
-    this.refiller = ex;
     refill();
   }
 

@@ -123,6 +123,34 @@ final class AgentSandboxTest {
     assertFalse(sleeping("61" + third), "a sandbox outlived kill -9 of its service");
   }
 
+  /**
+   * A sandboxed agent outlives the thread that started its gate: bwrap's --die-with-parent kills
+   * the sandbox when the <em>thread</em> that forked it ends, and the gates' refill thread used to
+   * end 5 s after its last refill, killing (exit 137) agents that ran longer. Tasks that come a
+   * moment apart take gates the refill thread has just made; each agent runs past those 5 s.
+   */
+  @Test
+  void sandboxedAgentsOutliveTheThreadThatStartedTheirGate() throws Exception {
+    server = DevServer.builder().port(0).inMemory().start();
+    Http api = new Http(server.url(), "human", "tester", "Tester");
+    Path agent = dir.resolve("slow.sh");
+    Files.writeString(agent, "#!/bin/sh\nsleep 7\necho done\n");
+    Files.setPosixFilePermissions(agent, PosixFilePermissions.fromString("rwx------"));
+    Map<String, String> env = new LinkedHashMap<>();
+    env.put("HOME", dir.toString());
+    env.put("ATS_DISPATCH_AGENT_SANDBOX", "bwrap");
+    env.put("ATS_DISPATCH_STATUS_PORT", "off");
+    service = ChildJvm.start(dir, "gates", env, List.of("run", "--transport", "http", "--url", server.url(),
+        "--channel", "gates", "--agent", agent.toString(), "--state-dir", dir.resolve("state").toString(),
+        "--keys-dir", dir.resolve("keys").toString()));
+    List<Long> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ids.add(api.post("/tasks", "{\"title\":\"slow " + i + "\",\"channel\":\"gates\"}").task().path("id").asLong());
+      awaitStatus(api, ids.get(i), "in_progress"); // each takes a gate refilled after the previous pickup
+    }
+    for (long id : ids) awaitStatus(api, id, "completed");
+  }
+
   /** Waits up to 10 s for a {@code sleep <n>} to run (the agent forks it in the background). */
   private static boolean awaitSleeping(String n) throws InterruptedException {
     long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
