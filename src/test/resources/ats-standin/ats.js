@@ -178,6 +178,12 @@ async function main() {
       console.log(`✓ Task ${id} marked as failed`);
       return;
     }
+    case 'reopen': {
+      need(id, 'Task ID');
+      await request('POST', `${base}/${id}/reopen`, flags.reason ? { reason: flags.reason } : {});
+      console.log(`✓ Task ${id} reopened`);
+      return;
+    }
     case 'update': {
       need(id, 'Task ID');
       const body = {};

@@ -170,8 +170,11 @@ public final class RunCommand implements Callable<Integer> {
       try {
         status = StatusServer.start(s.statusHost(), s.statusPort().getAsInt(), svc.engine().metrics(),
             svc.readiness(), svc.engine().agentEvents()).serveStatus(svc.engine()::statusNow)
-            .operatorToken(s.statusToken());
-        System.err.println("ats-dispatch: status port at " + status.url() + " (/healthz /readyz /metrics)");
+            .operatorToken(s.statusToken())
+            .serveDashboard(new dev.atsdispatch.dispatch.Operations(
+                List.of(new dev.atsdispatch.dispatch.Operations.Route(null, svc.engine(), svc.readiness())),
+                svc.engine().agentEvents()));
+        System.err.println("ats-dispatch: status port at " + status.url() + " (dashboard at /; /healthz /readyz /metrics)");
       } catch (RuntimeException e) {
         System.err.println("ats-dispatch: " + e.getMessage() + " (set status.port, or off)");
         svc.close();
@@ -397,6 +400,7 @@ public final class RunCommand implements Callable<Integer> {
           svc = new Service(cfg, ats, client, runner(sandbox), Clock.SYSTEM, System.getenv(),
               EventWatcher.Timing.DEFAULT, extensions(s));
         }
+        svc.engine().route(r.name());
         svc.shareCapacity(cap, r.priority(), r.order()).shareAgentEvents(events).start();
       } catch (RuntimeException e) {
         System.err.println("ats-dispatch: route " + r.name() + ": " + e.getMessage());
@@ -430,7 +434,12 @@ public final class RunCommand implements Callable<Integer> {
               o.put("running", running);
               return o;
             }).serveRoutes(() -> routesJson(s)).operatorToken(s.statusToken());
-        System.err.println("ats-dispatch: status port at " + status.url() + " (/healthz /readyz /metrics /status)");
+        List<dev.atsdispatch.dispatch.Operations.Route> ops = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+          ops.add(new dev.atsdispatch.dispatch.Operations.Route(s.routes().get(i).name(), all.get(i).engine(), all.get(i).readiness()));
+        }
+        status.serveDashboard(new dev.atsdispatch.dispatch.Operations(ops, first.engine().agentEvents()));
+        System.err.println("ats-dispatch: status port at " + status.url() + " (dashboard at /; /healthz /readyz /metrics /status)");
       } catch (RuntimeException e) {
         System.err.println("ats-dispatch: " + e.getMessage() + " (set status.port, or off)");
         all.forEach(Service::close);

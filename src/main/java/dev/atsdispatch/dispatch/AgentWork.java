@@ -34,6 +34,17 @@ final class AgentWork {
     this.events = e;
   }
 
+  /** The route's name when the service has several (shown with each running agent); null: one. */
+  private volatile String route;
+
+  String route() {
+    return route;
+  }
+
+  void useRoute(String name) {
+    this.route = name;
+  }
+
   AgentWork(ServiceConfig cfg, StateDir state, Map<String, String> serviceEnv, java.util.function.Supplier<String> logKey,
       dev.atsdispatch.source.TaskSource source) {
     this.cfg = cfg;

@@ -135,7 +135,9 @@ final class AttemptRunner {
       public void renewed() {
         stats.leaseRenewals.incrementAndGet();
         metrics.leaseRenewed();
-        work.events().note(key, "renewed", "lease renewed for " + cfg.lease().toSeconds() + " s", clock.now());
+        Instant now = clock.now();
+        work.events().leased(key, now.plus(cfg.lease()));
+        work.events().note(key, "renewed", "lease renewed for " + cfg.lease().toSeconds() + " s", now);
       }
 
       @Override
@@ -188,7 +190,7 @@ final class AttemptRunner {
         stats.poisoned.incrementAndGet();
         return report(t, c, lease, keeper, n - 1, null, TaskObserver.Failure.POISON, "poison: " + strikes + " attempts");
       }
-      End stopped = stoppedBeforeStart(t, c, lease);
+      End stopped = stoppedBeforeStart(t, c, lease, keeper, n - 1);
       if (stopped != null) return stopped;
       Instant recorded = clock.now();
       ledger.append("attempt_started", M.createObjectNode().put("attempt", n).put("instance", instance), recorded);
@@ -213,6 +215,7 @@ final class AttemptRunner {
           return End.FORGET;
         }
         case INTERRUPTED -> {
+          if (c.stopped() == Claim.Stop.OPERATOR_CANCEL) return operatorCancelled(t, c, lease, keeper, n);
           return interrupted(t, c, lease);
         }
         case LIMITED -> {
@@ -263,7 +266,7 @@ final class AttemptRunner {
   }
 
   /** A stop that came before the attempt started: nothing was run, nothing is a strike. */
-  private End stoppedBeforeStart(Tracked t, Claim c, Lease lease) {
+  private End stoppedBeforeStart(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, int lastAttempt) {
     Claim.Stop s = c.stopped();
     if (s == null) return null;
     return switch (s) {
@@ -271,10 +274,21 @@ final class AttemptRunner {
         stats.cancelled.incrementAndGet();
         yield End.DONE;
       }
-      case SHUTDOWN -> interrupted(t, c, lease);
+      case SHUTDOWN, GIVE_BACK -> interrupted(t, c, lease);
+      case OPERATOR_CANCEL -> operatorCancelled(t, c, lease, keeper, lastAttempt);
       case LEASE_LOST, FINISHED_ELSEWHERE -> End.FORGET;
     };
   }
+
+  /** An operator cancelled the task: it fails, with no strike, and is not tried again. */
+  private End operatorCancelled(Tracked t, Claim c, Lease lease, LeaseKeeper keeper, int attempt) {
+    stats.cancelled.incrementAndGet();
+    state.ledger(t.key).append("operator", M.createObjectNode().put("action", "cancel"), clock.now());
+    return report(t, c, lease, keeper, attempt, null, TaskObserver.Failure.OPERATOR, OPERATOR_CANCEL_REASON);
+  }
+
+  /** The failure reason of a task an operator cancelled. */
+  static final String OPERATOR_CANCEL_REASON = "Cancelled by an operator (ats-dispatch dashboard)";
 
   /** {@code outputs}: what the agent set through the agent API, or null. */
   private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs,
@@ -303,6 +317,8 @@ final class AttemptRunner {
       if (preset != null) spec = spec.withLines(toEvents == null ? preset : preset.andThen(toEvents));
       else if (toEvents != null) spec = spec.withLines(toEvents);
       events.started(t.key, n, clock.now()); // before the spawn: the first line has a history to go to
+      if (t.claimedAt != null) events.leased(t.key, t.claimedAt.plus(cfg.lease()));
+      if (work.route() != null) events.route(t.key, work.route());
       agent = runner.start(spec, (group, started) -> {
         state.markRunning(t.key, group, started);
         marked[0] = group;
@@ -366,6 +382,7 @@ final class AttemptRunner {
     work.events().finished(t.key, o.wire(), clock.now());
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
     if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
+    if (preset != null && preset.result() != null) fin.setAll(preset.facts());
     if (o != Outcome.COMPLETED) ledger.append("attempt_finished", fin, clock.now()); // a completion is recorded once its outputs are made
     if (r != null) metrics.agentFinished(Duration.ofMillis(r.durationMs()));
     log.info("task {} attempt {}: {}{}", t.key, n, o.wire(), r == null ? "" : " in " + r.durationMs() + " ms");
@@ -423,8 +440,10 @@ final class AttemptRunner {
       log.warn("task {}: finished, but {}; nothing reported", t.key, c.stopDetail());
       return End.FORGET;
     }
-    ledger.append("attempt_finished", M.createObjectNode().put("attempt", n).put("outcome", Outcome.COMPLETED.wire())
-        .put("strike", false).put("exit_code", a.result.exitCode()).put("duration_ms", a.result.durationMs()), clock.now());
+    ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", Outcome.COMPLETED.wire())
+        .put("strike", false).put("exit_code", a.result.exitCode()).put("duration_ms", a.result.durationMs());
+    if (a.preset != null) fin.setAll(a.preset.facts()); // session, cost and tokens, for the dashboard's task page
+    ledger.append("attempt_finished", fin, clock.now());
     reporter.submit(t.key, n, out, null, lease); // recorded first: the ledger never lags behind what ATS was told
     stats.completed.incrementAndGet();
     metrics.taskFinished("completed");
@@ -509,11 +528,13 @@ final class AttemptRunner {
   private End interrupted(Tracked t, Claim c, Lease lease) {
     stats.interrupted.incrementAndGet();
     metrics.taskFinished("interrupted");
-    if (c.stopped() != Claim.Stop.SHUTDOWN) return End.FORGET;
+    Claim.Stop s = c.stopped();
+    if (s != Claim.Stop.SHUTDOWN && s != Claim.Stop.GIVE_BACK) return End.FORGET;
+    String why = s == Claim.Stop.SHUTDOWN ? "shutdown" : "operator";
     try {
       lease.release(Duration.ZERO);
-      state.ledger(t.key).append("released", M.createObjectNode().put("why", "shutdown"), clock.now());
-      log.info("task {}: given back to the queue (service shutting down)", t.key);
+      state.ledger(t.key).append("released", M.createObjectNode().put("why", why), clock.now());
+      log.info("task {}: given back to the queue ({})", t.key, c.stopDetail());
     } catch (SourceException x) {
       log.warn("task {}: not given back ({}); it is offered again when its lease expires", t.key, x.getMessage());
     }

@@ -12,7 +12,18 @@ import java.util.concurrent.TimeUnit;
  */
 final class Claim {
   /** Why a running task must stop early. */
-  enum Stop { CANCELLED, LEASE_LOST, SHUTDOWN, FINISHED_ELSEWHERE }
+  enum Stop {
+    CANCELLED, LEASE_LOST, SHUTDOWN, FINISHED_ELSEWHERE,
+    /** An operator cancelled it (the dashboard): the task fails, without a strike. */
+    OPERATOR_CANCEL,
+    /** An operator gave it back (the dashboard): released without a strike. */
+    GIVE_BACK;
+
+    /** Stops that want the agent gone quickly (a short grace). */
+    boolean quick() {
+      return this == CANCELLED || this == OPERATOR_CANCEL;
+    }
+  }
 
   private final CountDownLatch wake = new CountDownLatch(1);
   private volatile Stop stop;
@@ -36,7 +47,7 @@ final class Claim {
     }
     wake.countDown();
     RunningAgent a = agent;
-    if (a != null) a.stop(detail, why == Stop.CANCELLED ? shortGrace : grace);
+    if (a != null) a.stop(detail, why.quick() ? shortGrace : grace);
   }
 
   Stop stopped() {
@@ -51,7 +62,7 @@ final class Claim {
   void attach(RunningAgent a) {
     agent = a;
     Stop s = stop;
-    if (s != null) a.stop(stopDetail, s == Stop.CANCELLED ? shortGrace : grace);
+    if (s != null) a.stop(stopDetail, s.quick() ? shortGrace : grace);
   }
 
   void detach() {

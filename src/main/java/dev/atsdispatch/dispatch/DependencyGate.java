@@ -185,6 +185,11 @@ final class DependencyGate {
     return w == null ? List.of() : List.copyOf(w);
   }
 
+  /** What is known of a dependency's status; null: nothing yet. */
+  TaskStatus statusOf(TaskKey key) {
+    return deps.statusOf(key);
+  }
+
   List<Tracked> deferredTasks() {
     return List.copyOf(deferred.values());
   }

@@ -75,6 +75,12 @@ public final class Engine {
   private final AgentWork work;
   private final List<ScheduledFuture<?>> periodic = new ArrayList<>();
   private OrphanGuard guard;
+  /** Completions and failures of the last hour, for the dashboard. */
+  private final dev.atsdispatch.status.Recent recent;
+  /** Tasks an operator gave back, and until when this service leaves them to others; the loop's. */
+  private final Map<TaskKey, Instant> heldBack = new java.util.HashMap<>();
+  /** How long a task an operator gave back is left to other workers before this service takes it again. */
+  static final Duration GIVE_BACK_HOLD = Duration.ofMinutes(10);
 
   public Engine(ServiceConfig cfg, TaskSource source, AgentRunner runner, StateDir state, Clock clock,
       Map<String, String> serviceEnv, Intake intake, TaskObserver observer, DispatchMetrics metrics, String instance) {
@@ -84,6 +90,8 @@ public final class Engine {
     this.clock = clock;
     this.metrics = metrics;
     this.tasks = new TaskTable(clock);
+    this.recent = new dev.atsdispatch.status.Recent(clock);
+    observer = new RecentObserver(observer, recent);
     calls.allowCoreThreadTimeOut(true);
     this.reporter = new ResultReporter(state.outbox("results"), state, source, calls, clock);
     this.admission = new Admission(state, intake, reporter, clock, cfg.maxAttempts(),
@@ -195,6 +203,7 @@ public final class Engine {
     int free = scheduler.free() - wholeOpening; // whole offers kept: at most one per free place
     for (SourceTask t : offered) {
       if (t.status() != null) gate.seen(t.key(), t.status());
+      if (!heldBack.isEmpty() && heldBack(t.key())) continue;
       Tracked prior = tasks.get(t.key());
       if (prior != null && prior.state != Tracked.State.DONE) continue;
       Tracked o = new Tracked(t.lighten(), why);
@@ -379,6 +388,114 @@ public final class Engine {
       }
       case DONE -> { }
     }
+  }
+
+  /** True while an operator's give-back keeps this service off the task (the loop thread). */
+  private boolean heldBack(TaskKey key) {
+    Instant until = heldBack.get(key);
+    if (until == null) return false;
+    if (until.isAfter(clock.now())) return true;
+    heldBack.remove(key);
+    return false;
+  }
+
+  // ---- the operator's actions and views (the dashboard) ---------------------------------------
+
+  /**
+   * An operator stops a running task's agent: {@code giveBack} releases the task without a strike
+   * and leaves it to other workers for {@link #GIVE_BACK_HOLD}; otherwise the task fails, with no
+   * strike, as cancelled by an operator. Completes with false when the task does not run here.
+   */
+  public java.util.concurrent.CompletableFuture<Boolean> operatorStop(TaskKey key, boolean giveBack) {
+    java.util.concurrent.CompletableFuture<Boolean> done = new java.util.concurrent.CompletableFuture<>();
+    onLoop(() -> {
+      Tracked t = tasks.get(key);
+      if (t == null || t.state != Tracked.State.RUNNING || t.claim == null) {
+        done.complete(false);
+        return;
+      }
+      if (giveBack) {
+        heldBack.entrySet().removeIf(e -> !e.getValue().isAfter(clock.now()));
+        heldBack.put(key, clock.now().plus(GIVE_BACK_HOLD));
+        log.info("task {}: given back by an operator", key);
+        t.claim.stop(Claim.Stop.GIVE_BACK, "given back by an operator");
+      } else {
+        log.info("task {}: cancelled by an operator", key);
+        t.claim.stop(Claim.Stop.OPERATOR_CANCEL, "cancelled by an operator");
+      }
+      done.complete(true);
+    });
+    return done;
+  }
+
+  /** An operator reopens a finished task at its source (throws SourceException where it cannot). */
+  public void reopen(TaskKey key, String reason) {
+    source.reopen(key, reason);
+    reconcileSoon();
+  }
+
+  /** The name of the engine's source (the first part of its task keys). */
+  public String sourceName() {
+    return source.name();
+  }
+
+  public boolean canReopen() {
+    return source.canReopen();
+  }
+
+  /** One task as the loop holds it now: its state, title (not an encrypted one's) and dependencies; null if not held. */
+  public java.util.concurrent.CompletableFuture<com.fasterxml.jackson.databind.node.ObjectNode> heldNow(TaskKey key) {
+    java.util.concurrent.CompletableFuture<com.fasterxml.jackson.databind.node.ObjectNode> done = new java.util.concurrent.CompletableFuture<>();
+    onLoop(() -> {
+      Tracked t = tasks.get(key);
+      done.complete(t == null || t.state == Tracked.State.DONE ? null : held(t));
+    });
+    return done;
+  }
+
+  /** The deferred tasks, each with its dependencies and what is known of their statuses (the loop's view). */
+  public java.util.concurrent.CompletableFuture<List<com.fasterxml.jackson.databind.node.ObjectNode>> deferredTasksNow() {
+    java.util.concurrent.CompletableFuture<List<com.fasterxml.jackson.databind.node.ObjectNode>> done = new java.util.concurrent.CompletableFuture<>();
+    onLoop(() -> {
+      List<com.fasterxml.jackson.databind.node.ObjectNode> out = new ArrayList<>();
+      for (Tracked t : gate.deferredTasks()) out.add(held(t));
+      done.complete(out);
+    });
+    return done;
+  }
+
+  private com.fasterxml.jackson.databind.node.ObjectNode held(Tracked t) {
+    var o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    o.put("task", t.key.toString()).put("id", t.key.id()).put("source", t.key.source())
+        .put("state", t.state.name().toLowerCase(java.util.Locale.ROOT)).put("priority", t.priority());
+    if (t.view != null) {
+      o.put("encrypted", t.view.encrypted());
+      if (!t.view.encrypted() && t.view.title() != null) o.put("title", t.view.title());
+    }
+    var deps = o.putArray("depends_on");
+    for (TaskKey d : t.deps.ids()) {
+      TaskStatus s = gate.statusOf(d);
+      deps.addObject().put("task", d.toString()).put("id", d.id()).put("status", s == null ? "unknown" : s.wire());
+    }
+    if (t.state == Tracked.State.DEFERRED) {
+      o.put("waiting_ms", Math.max(0, (clock.nanoTime() - t.deferredAt) / 1_000_000));
+    }
+    return o;
+  }
+
+  /** Completions and failures of the last hour (the dashboard's chart and failure list). */
+  public dev.atsdispatch.status.Recent recent() {
+    return recent;
+  }
+
+  /** The state directory this engine writes (task ledgers and attempt logs). */
+  public StateDir stateDir() {
+    return state;
+  }
+
+  /** Names the engine's route (shown with its running agents); call before {@link #start}. */
+  public void route(String name) {
+    work.useRoute(name);
   }
 
   /** Claiming paused until then (a usage limit of the agent's backend); null: not paused. Read from any thread. */

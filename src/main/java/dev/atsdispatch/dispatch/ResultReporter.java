@@ -113,8 +113,9 @@ final class ResultReporter {
     if (threadNote != null) body.set("thread_note", threadNote);
     String name = "task-" + key.source() + "-" + key.fileName() + "-attempt-" + attempt;
     Outbox.Entry entry = outbox.put(name, body);
-    state.ledger(key).append("result_queued", M.createObjectNode().put("attempt", attempt)
-        .put("action", body.path("action").asText()), clock.now());
+    ObjectNode queued = M.createObjectNode().put("attempt", attempt).put("action", body.path("action").asText());
+    if (body.has("reason")) queued.put("reason", body.get("reason").asText()); // already free of encrypted content
+    state.ledger(key).append("result_queued", queued, clock.now());
     Pending p = new Pending(key, entry, lease);
     pending.put(name, p);
     send(p);

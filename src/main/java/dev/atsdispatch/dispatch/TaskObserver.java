@@ -12,7 +12,7 @@ import dev.atsdispatch.source.TaskKey;
 public interface TaskObserver {
   /** Why a task failed. */
   enum Failure {
-    AGENT, POISON, BLOCKED, DECRYPTION, PLAINTEXT_REJECTED;
+    AGENT, POISON, BLOCKED, DECRYPTION, PLAINTEXT_REJECTED, OPERATOR;
 
     /** The outcome label in the tasks metric. */
     public String metric() {
@@ -21,6 +21,7 @@ public interface TaskObserver {
         case POISON -> "poisoned";
         case BLOCKED -> "blocked";
         case DECRYPTION, PLAINTEXT_REJECTED -> "rejected";
+        case OPERATOR -> "cancelled";
       };
     }
   }

@@ -75,7 +75,7 @@ public final class TaskNotifier implements TaskObserver {
   public void failed(TaskView v, int attempt, Failure why, String reason) {
     TaskRef t = ref(v);
     switch (why) {
-      case AGENT -> telegram.failed(t, reason);
+      case AGENT, OPERATOR -> telegram.failed(t, reason);
       case POISON -> telegram.poisoned(t, attempt);
       case BLOCKED -> telegram.blocked(t, dependencyPart(reason));
       case DECRYPTION -> telegram.decryptionFailed(t, reason);

@@ -83,6 +83,19 @@ public interface TaskSource extends AutoCloseable {
     note(key, text, null, false);
   }
 
+  /**
+   * Puts a finished task back to pending (an operator's reopen); REFUSED where the source cannot,
+   * or says whether it can through {@link #canReopen}.
+   */
+  default void reopen(TaskKey key, String reason) {
+    throw new SourceException(SourceException.Kind.REFUSED, "source " + name() + " cannot reopen a task");
+  }
+
+  /** Whether {@link #reopen} can work here (the dashboard offers the action only then). */
+  default boolean canReopen() {
+    return false;
+  }
+
   /** Moves the task to another queue (a board's); REFUSED where the source has no queues. */
   default void move(TaskKey key, String queue) {
     throw new SourceException(SourceException.Kind.REFUSED, "source " + name() + " has no queues to move a task between");

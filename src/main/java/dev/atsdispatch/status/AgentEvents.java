@@ -47,6 +47,8 @@ public final class AgentEvents {
     private Instant startedAt;
     private long pgid;
     private boolean running;
+    private Instant leaseUntil;
+    private String route;
 
     History(TaskKey key) {
       this.key = key;
@@ -90,6 +92,11 @@ public final class AgentEvents {
         if (running) o.put("elapsed_ms", Math.max(0, now.toEpochMilli() - startedAt.toEpochMilli()));
       }
       if (pgid > 0) o.put("pgid", pgid);
+      if (route != null) o.put("route", route);
+      if (running && leaseUntil != null) {
+        o.put("lease_expires", leaseUntil.toString());
+        o.put("lease_left_ms", Math.max(0, leaseUntil.toEpochMilli() - now.toEpochMilli()));
+      }
       return o;
     }
 
@@ -111,11 +118,30 @@ public final class AgentEvents {
         h.startedAt = at;
         h.pgid = 0;
         h.running = true;
+        h.leaseUntil = null;
       }
       histories.put(key, h);
       trim();
     }
     h.add("started", "attempt " + attempt, at);
+  }
+
+  /** The task's lease runs until {@code until} (claimed or renewed then). */
+  public void leased(TaskKey key, Instant until) {
+    History h = get(key);
+    if (h == null) return;
+    synchronized (h) {
+      h.leaseUntil = until;
+    }
+  }
+
+  /** Which route runs the task (when the service has several). */
+  public void route(TaskKey key, String route) {
+    History h = get(key);
+    if (h == null) return;
+    synchronized (h) {
+      h.route = route;
+    }
   }
 
   /** The agent's process group, once it runs. */

@@ -63,6 +63,30 @@ public final class StatusServer implements AutoCloseable {
     return java.security.MessageDigest.isEqual(want, got) ? null : "a bearer token is required (status.token)";
   }
 
+  private volatile Dashboard dashboard;
+
+  /** Serves the operator's dashboard at {@code /} (and its API under {@code /api/}) from {@code ops}. */
+  public StatusServer serveDashboard(dev.atsdispatch.dispatch.Operations ops) {
+    this.dashboard = new Dashboard(ops);
+    return this;
+  }
+
+  /**
+   * On a loopback bind, a request must name a loopback host: a page of another site whose name was
+   * re-pointed at 127.0.0.1 (DNS rebinding) gets nothing of the operator's views.
+   */
+  private String hostRefusal(HttpExchange ex) {
+    if (!http.getAddress().getAddress().isLoopbackAddress()) return null;
+    String host = ex.getRequestHeaders().getFirst("Host");
+    if (host == null) return null; // HTTP/1.0 without Host: not a browser's request
+    String name = host.startsWith("[") ? host.substring(0, host.indexOf(']') + 1)
+        : host.contains(":") ? host.substring(0, host.lastIndexOf(':')) : host;
+    name = name.toLowerCase(java.util.Locale.ROOT);
+    boolean loopback = name.equals("localhost") || name.endsWith(".localhost") || name.equals("[::1]")
+        || name.matches("127(\\.\\d{1,3}){3}");
+    return loopback ? null : "this port answers only requests to a loopback host name (localhost, 127.0.0.1), not " + name;
+  }
+
   /** What {@code GET /status} shows (capacity, running, waiting, deferred); set once the engine runs. */
   public StatusServer serveStatus(java.util.function.Supplier<ObjectNode> s) {
     this.status = s;
@@ -147,6 +171,23 @@ public final class StatusServer implements AutoCloseable {
         return;
       }
       String path = ex.getRequestURI().getPath();
+      boolean operatorPath = path.equals("/routes") || path.equals("/status") || path.startsWith("/agents")
+          || (dashboard != null && Dashboard.serves(path));
+      String wrongHost = operatorPath ? hostRefusal(ex) : null;
+      if (wrongHost != null) {
+        send(ex, 403, JSON_TYPE, error(wrongHost));
+        return;
+      }
+      Dashboard d = dashboard;
+      if (d != null && Dashboard.serves(path)) {
+        String no = Dashboard.isStatic(path) ? null : operatorRefusal(ex);
+        if (no != null) {
+          send(ex, no.startsWith("a bearer") ? 401 : 403, JSON_TYPE, error(no));
+        } else {
+          d.handle(ex, path);
+        }
+        return;
+      }
       if (path.equals("/routes") && routes.get() != null) {
         String no = operatorRefusal(ex);
         if (no != null) {

@@ -333,6 +333,20 @@ public final class AtsSource implements TaskSource {
     client.close();
   }
 
+  @Override
+  public void reopen(TaskKey key, String reason) {
+    long id = idOf(key);
+    call(() -> {
+      client.reopen(id, reason);
+      return null;
+    });
+  }
+
+  @Override
+  public boolean canReopen() {
+    return true;
+  }
+
   private TaskKey key(long id) {
     return TaskKey.of(name, id);
   }
