@@ -115,10 +115,10 @@ public final class AgentbusCommands implements Runnable {
       RunCommand run = new RunCommand();
       run.global = global;
       run.options = new SettingsOptions();
-      run.options.config = settings;
-      run.options.stateDir = stateDir;
-      run.options.keysDir = keysDir;
-      run.options.concurrency = concurrency;
+      run.options.ats.config = settings;
+      run.options.service.stateDir = stateDir;
+      run.options.service.keysDir = keysDir;
+      run.options.service.concurrency = concurrency;
       run.options.more.put("agentbus_config", file.toString());
       // the service's nats.creds and nats.ca_file, as flags (they win over the settings file)
       if (access.creds != null) run.options.more.put("nats.creds", access.creds.toString());

@@ -30,7 +30,7 @@ public final class CreateCommand implements Callable<Integer> {
   private static final ObjectMapper M = new ObjectMapper();
 
   @Mixin GlobalOptions global;
-  @Mixin SettingsOptions options;
+  @Mixin AtsOptions options;
 
   @Parameters(index = "0", paramLabel = "TITLE") String title;
   @Option(names = "--description", paramLabel = "TEXT", description = "the task's description (default: none)")

@@ -34,7 +34,7 @@ public final class DepsCommand implements Callable<Integer> {
   private static final int PAGE = 500;
 
   @Mixin GlobalOptions global;
-  @Mixin SettingsOptions options;
+  @Mixin AtsOptions options;
 
   @Option(names = "--task", paramLabel = "ID", description = "only this task (any channel)") Long taskId;
   @Option(names = "--status", paramLabel = "S|all", defaultValue = "all",

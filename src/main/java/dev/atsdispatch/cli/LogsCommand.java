@@ -12,6 +12,8 @@ import java.io.OutputStream;
 import dev.atsdispatch.files.OwnerOnly;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -78,11 +80,12 @@ public final class LogsCommand implements Callable<Integer> {
       err.println("ats-dispatch: --attempt must be 1 or more; got " + attempt);
       return 2;
     }
-    SettingsOptions o = new SettingsOptions();
+    AtsOptions o = new AtsOptions();
     o.config = config;
-    o.stateDir = stateDir;
-    o.keysDir = keysDir;
-    Settings s = o.loadOrExplain();
+    Map<String, String> dirs = new HashMap<>();
+    AtsOptions.put(dirs, "state_dir", stateDir);
+    AtsOptions.put(dirs, "keys_dir", keysDir);
+    Settings s = o.loadOrExplain(dirs);
     if (s == null) return 2;
     StateDir state = new StateDir(s.service().stateDir());
     Path dir = state.taskDir(key);

@@ -75,11 +75,11 @@ public final class StatusCommand implements Callable<Integer> {
     }
     String base = url;
     if (base == null) {
-      SettingsOptions o = new SettingsOptions();
+      AtsOptions o = new AtsOptions();
       o.config = config;
       Settings s;
       try {
-        s = o.load();
+        s = o.load(Map.of());
       } catch (Settings.InvalidSetting e) {
         err.println("ats-dispatch: invalid setting " + e.getMessage());
         return USAGE;
