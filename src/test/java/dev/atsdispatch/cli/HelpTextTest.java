@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.ArrayList;
@@ -51,6 +52,36 @@ final class HelpTextTest {
 
   static boolean mentions(String help, String option) {
     return Pattern.compile("(?<![\\w-])" + Pattern.quote(option) + "(?![\\w-])").matcher(help).find();
+  }
+
+  /** A command's option, by name. */
+  static CommandLine.Model.OptionSpec option(String command, String name) {
+    CommandLine cl = Main.commandLine();
+    for (String c : command.split(" ")) cl = cl.getSubcommands().get(c);
+    return cl.getCommandSpec().findOption(name);
+  }
+
+  /**
+   * The fields of a command's {@code --json} document that the option's description does not
+   * name: the document's keys (its elements' if it is an array) and those of objects in its arrays.
+   */
+  static List<String> undocumented(JsonNode doc, String command) {
+    String d = String.join(" ", option(command, "--json").description());
+    Iterable<JsonNode> tops = doc.isArray() ? doc : List.of(doc);
+    List<JsonNode> objects = new ArrayList<>();
+    for (JsonNode top : tops) {
+      objects.add(top);
+      top.forEach(v -> {
+        if (v.isArray()) v.forEach(objects::add);
+      });
+    }
+    List<String> missing = new ArrayList<>();
+    for (JsonNode o : objects) {
+      o.fieldNames().forEachRemaining(f -> {
+        if (!mentions(d, f) && !missing.contains(command + " " + f)) missing.add(command + " " + f);
+      });
+    }
+    return missing;
   }
 
   static void commands(CommandLine cl, Map<String, String> helps) {
@@ -128,5 +159,24 @@ final class HelpTextTest {
       assertEquals(2, cl.execute(args), String.join(" ", args));
       assertTrue(err.toString().contains("Unknown option"), err.toString());
     }
+  }
+
+  @Test
+  void everyCommandWithJsonOutputIsInTheReadmesJsonSection() throws Exception {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+    int start = readme.indexOf("### JSON output of the commands");
+    assertTrue(start >= 0, "README lacks its JSON section");
+    int end = readme.indexOf("\n#", start + 1);
+    String section = readme.substring(start, end < 0 ? readme.length() : end);
+    Map<String, String> helps = new LinkedHashMap<>();
+    commands(Main.commandLine(), helps);
+    List<String> withJson = new ArrayList<>();
+    for (String c : helps.keySet()) if (option(c, "--json") != null) withJson.add(c);
+    assertTrue(withJson.containsAll(List.of("create", "deps", "status", "list-keys", "pending", "backends",
+        "config show")), withJson.toString());
+    List<String> rows = new ArrayList<>();
+    Pattern.compile("^\\| `([a-z -]+) --json` \\|", Pattern.MULTILINE).matcher(section).results()
+        .forEach(m -> rows.add(m.group(1)));
+    assertEquals(withJson.stream().sorted().toList(), rows.stream().sorted().toList(), "README's rows");
   }
 }
