@@ -86,13 +86,16 @@ public final class AgentbusCommands implements Runnable {
         description = "this service's own TOML settings (default: ./ats-dispatch.toml if present)")
     java.nio.file.Path settings;
 
-    @Option(names = "--state-dir", paramLabel = "DIR", description = "state directory (default: state)")
+    @Option(names = "--state-dir", paramLabel = "DIR",
+        description = "state directory (default: state; env ATS_DISPATCH_STATE_DIR)")
     String stateDir;
 
-    @Option(names = "--keys-dir", paramLabel = "DIR", description = "keys directory (default: keys)")
+    @Option(names = "--keys-dir", paramLabel = "DIR",
+        description = "keys directory (default: keys; env ATS_DISPATCH_KEYS_DIR)")
     String keysDir;
 
-    @Option(names = "--concurrency", paramLabel = "N", description = "agents running at once (default: 4; agentbus runs one)")
+    @Option(names = "--concurrency", paramLabel = "N",
+        description = "agents running at once (default: 4; env ATS_DISPATCH_CONCURRENCY; agentbus runs one)")
     String concurrency;
 
     @Override

@@ -59,10 +59,12 @@ public final class LogsCommand implements Callable<Integer> {
       description = "TOML settings file to read state_dir and keys_dir from (default: ./ats-dispatch.toml if present)")
   Path config;
 
-  @Option(names = "--state-dir", paramLabel = "DIR", description = "the service's state directory (default: state)")
+  @Option(names = "--state-dir", paramLabel = "DIR",
+      description = "the service's state directory (default: the state_dir setting, env ATS_DISPATCH_STATE_DIR, else ./state)")
   String stateDir;
 
-  @Option(names = "--keys-dir", paramLabel = "DIR", description = "the service's key directory (default: keys)")
+  @Option(names = "--keys-dir", paramLabel = "DIR",
+      description = "the service's key directory (default: the keys_dir setting, env ATS_DISPATCH_KEYS_DIR, else ./keys)")
   String keysDir;
 
   @Override
