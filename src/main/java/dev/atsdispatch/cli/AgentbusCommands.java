@@ -86,13 +86,16 @@ public final class AgentbusCommands implements Runnable {
         description = "this service's own TOML settings (default: ./ats-dispatch.toml if present)")
     java.nio.file.Path settings;
 
-    @Option(names = "--state-dir", paramLabel = "DIR", description = "state directory (default: state)")
+    @Option(names = "--state-dir", paramLabel = "DIR",
+        description = "state directory (default: state; env ATS_DISPATCH_STATE_DIR)")
     String stateDir;
 
-    @Option(names = "--keys-dir", paramLabel = "DIR", description = "keys directory (default: keys)")
+    @Option(names = "--keys-dir", paramLabel = "DIR",
+        description = "keys directory (default: keys; env ATS_DISPATCH_KEYS_DIR)")
     String keysDir;
 
-    @Option(names = "--concurrency", paramLabel = "N", description = "agents running at once (default: 4; agentbus runs one)")
+    @Option(names = "--concurrency", paramLabel = "N",
+        description = "agents running at once (default: 4; env ATS_DISPATCH_CONCURRENCY; agentbus runs one)")
     String concurrency;
 
     @Override
@@ -115,10 +118,10 @@ public final class AgentbusCommands implements Runnable {
       RunCommand run = new RunCommand();
       run.global = global;
       run.options = new SettingsOptions();
-      run.options.config = settings;
-      run.options.stateDir = stateDir;
-      run.options.keysDir = keysDir;
-      run.options.concurrency = concurrency;
+      run.options.ats.config = settings;
+      run.options.service.stateDir = stateDir;
+      run.options.service.keysDir = keysDir;
+      run.options.service.concurrency = concurrency;
       run.options.more.put("agentbus_config", file.toString());
       // the service's nats.creds and nats.ca_file, as flags (they win over the settings file)
       if (access.creds != null) run.options.more.put("nats.creds", access.creds.toString());

@@ -43,7 +43,8 @@ public final class BackendsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
   @Mixin GlobalOptions global;
 
-  @Option(names = "--json", description = "one JSON document") boolean json;
+  @Option(names = "--json", description = "print one JSON object on one line: backends [{name, preset, supports, "
+      + "installed, path, version}]; path and version only when installed") boolean json;
 
   @Override
   public Integer call() {

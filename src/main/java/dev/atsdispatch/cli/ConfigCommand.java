@@ -69,7 +69,8 @@ public final class ConfigCommand extends KeyCommands.Base {
     @Mixin GlobalOptions global;
     @Mixin SettingsOptions options;
 
-    @Option(names = "--json", description = "one JSON document") boolean json;
+    @Option(names = "--json", description = "print one JSON object: settings {KEY: {value, source, env}}, "
+        + "agent {program, found}, ats {url, tasks_path, actor_type, actor_id, actor_name}") boolean json;
 
     @Override
     public Integer call() throws Exception {

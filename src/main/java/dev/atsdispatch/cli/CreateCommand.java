@@ -30,7 +30,7 @@ public final class CreateCommand implements Callable<Integer> {
   private static final ObjectMapper M = new ObjectMapper();
 
   @Mixin GlobalOptions global;
-  @Mixin SettingsOptions options;
+  @Mixin AtsOptions options;
 
   @Parameters(index = "0", paramLabel = "TITLE") String title;
   @Option(names = "--description", paramLabel = "TEXT", description = "the task's description (default: none)")
@@ -42,7 +42,8 @@ public final class CreateCommand implements Callable<Integer> {
       description = "the task's type (default: ${DEFAULT-VALUE})") String type;
   @Option(names = "--depends-on", paramLabel = "ID,ID,...", split = ",",
       description = "ids of tasks that must complete first (any channel)") List<String> dependsOn;
-  @Option(names = "--json", description = "print the created task as JSON") boolean json;
+  @Option(names = "--json", description = "print the created task as one JSON object: id, title, description, "
+      + "status, priority, type, channel, payload, created_at") boolean json;
 
   @Override
   public Integer call() throws Exception {

@@ -34,12 +34,14 @@ public final class DepsCommand implements Callable<Integer> {
   private static final int PAGE = 500;
 
   @Mixin GlobalOptions global;
-  @Mixin SettingsOptions options;
+  @Mixin AtsOptions options;
 
   @Option(names = "--task", paramLabel = "ID", description = "only this task (any channel)") Long taskId;
   @Option(names = "--status", paramLabel = "S|all", defaultValue = "all",
       description = "only tasks with this status (default: all)") String status;
-  @Option(names = "--json", description = "one JSON document") boolean json;
+  @Option(names = "--json", description = "print one JSON object {tasks: [...]}: each task shown with id, title, "
+      + "description, status, priority, type, channel, payload, created_at (as create --json), depends_on_tasks "
+      + "[{id, found, title, status, channel}] and, on a cycle, cycle [ids]") boolean json;
 
   /** A dependency as shown: the task, or null when ATS answered 404. */
   private record Dep(long id, Task task) {}

@@ -140,7 +140,8 @@ public final class KeyCommands {
   @Command(name = "list-keys", mixinStandardHelpOptions = true, versionProvider = Version.class,
       description = "List the trusted keys, the dispatch public key and the pending registrations.")
   public static final class ListKeys extends Base {
-    @Option(names = "--json", description = "one JSON document") boolean json;
+    @Option(names = "--json", description = "print one JSON object: trusted [{name, publicKey, fingerprint, "
+        + "addedAt}], dispatch {publicKey, fingerprint} or null, pending [{fingerprint, pubkey, requestedAt, taskId}]") boolean json;
 
     @Override
     int run(Settings s, Keyring keyring) {
@@ -195,7 +196,8 @@ public final class KeyCommands {
   @Command(name = "pending", mixinStandardHelpOptions = true, versionProvider = Version.class,
       description = "List the registration requests waiting for approve or reject.")
   public static final class Pending extends Base {
-    @Option(names = "--json", description = "one JSON array") boolean json;
+    @Option(names = "--json", description = "print one JSON array: [{fingerprint, pubkey, requestedAt, taskId}]")
+    boolean json;
 
     @Override
     int run(Settings s, Keyring keyring) {

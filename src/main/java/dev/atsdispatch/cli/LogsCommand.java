@@ -12,6 +12,8 @@ import java.io.OutputStream;
 import dev.atsdispatch.files.OwnerOnly;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -57,10 +59,12 @@ public final class LogsCommand implements Callable<Integer> {
       description = "TOML settings file to read state_dir and keys_dir from (default: ./ats-dispatch.toml if present)")
   Path config;
 
-  @Option(names = "--state-dir", paramLabel = "DIR", description = "the service's state directory (default: state)")
+  @Option(names = "--state-dir", paramLabel = "DIR",
+      description = "the service's state directory (default: the state_dir setting, env ATS_DISPATCH_STATE_DIR, else ./state)")
   String stateDir;
 
-  @Option(names = "--keys-dir", paramLabel = "DIR", description = "the service's key directory (default: keys)")
+  @Option(names = "--keys-dir", paramLabel = "DIR",
+      description = "the service's key directory (default: the keys_dir setting, env ATS_DISPATCH_KEYS_DIR, else ./keys)")
   String keysDir;
 
   @Override
@@ -78,11 +82,12 @@ public final class LogsCommand implements Callable<Integer> {
       err.println("ats-dispatch: --attempt must be 1 or more; got " + attempt);
       return 2;
     }
-    SettingsOptions o = new SettingsOptions();
+    AtsOptions o = new AtsOptions();
     o.config = config;
-    o.stateDir = stateDir;
-    o.keysDir = keysDir;
-    Settings s = o.loadOrExplain();
+    Map<String, String> dirs = new HashMap<>();
+    AtsOptions.put(dirs, "state_dir", stateDir);
+    AtsOptions.put(dirs, "keys_dir", keysDir);
+    Settings s = o.loadOrExplain(dirs);
     if (s == null) return 2;
     StateDir state = new StateDir(s.service().stateDir());
     Path dir = state.taskDir(key);

@@ -55,7 +55,10 @@ public final class StatusCommand implements Callable<Integer> {
       description = "the status port's URL, e.g. http://127.0.0.1:7879 (default: from status.host and status.port)")
   String url;
 
-  @Option(names = "--json", description = "one JSON document") boolean json;
+  @Option(names = "--json", description = "print one JSON object: url, reachable, ready, then missing, detail, "
+      + "subscribed, ats_reachable, pid, uptime_seconds, tasks {running, waiting, deferred}, finished {count by "
+      + "outcome}, strikes, lease_renewals, lease_renewal_failures, outbox_depth, websocket_reconnects; "
+      + "only error instead when nothing usable answered") boolean json;
 
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "5s",
       description = "how long to wait for each answer (default: ${DEFAULT-VALUE})")
@@ -75,11 +78,11 @@ public final class StatusCommand implements Callable<Integer> {
     }
     String base = url;
     if (base == null) {
-      SettingsOptions o = new SettingsOptions();
+      AtsOptions o = new AtsOptions();
       o.config = config;
       Settings s;
       try {
-        s = o.load();
+        s = o.load(Map.of());
       } catch (Settings.InvalidSetting e) {
         err.println("ats-dispatch: invalid setting " + e.getMessage());
         return USAGE;

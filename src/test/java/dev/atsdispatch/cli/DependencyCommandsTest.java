@@ -87,6 +87,7 @@ final class DependencyCommandsTest {
     JsonNode n = Http.JSON.valueToTree(parse(json.out()));
     assertEquals("other", n.path("channel").asText());
     assertEquals("review", n.path("type").asText());
+    assertEquals(List.of(), HelpTextTest.undocumented(n, "create"));
     assertEquals("fourth", task(n.path("id").asLong()).path("title").asText());
   }
 
@@ -147,7 +148,9 @@ final class DependencyCommandsTest {
     assertEquals(2, bad.code());
 
     Run json = run("deps", "--json", "--task", Long.toString(y));
-    JsonNode n = Http.JSON.valueToTree(parse(json.out())).path("tasks").get(0);
+    JsonNode doc = Http.JSON.valueToTree(parse(json.out()));
+    assertEquals(List.of(), HelpTextTest.undocumented(doc, "deps"));
+    JsonNode n = doc.path("tasks").get(0);
     assertEquals("[" + y + "," + x + "," + y + "]", n.path("cycle").toString());
     assertEquals(x, n.path("depends_on_tasks").get(0).path("id").asLong());
   }

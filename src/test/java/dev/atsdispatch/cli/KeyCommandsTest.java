@@ -162,6 +162,7 @@ final class KeyCommandsTest {
     assertEquals(old.ada().publicKey(), json.get("dispatch").get("publicKey").asText());
     assertFalse(json.toString().contains("secretKey"));
     assertEquals(4711, json.get("pending").get(0).get("taskId").asInt());
+    assertEquals(List.of(), HelpTextTest.undocumented(json, "list-keys"));
 
     assertEquals("""
         Pending registrations:
@@ -180,6 +181,7 @@ final class KeyCommandsTest {
     JsonNode pending = M.readTree(run("pending", "--json").out());
     assertEquals("4712", pending.get(1).get("taskId").asText());
     assertTrue(pending.get(1).get("taskId").isTextual());
+    assertEquals(List.of(), HelpTextTest.undocumented(pending, "pending"));
   }
 
   @Test

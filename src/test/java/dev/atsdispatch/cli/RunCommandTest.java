@@ -263,6 +263,7 @@ final class RunCommandTest {
         run(Map.of(), "config", "show", "--json", "--agent", "./agent.sh", "--keys-dir", dir.resolve("keys").toString()).stdout());
     assertEquals(start.resolve("agent.sh").toString(), json.path("agent").path("program").asText());
     assertEquals("./agent.sh resolved against " + start, json.path("agent").path("found").asText());
+    assertEquals(List.of(), HelpTextTest.undocumented(json, "config show"));
 
     ChildJvm missing = run(Map.of(), "config", "show", "--agent", "./missing.sh", "--keys-dir", dir.resolve("keys").toString());
     assertTrue(missing.stdout().lines().anyMatch(l -> l.startsWith("agent.program") && l.contains("= not found")

@@ -123,6 +123,7 @@ final class StatusCommandTest {
     assertEquals(2, j.path("tasks").path("running").asInt());
     assertEquals(5, j.path("tasks").path("waiting").asInt());
     assertEquals(1, j.path("tasks").path("deferred").asInt());
+    assertEquals(List.of(), HelpTextTest.undocumented(j, "status"));
     assertEquals(7, j.path("finished").path("completed").asInt());
     assertEquals(2, j.path("finished").path("failed").asInt());
     assertEquals(0, j.path("finished").path("lease_lost").asInt());
@@ -180,6 +181,7 @@ final class StatusCommandTest {
     assertEquals(3, json.exit(), json.err());
     assertFalse(json.json().path("reachable").asBoolean());
     assertTrue(json.json().path("error").asText().startsWith("connection refused"), json.out());
+    assertEquals(List.of(), HelpTextTest.undocumented(json.json(), "status"));
 
     MockWebServer other = new MockWebServer();
     other.enqueue(new MockResponse().setResponseCode(404).setBody("<html>nope</html>"));
