@@ -650,6 +650,7 @@ public final class Engine {
     o.put("waiting", queuedNow());
     o.put("deferred", deferredNow());
     o.put("accepting", accepting);
+    o.put("reconciles", stats.reconciles.get());
     Instant p = pausedUntil();
     if (p != null) o.put("paused_until", p.toString());
     return o;

@@ -276,6 +276,12 @@ public final class Operations {
         n.remove("depends_on");
       }
     }
+    // a dependency this service runs is in progress, whatever its last offer said
+    for (ObjectNode n : nodes.values()) {
+      if (n.path("status").asText().equals("waiting") || agents == null) continue;
+      AgentEvents.History h = agents.get(TaskKey.parse(n.get("task").asText()));
+      if (h != null && h.running()) n.put("status", "in_progress");
+    }
     // cycles: strongly connected components of more than one node, or a self-loop
     Map<String, List<String>> out = new HashMap<>();
     for (String[] e : edges) out.computeIfAbsent(e[0], x -> new ArrayList<>()).add(e[1]);
