@@ -50,6 +50,11 @@ public interface AtsClient extends AutoCloseable {
    */
   void release(long id);
 
+  /** Reopens a terminal task ({@code pending} again, lease and assignee cleared); {@code reason} may be null. */
+  default void reopen(long id, String reason) {
+    throw new AtsException(AtsException.Kind.BAD_REQUEST, 400, "this ATS client cannot reopen tasks");
+  }
+
   /** Adds a message with one or more parts ({@code {"type":"text","content":...}}). */
   void addMessage(long id, List<JsonNode> parts);
 

@@ -186,6 +186,13 @@ public final class CliAtsClient implements AtsClient {
   }
 
   @Override
+  public void reopen(long id, String reason) {
+    List<String> args = new ArrayList<>(List.of("reopen", Long.toString(id)));
+    if (reason != null && !reason.isEmpty()) args.addAll(flag("reason", shorten(reason)));
+    run(args.toArray(String[]::new));
+  }
+
+  @Override
   public void release(long id) {
     run("update", Long.toString(id), "--status", "pending");
   }

@@ -136,6 +136,13 @@ public final class HttpAtsClient implements AtsClient {
   }
 
   @Override
+  public void reopen(long id, String reason) {
+    ObjectNode b = MAPPER.createObjectNode();
+    if (reason != null) b.put("reason", reason);
+    send("POST", settings.tasksPath() + "/" + id + "/reopen", b);
+  }
+
+  @Override
   public void release(long id) {
     send("PATCH", settings.tasksPath() + "/" + id, MAPPER.createObjectNode().put("status", "pending"));
   }
