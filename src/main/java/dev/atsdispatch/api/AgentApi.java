@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * {@code GET /tasks/{id}} the task (fields, comments, attempt, retry count); {@code POST
  * /tasks/{id}/comments} {@code {"comment": text}} a message on the task's thread; {@code PUT
  * /tasks/{id}/outputs} a JSON object reported as the outputs on completion instead of stdout;
- * {@code POST /tasks/{id}/questions} {@code {"text": question}} a question to people: when the
+ * {@code POST /task/questions} (or {@code /tasks/{id}/questions}) {@code {"text": question}} a question to people: when the
  * attempt ends the task waits for the answer, and the next attempt is given it.
  * Another task's id is 403, a missing, unknown or spent token 401, what the source cannot do 409.
  *
@@ -262,7 +262,11 @@ public final class AgentApi implements AutoCloseable {
       Grant g = grant(request);
       List<String> path = segments(request.getHttpURI().getPath());
       String method = request.getMethod();
-      if (path.size() == 1 && path.get(0).equals("task")) path = List.of("tasks", g.key.id());
+      if (!path.isEmpty() && path.get(0).equals("task")) { // /task/... is the token's own task
+        List<String> own = new java.util.ArrayList<>(List.of("tasks", g.key.id()));
+        own.addAll(path.subList(1, path.size()));
+        path = own;
+      }
       if (path.size() < 2 || !path.get(0).equals("tasks")) throw new Refusal(404, "no such endpoint");
       if (!path.get(1).equals(g.key.id())) {
         throw new Refusal(403, "this token is for task " + g.key.display() + " only");

@@ -245,7 +245,8 @@ final class Asking {
     Questions.Open q = questions.get(key);
     if (q == null || q.woken()) return;
     try {
-      source.unpark(key, q.answered() ? "answer to question " + q.number() + " given" : timeoutReason(q));
+      source.unpark(key, q.answered() ? "Answer to question " + q.number() + " given"
+          : "The wait for an answer to question " + q.number() + " ran out");
       questions.woken(key);
     } catch (SourceException x) {
       if (x.kind() == SourceException.Kind.UNAVAILABLE) {
