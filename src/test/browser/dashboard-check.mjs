@@ -86,7 +86,11 @@ try {
     await row.waitFor({ timeout: 15000 });
     await row.locator('button.cancel').click();
     await page.locator('#flash').filter({ hasText: 'cancelling' }).waitFor({ timeout: 10000 });
-    await row.waitFor({ state: 'detached', timeout: 20000 });
+    // the row goes when the service says the agent ended; the others stay (no re-render hides it)
+    await page.waitForFunction(([gone, stays]) => {
+      const rows = [...document.querySelectorAll('#agents tr[data-task]')].map((r) => r.dataset.task);
+      return !rows.includes(gone) && rows.includes(stays);
+    }, [cancelled, running], { timeout: 20000 });
     seen.cancelled_row_gone = true;
     seen.still_listed = await page.locator('#agents tr[data-task]').evaluateAll((rs) => rs.map((r) => r.dataset.task).sort());
     await page.screenshot({ path: shots + '/after-cancel.png', fullPage: true });

@@ -133,10 +133,13 @@ function route() {
   main.dataset.page = page;
   delete main.dataset.built;
   const p = pages[page];
-  const run = () => p.render(arg).catch((e) => showError(e));
-  run();
-  timer = setInterval(run, p.refresh);
+  refresh = () => p.render(arg).catch((e) => showError(e));
+  refresh();
+  timer = setInterval(refresh, p.refresh);
 }
+
+// renders the current page again in place (after an action), keeping live tails
+let refresh = () => {};
 
 function showError(e) {
   let box = main.querySelector('.error');
@@ -280,7 +283,7 @@ async function confirmAct(task, action) {
     : action === 'give-back' ? 'Give ' + task + ' back? Its agent stops and the task returns to its queue.'
       : 'Reopen ' + task + '?';
   if (!window.confirm(what)) return;
-  if (await act(task, action)) setTimeout(route, 300);
+  if (await act(task, action)) setTimeout(refresh, 300);
 }
 
 function stopStreams(keep) {

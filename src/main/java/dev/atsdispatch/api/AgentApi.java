@@ -46,7 +46,9 @@ import org.slf4j.LoggerFactory;
  * <p>Endpoints ({@code Authorization: Bearer <token>}; {@code /task} is the token's own task):
  * {@code GET /tasks/{id}} the task (fields, comments, attempt, retry count); {@code POST
  * /tasks/{id}/comments} {@code {"comment": text}} a message on the task's thread; {@code PUT
- * /tasks/{id}/outputs} a JSON object reported as the outputs on completion instead of stdout.
+ * /tasks/{id}/outputs} a JSON object reported as the outputs on completion instead of stdout;
+ * {@code POST /task/questions} (or {@code /tasks/{id}/questions}) {@code {"text": question}} a question to people: when the
+ * attempt ends the task waits for the answer, and the next attempt is given it.
  * Another task's id is 403, a missing, unknown or spent token 401, what the source cannot do 409.
  *
  * <p>Threads: Jetty's small pool (daemon) serves requests; {@link #open} and {@link Grant#close}
@@ -171,6 +173,7 @@ public final class AgentApi implements AutoCloseable {
     private final ObjectNode task;
     private final boolean encrypted;
     private volatile ObjectNode outputs;
+    private volatile String question;
 
     Grant(AgentApi api, String token, TaskKey key, int attempt, ObjectNode task, boolean encrypted) {
       this.api = api;
@@ -193,6 +196,11 @@ public final class AgentApi implements AutoCloseable {
     /** The outputs the agent set (PUT .../outputs), or null: then stdout is the response. */
     public ObjectNode outputs() {
       return outputs;
+    }
+
+    /** The question the agent asked (POST .../questions; the last one wins), or null. */
+    public String question() {
+      return question;
     }
 
     /** The token is void from now on. */
@@ -254,7 +262,11 @@ public final class AgentApi implements AutoCloseable {
       Grant g = grant(request);
       List<String> path = segments(request.getHttpURI().getPath());
       String method = request.getMethod();
-      if (path.size() == 1 && path.get(0).equals("task")) path = List.of("tasks", g.key.id());
+      if (!path.isEmpty() && path.get(0).equals("task")) { // /task/... is the token's own task
+        List<String> own = new java.util.ArrayList<>(List.of("tasks", g.key.id()));
+        own.addAll(path.subList(1, path.size()));
+        path = own;
+      }
       if (path.size() < 2 || !path.get(0).equals("tasks")) throw new Refusal(404, "no such endpoint");
       if (!path.get(1).equals(g.key.id())) {
         throw new Refusal(403, "this token is for task " + g.key.display() + " only");
@@ -272,6 +284,13 @@ public final class AgentApi implements AutoCloseable {
           if (!b.isObject()) throw new Refusal(400, "outputs must be a JSON object");
           g.outputs = (ObjectNode) b;
           return null;
+        }
+        case "POST questions": {
+          JsonNode t = body(request).path("text");
+          if (!t.isTextual() || t.asText().isBlank()) throw new Refusal(400, "{\"text\": \"question\"} is required");
+          g.question = t.asText();
+          return M.createObjectNode().put("ok", true).put("note", "Asked. End your run now: the task waits for "
+              + "the answer, and your next run is given it.");
         }
         case "PATCH ": {
           JsonNode b = body(request);

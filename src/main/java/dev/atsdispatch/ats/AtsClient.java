@@ -44,16 +44,16 @@ public interface AtsClient extends AutoCloseable {
 
   void fail(long id, String reason);
 
-  /** Puts a finished task back to pending (an operator's reopen from the dashboard). */
-  default void reopen(long id, String reason) {
-    throw new AtsException(AtsException.Kind.BAD_REQUEST, 0, "this client cannot reopen tasks");
-  }
-
   /**
    * Gives a task this actor holds back to the queue (status pending, lease and assignee cleared),
    * so it need not wait for its lease to expire; used when a graceful shutdown stops an agent.
    */
   void release(long id);
+
+  /** Reopens a terminal task ({@code pending} again, lease and assignee cleared); {@code reason} may be null. */
+  default void reopen(long id, String reason) {
+    throw new AtsException(AtsException.Kind.BAD_REQUEST, 400, "this ATS client cannot reopen tasks");
+  }
 
   /** Adds a message with one or more parts ({@code {"type":"text","content":...}}). */
   void addMessage(long id, List<JsonNode> parts);

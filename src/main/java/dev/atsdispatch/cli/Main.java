@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         KeyCommands.Keygen.class, KeyCommands.AddKey.class, KeyCommands.RemoveKey.class,
         KeyCommands.ListKeys.class, KeyCommands.Pending.class, KeyCommands.Approve.class,
         KeyCommands.Reject.class, AgentbusCommands.class, BackendsCommand.class,
+        QuestionCommands.List_.class, QuestionCommands.Answer.class,
         picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -111,6 +111,8 @@ public final class Settings {
       key("agent.limit_backoff", "5m", "how long claiming pauses after the agent's backend reports a usage or rate "
           + "limit without saying when it resets (the task is given back, with no strike)",
           (s, v) -> s.b.limitBackoff = duration(v)),
+      key("questions.answer_timeout", "24h", "how long a question an agent asked people may wait for its answer; "
+          + "then the task fails with \"No answer to question N within …\"", (s, v) -> s.b.answerTimeout = duration(v)),
       key("agent.mode", "standard", "the preset's execution mode: standard, auto (claude --permission-mode acceptEdits) "
           + "or danger (claude --dangerously-skip-permissions)", (s, v) -> s.b.agentMode = v.strip()),
       key("agent.api", "auto", "the agent API: each attempt gets ATS_DISPATCH_API (a Unix socket, reachable in the "

@@ -45,6 +45,9 @@ final class Admission {
 
   record Refuse(Tracked task, String reason, TaskObserver.Failure why) implements Decision {}
 
+  /** It waits for people's answer to a question: claim it and park it again ({@link Asking#repark}). */
+  record Park(Tracked task, Questions.Open question) implements Decision {}
+
   /** It used up its attempts: claim it and fail it. */
   record Poison(Tracked task, int strikes) implements Decision {}
 
@@ -54,8 +57,15 @@ final class Admission {
   private final Clock clock;
   private final int maxAttempts;
   private final String noLookups; // the source's name when it cannot look tasks up by id, else null
+  private final Asking asking; // null: no questions
 
   Admission(StateDir state, Intake intake, ResultReporter reporter, Clock clock, int maxAttempts, String noLookups) {
+    this(state, intake, reporter, clock, maxAttempts, noLookups, null);
+  }
+
+  Admission(StateDir state, Intake intake, ResultReporter reporter, Clock clock, int maxAttempts, String noLookups,
+      Asking asking) {
+    this.asking = asking;
     this.noLookups = noLookups;
     this.state = state;
     this.intake = intake;
@@ -67,6 +77,11 @@ final class Admission {
   /** An offer of a task the engine does not hold now. */
   Decision admit(SourceTask t, SourceEvent.Why why) {
     if (t.status() != TaskStatus.PENDING) return new Ignore("not pending");
+    Questions.Open q = asking == null ? null : asking.questions().get(t.key());
+    if (q != null) {
+      Decision d = awaiting(t, why, q);
+      return d != null ? d : classify(t, why); // answered: it runs on, its strike count kept
+    }
     TaskLedger ledger = state.ledger(t.key());
     TaskLedger.Summary sum = ledger.summary();
     if (sum.resultPending() || reporter.holds(t.key())) return new Ignore("its result is on its way");
@@ -79,6 +94,28 @@ final class Admission {
       return t.deliveries() != null ? new Settle() : new Confirm();
     }
     return classify(t, why);
+  }
+
+  /**
+   * An offer of a task with an open question: failed when its wait ran out; run (null) when it is
+   * answered, or when someone reopened it (their reply on the thread is the answer, else it runs
+   * without one); else parked again, or left alone where the source would not offer it at once.
+   */
+  private Decision awaiting(SourceTask t, SourceEvent.Why why, Questions.Open q) {
+    Tracked e = new Tracked(t.lighten(), why);
+    e.view = TaskView.empty(e.key); // nothing of its content is needed to park or fail it
+    if (asking.expired(q)) {
+      asking.expire(q);
+      log.info("task {}: {}", t.key(), asking.timeoutReason(q));
+      return new Refuse(e, asking.timeoutReason(q), TaskObserver.Failure.AGENT);
+    }
+    if (q.answered()) return null;
+    if (why == SourceEvent.Why.REOPENED) {
+      String reply = asking.replyNow(q);
+      asking.answer(t.key(), reply, reply != null ? "thread" : "reopened");
+      return null;
+    }
+    return asking.parksOnOffer() ? new Park(e, q) : new Ignore("it waits for the answer to question " + q.number());
   }
 
   /** A fresh read showed a task this service had finished pending again: it was reopened. */

@@ -58,6 +58,13 @@ final class AgentWork {
     this.api = api;
   }
 
+  /** Questions to people: an answered one is given to the task's next attempt (set before the engine starts). */
+  private volatile Asking asking;
+
+  void useAsking(Asking a) {
+    this.asking = a;
+  }
+
   /**
    * The attempt's access to the agent API (its token), or null when there is no API: what the
    * agent may read of its task is what its prompt has, without the service's internal fields.
@@ -101,10 +108,16 @@ final class AgentWork {
         : source.prompt(key, v.title(), v.description(), v.payload(), v.encrypted());
     if (prompt == null) prompt = Prompts.build(cfg.promptIntro(), v.title(), v.description(), v.payload());
     java.util.List<String> command = cfg.agentCommand();
+    Asking ask = asking;
+    Questions.Open answered = ask == null ? null : ask.answerFor(key);
+    String question = answered == null ? null : Questions.questionText(state.workDir(key), answered.number());
     if (stream != null) {
       ClaudeSessions.Session s = ClaudeSessions.of(state, key);
       command = dev.atsdispatch.exec.ClaudePreset.argv(command, cfg.agentMode(), s.id(), s.begun());
-      if (s.begun()) prompt = dev.atsdispatch.exec.ClaudePreset.CONTINUE;
+      if (s.begun()) prompt = answered != null ? Asking.continuation(answered, question) : dev.atsdispatch.exec.ClaudePreset.CONTINUE;
+      else if (answered != null) prompt = prompt + "\n\n" + Asking.continuation(answered, question);
+    } else if (answered != null) {
+      prompt = prompt + "\n\n" + Asking.continuation(answered, question); // an opaque command starts afresh: all of it
     }
     Map<String, String> env = new LinkedHashMap<>();
     for (String k : cfg.envAllowlist()) {
@@ -117,6 +130,12 @@ final class AgentWork {
     env.put("ATS_TASK_TITLE", EnvText.clean(v.title(), EnvText.TITLE_MAX));
     env.put("ATS_CHANNEL", cfg.channel());
     env.put("ATS_ATTEMPT", Integer.toString(attempt));
+    env.put("ATS_QUESTIONS_DIR", Questions.mailbox(state.workDir(key)).toString());
+    if (answered != null) {
+      env.put("ATS_QUESTION_NUMBER", Integer.toString(answered.number()));
+      if (question != null) env.put("ATS_QUESTION", EnvText.clean(question, 4096));
+      env.put("ATS_ANSWER", answered.answer() == null ? "" : EnvText.clean(answered.answer(), 4096));
+    }
     if (grant != null) env.putAll(grant.env());
     // an encrypted task's output is plaintext: its logs are sealed to the dispatcher's key, or not kept
     String sealTo = null;

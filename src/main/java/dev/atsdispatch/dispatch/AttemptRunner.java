@@ -60,6 +60,13 @@ final class AttemptRunner {
   private final java.util.function.BooleanSupplier accepting;
   private final Executor preparers;
 
+  /** Questions to people (set before the engine starts); null: none are looked for. */
+  private volatile Asking asking;
+
+  void useAsking(Asking a) {
+    this.asking = a;
+  }
+
   /** Pauses claiming until an instant (a usage limit of the agent's backend). */
   private final java.util.function.Consumer<Instant> pause;
 
@@ -221,6 +228,9 @@ final class AttemptRunner {
         case LIMITED -> {
           return limited(t, lease, a.preset.limit());
         }
+        case QUESTION -> {
+          return asking.park(t, c, lease, keeper, view, n, a.question);
+        }
         default -> {
           String reason = work.reason(a.outcome, a.result, a.detail, view.encrypted());
           if (retriesLeft > 0 && strikes + 1 < cfg.maxAttempts() && c.stopped() == null) {
@@ -292,7 +302,7 @@ final class AttemptRunner {
 
   /** {@code outputs}: what the agent set through the agent API, or null. */
   private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs,
-      dev.atsdispatch.exec.ClaudePreset.Stream preset) {}
+      dev.atsdispatch.exec.ClaudePreset.Stream preset, Questions.Asked question) {}
 
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
@@ -306,6 +316,8 @@ final class AttemptRunner {
     observer.pickedUp(view, n); // hands a notice to the notifiers' own threads
     dev.atsdispatch.api.AgentApi.Grant grant = work.grant(view, n);
     dev.atsdispatch.exec.ClaudePreset.Stream preset = work.presetStream();
+    Asking ask = asking;
+    Questions.Open answering = ask == null ? null : ask.answerFor(t.key); // the spec gives it to this attempt
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
@@ -340,6 +352,7 @@ final class AttemptRunner {
       if (t.claimedAt != null) timings.put("claimed", micros(t.claimedAt));
       timings.put("recorded", micros(recorded)).put("spawned", micros(spawned));
       ledger.append("agent_started", started, spawned);
+      if (answering != null) ask.delivered(t.key, answering, n);
       if (n == 1 && t.offer.createdAt() != null) {
         Duration pickup = Duration.between(t.offer.createdAt(), clock.now());
         if (!pickup.isNegative()) metrics.pickedUp(pickup);
@@ -379,6 +392,15 @@ final class AttemptRunner {
     }
     Outcome o = outcome(c, r, detail, agent != null);
     if (o.isStrike() && o != Outcome.INTERNAL_ERROR && preset != null && preset.limit() != null) o = Outcome.LIMITED;
+    Questions.Asked question = null;
+    if (ask != null && (o == Outcome.COMPLETED || o == Outcome.EXITED)) {
+      try {
+        question = ask.found(t.key, grant == null ? null : grant.question());
+      } catch (RuntimeException x) {
+        log.warn("task {}: its questions cannot be read: {}", t.key, x.getMessage());
+      }
+      if (question != null) o = Outcome.QUESTION; // the agent ended to wait for an answer: no strike
+    }
     work.events().finished(t.key, o.wire(), clock.now());
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
     if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
@@ -389,7 +411,7 @@ final class AttemptRunner {
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
       later(() -> note(t.key, null, n, false));
     }
-    return new Attempt(o, r, detail, grant == null ? null : grant.outputs(), preset);
+    return new Attempt(o, r, detail, grant == null ? null : grant.outputs(), preset, question);
   }
 
   /** Posts the attempt record on the task's thread (what other services count strikes by), if it has one. */

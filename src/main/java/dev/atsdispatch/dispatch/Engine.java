@@ -62,6 +62,7 @@ public final class Engine {
   private final Scheduler scheduler;
   private final AttemptRunner attempts;
   private final QuickClaims quick;
+  private final Asking asking;
 
   private final TaskTable tasks; // owned by the loop thread
   private volatile int runningGauge;
@@ -94,14 +95,17 @@ public final class Engine {
     observer = new RecentObserver(observer, recent);
     calls.allowCoreThreadTimeOut(true);
     this.reporter = new ResultReporter(state.outbox("results"), state, source, calls, clock);
+    this.asking = new Asking(cfg, source, state, new Questions(state.root()), clock, observer, calls);
     this.admission = new Admission(state, intake, reporter, clock, cfg.maxAttempts(),
-        source.capabilities().lookups() ? null : source.name());
+        source.capabilities().lookups() ? null : source.name(), asking);
     this.gate = new DependencyGate(source, calls, this::onLoop, clock, cfg.dependencyMax(), cfg.dependencyRecheck(),
         this::ready, this::blocked, this::recheckDeferred);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
     this.work = new AgentWork(cfg, state, serviceEnv, intake::logKey, source);
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
         work, stats, metrics, instance, () -> accepting, runners, this::pauseUntil);
+    work.useAsking(asking);
+    attempts.useAsking(asking);
     this.reconciler = new Reconciler(source, PAGE, () -> accepting, batch -> onLoop(() -> {
       offer(batch, SourceEvent.Why.LISTED, clock.now());
     }), stats.reconciles::incrementAndGet);
@@ -129,6 +133,7 @@ public final class Engine {
     every(cfg.reconcileEvery(), this::reconcileSoon);
     every(cfg.dependencyRecheck(), () -> onLoop(this::refreshDependencies));
     every(Duration.ofHours(1), this::sweep);
+    every(Duration.ofSeconds(1), asking::tick); // answers from the command line, wake-ups, waits run out
     timers.schedule(() -> {
       try {
         sweep();
@@ -186,6 +191,9 @@ public final class Engine {
     } else if (e instanceof SourceEvent.Connected) {
       if (connections++ > 0) metrics.webSocketReconnected();
       reconcileSoon();
+      asking.lookAll(); // an answer may have come while the service was away
+    } else if (e instanceof SourceEvent.Said s) {
+      asking.said(s.key());
     }
     pump();
   }
@@ -292,6 +300,8 @@ public final class Engine {
     } else if (d instanceof Admission.Refuse r) {
       log.info("task {}: refused: {}", t.key(), r.reason());
       quickly(r.task(), () -> quick.fail(r.task(), r.why(), r.reason()));
+    } else if (d instanceof Admission.Park p) {
+      quickly(p.task(), () -> asking.repark(p.task(), p.question()));
     } else if (d instanceof Admission.Poison p) {
       quickly(p.task(), () -> quick.fail(p.task(), TaskObserver.Failure.POISON, "poison: " + p.strikes() + " attempts"));
     }
@@ -651,6 +661,7 @@ public final class Engine {
     o.put("deferred", deferredNow());
     o.put("accepting", accepting);
     o.put("reconciles", stats.reconciles.get());
+    o.put("awaiting_answer", asking.awaiting());
     Instant p = pausedUntil();
     if (p != null) o.put("paused_until", p.toString());
     return o;

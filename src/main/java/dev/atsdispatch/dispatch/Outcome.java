@@ -16,7 +16,9 @@ public enum Outcome {
   /** Graceful shutdown stopped it, or someone else finished the task meanwhile. */
   INTERRUPTED("interrupted", false),
   /** The agent's backend refused for a usage or rate limit: not the task's fault (the task is given back). */
-  LIMITED("limited", false);
+  LIMITED("limited", false),
+  /** The agent asked people a question and ended: the task waits for the answer (no strike, no lease held). */
+  QUESTION("question", false);
 
   private final String wire;
   private final boolean strike;

@@ -34,6 +34,11 @@ final class RecentObserver implements TaskObserver {
   }
 
   @Override
+  public void questionAsked(TaskView view, int number, String text) {
+    next.questionAsked(view, number, text);
+  }
+
+  @Override
   public void registrationRequested(String fingerprint, String publicKey, TaskKey key) {
     next.registrationRequested(fingerprint, publicKey, key);
   }

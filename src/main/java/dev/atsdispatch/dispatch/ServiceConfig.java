@@ -40,7 +40,8 @@ public record ServiceConfig(
     String preset,
     String agentMode,
     String promptTemplate,
-    Duration limitBackoff) {
+    Duration limitBackoff,
+    Duration answerTimeout) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -112,6 +113,7 @@ public record ServiceConfig(
     b.agentMode = agentMode;
     b.promptTemplate = promptTemplate;
     b.limitBackoff = limitBackoff;
+    b.answerTimeout = answerTimeout;
     return b;
   }
 
@@ -147,6 +149,8 @@ public record ServiceConfig(
     public String promptTemplate;
     /** How long claiming pauses after a usage limit that said no reset time (agent.limit_backoff). */
     public Duration limitBackoff = Duration.ofMinutes(5);
+    /** How long a question to people may wait for its answer before the task fails (questions.answer_timeout). */
+    public Duration answerTimeout = Duration.ofHours(24);
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
     public Path stateDir = Path.of("state");
@@ -179,6 +183,7 @@ public record ServiceConfig(
           "dependency_timeout", "must be positive (or unset)");
       require(dependencyMax >= 1 && dependencyMax <= 10_000, "dependency_max", "must be from 1 to 10000");
       require(stateRetention.compareTo(Duration.ofHours(1)) >= 0, "state_retention", "must be at least 1h");
+      require(answerTimeout.compareTo(Duration.ofSeconds(1)) >= 0, "questions.answer_timeout", "must be at least 1s");
       require(java.util.List.of("command", "claude").contains(preset), "agent.preset", "must be command or claude");
       require(java.util.List.of("standard", "auto", "danger").contains(agentMode), "agent.mode",
           "must be standard, auto or danger");
@@ -186,7 +191,8 @@ public record ServiceConfig(
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
-          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate, limitBackoff);
+          java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate, limitBackoff,
+          answerTimeout);
     }
 
     private static void require(boolean ok, String key, String what) {

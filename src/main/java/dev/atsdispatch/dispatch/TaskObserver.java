@@ -37,6 +37,12 @@ public interface TaskObserver {
   /** Failed with {@code reason} (already free of encrypted content). */
   default void failed(TaskView view, int attempt, Failure why, String reason) {}
 
+  /**
+   * The agent asked people question {@code number} and the task waits for the answer; {@code text}
+   * is null for an encrypted task (its question is never sent in the clear).
+   */
+  default void questionAsked(TaskView view, int number, String text) {}
+
   /** A registration task asked for a new sender key to be trusted (first request only). */
   default void registrationRequested(String fingerprint, String publicKey, TaskKey key) {}
 

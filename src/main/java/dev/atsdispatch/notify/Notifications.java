@@ -47,6 +47,14 @@ public final class Notifications implements AutoCloseable {
         : "✅ Done: " + name(t) + dash(response));
   }
 
+  /** The agent asked a question; the task waits for its answer (on its thread, or ats-dispatch answer). */
+  public void question(TaskRef t, int number, String text) {
+    if (t.quiet()) return;
+    send(t.encrypted() || text == null
+        ? "❓ Question " + number + ": encrypted task #" + t.id() + " waits for an answer"
+        : "❓ Question " + number + ": " + name(t) + dash(text));
+  }
+
   public void failed(TaskRef t, String reason) {
     if (t.quiet()) return;
     send(t.encrypted()

@@ -85,6 +85,11 @@ public final class TaskNotifier implements TaskObserver {
   }
 
   @Override
+  public void questionAsked(TaskView v, int number, String text) {
+    telegram.question(ref(v), number, v.encrypted() ? null : text);
+  }
+
+  @Override
   public void registrationRequested(String fingerprint, String publicKey, TaskKey key) {
     registrations.requested(fingerprint, publicKey, key.id());
   }

@@ -27,4 +27,15 @@ public interface Lease {
 
   /** Gives the task back to the queue, held back for {@code delay} where the source can. */
   void release(Duration delay);
+
+  /**
+   * Lets go of a task that waits for people's answer to a question, so that no lease is held
+   * meanwhile and no other worker should take it: by default it is given back, held back for
+   * {@code recheck} (a source that redelivers offers it again then, and the engine parks it again
+   * until the answer came); a source with threads fails it with {@code reason}, and its answer
+   * reopens it ({@link TaskSource#unpark}).
+   */
+  default void park(String reason, Duration recheck) {
+    release(recheck);
+  }
 }

@@ -14,6 +14,9 @@ public sealed interface SourceEvent {
   /** A task reached a status seen from outside (finished by anyone, or claimed by another). */
   record StatusChanged(TaskKey key, TaskStatus status) implements SourceEvent {}
 
+  /** Someone wrote on the task's thread (threads capability): an answer to a question, perhaps. */
+  record Said(TaskKey key) implements SourceEvent {}
+
   /** The source's push channel is (again) up: events may have been missed, so reconcile. */
   record Connected() implements SourceEvent {}
 }

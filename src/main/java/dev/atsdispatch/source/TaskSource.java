@@ -96,6 +96,31 @@ public interface TaskSource extends AutoCloseable {
     return false;
   }
 
+  /**
+   * Tells people that the task waits for the answer to question {@code number}: {@code text}, or
+   * for an encrypted task null and {@code sealed} (the question sealed to its sender, a data
+   * part's content). A thread note where there are threads; others do nothing unless they say
+   * otherwise (NATS publishes it on the result subject). Called while the task is claimed.
+   */
+  default void asked(TaskKey key, int number, String text, com.fasterxml.jackson.databind.JsonNode sealed) {}
+
+  /**
+   * What was written on the task's thread, after question {@code number} was put there (or, when
+   * it is not found, since {@code since}), by anyone but this service, oldest first: candidate
+   * answers. None for a source without threads.
+   */
+  default List<String> replies(TaskKey key, int number, java.time.Instant since) {
+    return List.of();
+  }
+
+  /**
+   * A parked task ({@link Lease#park}) has its answer, or its wait ran out: makes it offered
+   * again. Returns false where the source offers it again by itself (a redelivery).
+   */
+  default boolean unpark(TaskKey key, String reason) {
+    return false;
+  }
+
   /** Moves the task to another queue (a board's); REFUSED where the source has no queues. */
   default void move(TaskKey key, String queue) {
     throw new SourceException(SourceException.Kind.REFUSED, "source " + name() + " has no queues to move a task between");

@@ -35,6 +35,8 @@ final class HelpTextTest {
       Map.entry("config show", Set.of("--agent", "--concurrency", "--lease", "--state-dir", "--keys-dir",
           "--state-retention")),
       Map.entry("logs", Set.of("--state-dir", "--keys-dir")),
+      Map.entry("questions", Set.of("--state-dir")), // both read the questions in the state directory
+      Map.entry("answer", Set.of("--state-dir")),
       Map.entry("keygen", Set.of("--keys-dir")), Map.entry("add-key", Set.of("--keys-dir")),
       Map.entry("remove-key", Set.of("--keys-dir")), Map.entry("list-keys", Set.of("--keys-dir")),
       Map.entry("pending", Set.of("--keys-dir")), Map.entry("approve", Set.of("--keys-dir")),

@@ -52,8 +52,13 @@ final class ClaudePresetTest {
   }
 
   void startService(int retries) throws Exception {
+    startService(retries, "standard");
+  }
+
+  void startService(int retries, String mode) throws Exception {
     ServiceConfig.Builder b = DispatchFixture.config(CLAUDE, dir.resolve("state"), dir.resolve("keys"));
     b.preset = "claude";
+    b.agentMode = mode;
     b.retries = retries;
     b.retryBackoff = Duration.ZERO;
     b.limitBackoff = Duration.ofSeconds(2); // a reset already past when the limit is seen (a slow start) waits this
@@ -132,5 +137,45 @@ final class ClaudePresetTest {
     assertEquals(0, sum.strikes(), "a usage limit counted as a strike");
     assertTrue(java.nio.file.Files.readString(dir.resolve("state/tasks/ats/" + id + "/events.jsonl"))
         .contains("\"outcome\":\"limited\""));
+  }
+
+  /**
+   * Questions to humans: the agent writes questions/001.question and ends its turn; the task is
+   * parked (failed with the question as its reason, no strike, the question on its thread), a
+   * person's reply on the thread reopens it, and the session is resumed with the answer.
+   */
+  @Test
+  void aQuestionThenAnAnswerThenAResumedSession() throws Exception {
+    long id = DispatchFixture.create(http, "Paint the zebra", 5, null);
+    Path question = dir.resolve("state/tasks/ats/" + id + "/work/questions/001.question");
+    com.fasterxml.jackson.databind.node.ObjectNode write = Http.JSON.createObjectNode()
+        .put("file_path", question.toString()).put("content", "Which colour should the stripes be?");
+    api.then(new FakeMessagesApi.ToolUse("Write", write))
+        .then(new FakeMessagesApi.Text("I asked which colour; waiting for the answer."))
+        .then(new FakeMessagesApi.Text("Painted the stripes purple"));
+    startService(0, "auto");
+    dev.atsdispatch.testing.Wait.until("the task parked with its question", Duration.ofSeconds(60),
+        () -> DispatchFixture.task(http, id).path("status").asText().equals("failed"));
+    JsonNode parked = DispatchFixture.task(http, id);
+    assertTrue(parked.path("reason").asText().contains("Waiting for an answer to question 1"), parked.toString());
+    String thread = http.get("/tasks/" + id + "/messages").text();
+    assertTrue(thread.contains("Which colour should the stripes be?"), thread);
+    assertEquals(1, service.engine().statusNow().path("awaiting_answer").asInt());
+    assertEquals(0, new StateDir(dir.resolve("state")).ledger(dev.atsdispatch.source.TaskKey.of("ats", id)).summary().strikes());
+
+    assertEquals(201, http.post("/tasks/" + id + "/messages",
+        "{\"parts\":[{\"type\":\"text\",\"content\":\"Purple, please\"}]}").status());
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(60));
+    JsonNode out = DispatchFixture.task(http, id).path("outputs").get(0);
+    assertEquals("Painted the stripes purple", out.path("response").asText(), out.toString());
+    assertEquals(session(id), out.path("session_id").asText());
+    List<JsonNode> seen = api.requests();
+    assertEquals(3, seen.size());
+    String resumed = FakeMessagesApi.userText(seen.get(2));
+    assertTrue(resumed.contains("Paint the zebra"), "the resumed session lost the first turn: " + resumed);
+    assertTrue(resumed.contains("Purple, please") && resumed.contains("Which colour should the stripes be?"), resumed);
+    assertEquals(0, service.engine().statusNow().path("awaiting_answer").asInt());
+    assertEquals("Purple, please", Files.readString(question.resolveSibling("001.answer")));
+    assertEquals(1, DispatchFixture.ledger(dir.resolve("state"), id, "answer_delivered").size());
   }
 }

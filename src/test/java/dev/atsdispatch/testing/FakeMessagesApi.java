@@ -32,6 +32,9 @@ public final class FakeMessagesApi implements AutoCloseable {
 
   public record Error(int status, String type, String message) implements Reply {}
 
+  /** The model calls a tool ({@code name} with {@code input}); Claude Code runs it and asks again with its result. */
+  public record ToolUse(String name, ObjectNode input) implements Reply {}
+
   private final HttpServer http;
   private final ConcurrentLinkedQueue<Reply> script = new ConcurrentLinkedQueue<>();
   private volatile Reply last = new Text("ok");
@@ -102,8 +105,12 @@ public final class FakeMessagesApi implements AutoCloseable {
         send(ex, e.status(), "application/json", err.toString());
         return;
       }
-      String text = ((Text) r).text();
       String model = req.path("model").asText("claude");
+      if (r instanceof ToolUse u) {
+        toolUse(ex, req, model, u);
+        return;
+      }
+      String text = ((Text) r).text();
       if (!req.path("stream").asBoolean(false)) {
         ObjectNode m = message(model);
         m.putArray("content").addObject().put("type", "text").put("text", text);
@@ -130,6 +137,35 @@ public final class FakeMessagesApi implements AutoCloseable {
       event(out, "message_delta", md);
       event(out, "message_stop", M.createObjectNode().put("type", "message_stop"));
     }
+  }
+
+  private void toolUse(HttpExchange ex, JsonNode req, String model, ToolUse u) throws IOException {
+    String id = "toolu_fake_" + requests.size();
+    if (!req.path("stream").asBoolean(false)) {
+      ObjectNode m = message(model);
+      m.putArray("content").addObject().put("type", "tool_use").put("id", id).put("name", u.name()).set("input", u.input());
+      m.put("stop_reason", "tool_use");
+      send(ex, 200, "application/json", m.toString());
+      return;
+    }
+    ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+    ex.sendResponseHeaders(200, 0);
+    OutputStream out = ex.getResponseBody();
+    ObjectNode start = M.createObjectNode().put("type", "message_start");
+    start.set("message", message(model).putNull("stop_reason"));
+    event(out, "message_start", start);
+    ObjectNode block = M.createObjectNode().put("type", "content_block_start").put("index", 0);
+    block.putObject("content_block").put("type", "tool_use").put("id", id).put("name", u.name()).putObject("input");
+    event(out, "content_block_start", block);
+    ObjectNode delta = M.createObjectNode().put("type", "content_block_delta").put("index", 0);
+    delta.putObject("delta").put("type", "input_json_delta").put("partial_json", u.input().toString());
+    event(out, "content_block_delta", delta);
+    event(out, "content_block_stop", M.createObjectNode().put("type", "content_block_stop").put("index", 0));
+    ObjectNode md = M.createObjectNode().put("type", "message_delta");
+    md.putObject("delta").put("stop_reason", "tool_use").putNull("stop_sequence");
+    md.putObject("usage").put("output_tokens", 9);
+    event(out, "message_delta", md);
+    event(out, "message_stop", M.createObjectNode().put("type", "message_stop"));
   }
 
   private static ObjectNode message(String model) {

@@ -46,7 +46,7 @@ public final class AtsSource implements TaskSource {
   private static final java.util.regex.Pattern STARTED =
       java.util.regex.Pattern.compile("Agent (?:processing|retry) started \\(attempt ([1-9][0-9]{0,8})\\)");
   private static final List<String> EVENTS = List.of(EventTypes.CREATED, EventTypes.REOPENED,
-      EventTypes.LEASE_EXPIRED, EventTypes.CANCELLED, EventTypes.COMPLETED, EventTypes.FAILED);
+      EventTypes.LEASE_EXPIRED, EventTypes.CANCELLED, EventTypes.COMPLETED, EventTypes.FAILED, EventTypes.MESSAGE);
 
   private final String name;
   private final AtsClient client;
@@ -123,6 +123,7 @@ public final class AtsSource implements TaskSource {
       case EventTypes.REOPENED -> offered(t, SourceEvent.Why.REOPENED);
       case EventTypes.LEASE_EXPIRED -> offered(t, SourceEvent.Why.LEASE_EXPIRED);
       case EventTypes.CANCELLED -> new SourceEvent.Cancelled(key);
+      case EventTypes.MESSAGE -> new SourceEvent.Said(key);
       default -> t.status() == null ? null : new SourceEvent.StatusChanged(key, t.status());
     };
   }
@@ -307,6 +308,68 @@ public final class AtsSource implements TaskSource {
     return out;
   }
 
+  /**
+   * The question as a message: the text for people with a data part {@code {"ats_dispatch":
+   * {"question": N}}} that marks where the answers start; an encrypted task's question goes only
+   * sealed, as the data part {@code {"encrypted_question": {...}}} beside the marker.
+   */
+  @Override
+  public void asked(TaskKey key, int number, String text, JsonNode sealed) {
+    long id = idOf(key);
+    List<JsonNode> parts = new ArrayList<>();
+    parts.add(M.createObjectNode().put("type", "text").put("content", text != null
+        ? "Question " + number + " from the agent:\n\n" + text + "\n\nReply on this thread to answer; the task resumes with your reply."
+        : "The agent asked question " + number + " (encrypted task: sealed to its sender below). "
+            + "Reply on this thread to answer; the task resumes with your reply."));
+    ObjectNode rec = M.createObjectNode();
+    rec.putObject("ats_dispatch").put("question", number);
+    if (sealed != null) rec.set("encrypted_question", sealed);
+    parts.add(M.createObjectNode().put("type", "data").set("content", rec));
+    call(() -> {
+      client.addMessage(id, parts);
+      return null;
+    });
+  }
+
+  /** The texts written after the message that carries question {@code number}'s marker, by any actor but this one. */
+  @Override
+  public List<String> replies(TaskKey key, int number, Instant since) {
+    long id = idOf(key);
+    List<JsonNode> messages = call(() -> client.messages(id));
+    int from = -1;
+    for (int i = 0; i < messages.size(); i++) {
+      for (JsonNode part : messages.get(i).path("parts")) {
+        JsonNode rec = record(part);
+        if (rec != null && rec.path("question").asInt(0) == number) from = i + 1;
+      }
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = Math.max(0, from); i < messages.size(); i++) {
+      JsonNode m = messages.get(i);
+      if (from < 0 && since != null && !after(m.path("created_at").asText(null), since)) continue;
+      if (settings.actorId().equals(m.path("actor_id").asText(null))) continue; // this service's own
+      StringBuilder text = new StringBuilder();
+      for (JsonNode part : m.path("parts")) {
+        if (part.path("type").asText("text").equals("text") && part.path("content").isTextual()) {
+          if (text.length() > 0) text.append('\n');
+          text.append(part.path("content").asText());
+        }
+      }
+      if (!text.toString().isBlank()) out.add(text.toString());
+    }
+    return out;
+  }
+
+  @Override
+  public boolean unpark(TaskKey key, String reason) {
+    long id = idOf(key);
+    call(() -> {
+      client.reopen(id, reason);
+      return null;
+    });
+    return true;
+  }
+
   @Override
   public void attach(TaskKey key, JsonNode content) {
     long id = idOf(key);
@@ -450,6 +513,12 @@ public final class AtsSource implements TaskSource {
         client.release(id);
         return null;
       });
+    }
+
+    /** Failed with the question's reason: no worker takes it; its answer reopens it ({@link #unpark}). */
+    @Override
+    public void park(String reason, Duration recheck) {
+      fail(reason);
     }
   }
 }

@@ -20,6 +20,8 @@ final class AgentbusWire {
   static final String COMPLETED = "completed";
   static final String FAILED = "failed";
   static final String NEEDS_APPROVAL = "needs_approval";
+  /** Not a final result: the agent asked a question ({@code result}) and the task waits for its answer. */
+  static final String NEEDS_INPUT = "needs_input";
 
   /** The prompt: who the agent is, the task, agentbus's standing instructions, then {@code extra}. */
   static String prompt(String agentId, AgentbusTask t, String extraInstruction) {

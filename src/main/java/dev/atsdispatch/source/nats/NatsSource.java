@@ -695,6 +695,20 @@ public final class NatsSource implements TaskSource {
     reply(h.msg, delay == null || delay.isZero() || delay.isNegative() ? NAK : nakWithDelay(delay));
   }
 
+  /**
+   * The question goes to the task's result subject as a result with status {@code needs_input}
+   * (not final: the final result follows once it is answered); an encrypted task's text is left out.
+   */
+  @Override
+  public void asked(TaskKey key, int number, String text, JsonNode sealed) {
+    Held h = held.get(key);
+    if (h == null) throw new SourceException(SourceException.Kind.CONFLICT, "no delivery of " + key + " is held here");
+    String said = text != null ? "Question " + number + ": " + text
+        : "Question " + number + " (encrypted task: not shown; answer with ats-dispatch answer)";
+    publish(h.task.resultSubject(), AgentbusWire.result(h.task.asDict(), AgentbusWire.NEEDS_INPUT, said, null,
+        clock.now(), UUID.randomUUID()), h.task.id() + ":" + h.msg.metaData().streamSequence() + ":question-" + number);
+  }
+
   /** True when an agent's answer asks for approval (agentbus's convention). */
   static boolean needsApproval(String response) {
     String s = PyJson.strip(response);
