@@ -243,6 +243,65 @@ final class StatusServerTest {
     }
   }
 
+  /** A request with its own Host header (OkHttp sets the one it is given). */
+  Got withHost(String path, String host) throws IOException {
+    Request r = new Request.Builder().url("http://127.0.0.1:" + server.port() + path).header("Host", host).build();
+    try (Response x = HTTP.newCall(r).execute()) {
+      return new Got(x.code(), x.header("Content-Type"), x.body().string(), x.header("Allow"));
+    }
+  }
+
+  /** The dashboard: its page for anyone who may see the port; its API and actions guarded. */
+  @Test
+  void theDashboardsActionsNeedItsTokenAndAPostAndLoopbackNamesOnly() throws Exception {
+    server = StatusServer.start("127.0.0.1", 0, metrics, readiness, new AgentEvents())
+        .serveDashboard(new dev.atsdispatch.dispatch.Operations(List.of(), new AgentEvents()));
+    Got page = get("/");
+    assertEquals(200, page.status());
+    assertTrue(page.type().startsWith("text/html"), page.type());
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("ats-dispatch-action-token\" content=\"([0-9a-f]{48})\"")
+        .matcher(page.body());
+    assertTrue(m.find(), page.body());
+    assertEquals(200, get("/dashboard.js").status());
+    assertEquals(200, get("/api/overview").status());
+    assertEquals(0, get("/api/overview").json().path("totals").path("running").asInt());
+    // an action by GET is no action; a POST without the page's token is refused
+    assertEquals(404, get("/api/tasks/ats:1/cancel").status());
+    Got noToken = call("POST", "/api/tasks/ats:1/cancel");
+    assertEquals(403, noToken.status());
+    assertTrue(noToken.json().path("error").asText().contains("X-ATS-Dispatch-Token"), noToken.body());
+    Request withToken = new Request.Builder().url("http://127.0.0.1:" + server.port() + "/api/tasks/ats:1/cancel")
+        .header("X-ATS-Dispatch-Token", m.group(1)).post(RequestBody.create(new byte[0])).build();
+    try (Response r = HTTP.newCall(withToken).execute()) {
+      assertEquals(409, r.code(), "with the token the action is tried: nothing runs here");
+      assertTrue(r.body().string().contains("ats:1 is not running here"));
+    }
+    // DNS rebinding: a foreign name for 127.0.0.1 gets nothing of the operator's views
+    assertEquals(403, withHost("/api/overview", "attacker.example:" + server.port()).status());
+    assertEquals(403, withHost("/", "attacker.example").status());
+    assertEquals(403, withHost("/agents", "attacker.example").status());
+    assertEquals(200, withHost("/api/overview", "localhost:" + server.port()).status());
+    assertEquals(200, withHost("/api/overview", "localhost:8080").status(), "an SSH tunnel's port is another");
+    assertEquals(200, withHost("/healthz", "attacker.example").status(), "health stays open");
+  }
+
+  @Test
+  void beyondLoopbackTheDashboardsApiNeedsTheBearerTokenButItsPageDoesNot() throws Exception {
+    server = StatusServer.start("0.0.0.0", 0, metrics, readiness, new AgentEvents())
+        .serveDashboard(new dev.atsdispatch.dispatch.Operations(List.of(), new AgentEvents()))
+        .operatorToken("s3cret-token-value");
+    assertEquals(200, get("/").status(), "the page holds nothing of the service");
+    assertEquals(401, get("/api/overview").status());
+    assertEquals(401, call("POST", "/api/tasks/ats:1/cancel").status());
+    Request r = new Request.Builder().url("http://127.0.0.1:" + server.port() + "/api/overview")
+        .header("Authorization", "Bearer s3cret-token-value").build();
+    try (Response x = HTTP.newCall(r).execute()) {
+      assertEquals(200, x.code());
+    }
+    assertEquals(401, withHost("/api/overview", "attacker.example").status(),
+        "beyond loopback the host name is not checked; the token is");
+  }
+
   @Test
   void aTakenPortIsAClearError() {
     start();
