@@ -379,8 +379,11 @@ async function taskPage(task) {
     const view = el('pre', { class: 'log', hidden: true });
     logs.replaceChildren(t.logs.length ? el('ul', {}, ...t.logs.map((l) => el('li', {},
       l.sealed ? `attempt ${l.attempt} ${l.stream} (${l.bytes} bytes, sealed: open with ats-dispatch logs)`
-        : el('a', { href: '#', class: 'log-link', onclick: (e) => { e.preventDefault(); showLog(t.task, l, view); } },
-          `attempt ${l.attempt} ${l.stream} (${l.bytes} bytes)`)))) : el('p', { class: 'muted' }, 'No logs on disk.'), view);
+        : el('span', {},
+          el('a', { href: logUrl(t.task, l), class: 'log-link', onclick: (e) => { e.preventDefault(); showLog(t.task, l, view); } },
+            `attempt ${l.attempt} ${l.stream} (${l.bytes} bytes)`),
+          ' ', el('a', { href: logUrl(t.task, l), target: '_blank', rel: 'noopener', class: 'raw' }, 'raw'))))) :
+      el('p', { class: 'muted' }, 'No logs on disk.'), view);
   }
 
   const ev = [];
@@ -395,8 +398,12 @@ async function taskPage(task) {
   section('events', 'Events').replaceChildren(ev.length ? table(['When', 'From', 'Event', 'Detail'], ev) : el('p', { class: 'muted' }, 'None.'));
 }
 
+function logUrl(task, l) {
+  return `/api/tasks/${encodeURIComponent(task)}/logs/${l.attempt}/${l.stream}`;
+}
+
 async function showLog(task, l, view) {
-  const r = await fetch(`/api/tasks/${encodeURIComponent(task)}/logs/${l.attempt}/${l.stream}?tail=262144`, { headers: headers() });
+  const r = await fetch(logUrl(task, l) + '?tail=262144', { headers: headers() });
   view.hidden = false;
   view.textContent = r.ok ? await r.text() : 'Cannot read the log: ' + r.status;
 }

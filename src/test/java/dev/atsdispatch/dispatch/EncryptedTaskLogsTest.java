@@ -176,6 +176,15 @@ final class EncryptedTaskLogsTest {
     assertEquals(0, plainLog.code(), plainLog.err());
     assertTrue(Files.readString(dir.resolve("plain.txt")).contains("a plaintext task"));
 
+    // the dashboard's task page: nothing of the plaintext, and the sealed logs are not served
+    Operations ops = new Operations(List.of(new Operations.Route(null, service.engine(), service.readiness())),
+        service.engine().agentEvents());
+    String page = ops.task(dev.atsdispatch.source.TaskKey.of("ats", id)).toString();
+    assertFalse(page.contains(CANARY), page);
+    assertTrue(page.contains("\"attempt\":1") && page.contains("\"sealed\":true"), page);
+    assertEquals(null, ops.log(dev.atsdispatch.source.TaskKey.of("ats", id), 1, "stdout"));
+    assertTrue(ops.task(dev.atsdispatch.source.TaskKey.of("ats", plain)).toString().contains("\"sealed\":false"));
+
     // without the dispatcher's key the sealed log does not open, and says why
     Result noKey = logs(Long.toString(id), "--keys-dir", dir.resolve("empty-keys").toString());
     assertEquals(1, noKey.code());
