@@ -278,7 +278,7 @@ final class AttemptRunner {
 
   /** {@code outputs}: what the agent set through the agent API, or null. */
   private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs,
-      dev.atsdispatch.exec.ClaudePreset.Stream preset) {}
+      dev.atsdispatch.exec.PresetReader preset) {}
 
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
@@ -291,7 +291,7 @@ final class AttemptRunner {
     boolean noted = false;
     observer.pickedUp(view, n); // hands a notice to the notifiers' own threads
     dev.atsdispatch.api.AgentApi.Grant grant = work.grant(view, n);
-    dev.atsdispatch.exec.ClaudePreset.Stream preset = work.presetStream();
+    dev.atsdispatch.exec.PresetReader preset = work.presetReader();
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
@@ -346,7 +346,7 @@ final class AttemptRunner {
       if (grant != null) grant.close(); // its token is void from here on
       if (preset != null && preset.sessionId() != null) {
         try {
-          ClaudeSessions.begun(state, t.key, preset.sessionId()); // a later attempt resumes it
+          PresetSessions.begun(state, t.key, preset.preset(), preset.sessionId()); // a later attempt resumes it
         } catch (RuntimeException e) {
           log.warn("task {}: {}", t.key, e.getMessage());
         }
@@ -362,6 +362,10 @@ final class AttemptRunner {
       }
     }
     Outcome o = outcome(c, r, detail, agent != null);
+    if (o == Outcome.COMPLETED && preset != null && preset.isError()) { // exit 0, yet the run says it failed (pi does so)
+      o = Outcome.AGENT_ERROR;
+      detail = preset.facts().error();
+    }
     if (o.isStrike() && o != Outcome.INTERNAL_ERROR && preset != null && preset.limit() != null) o = Outcome.LIMITED;
     work.events().finished(t.key, o.wire(), clock.now());
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
@@ -491,7 +495,7 @@ final class AttemptRunner {
    * time (or a back-off when none was said) and the task goes back to its queue at once, for this
    * service or another to take when the limit allows.
    */
-  private End limited(Tracked t, Lease lease, dev.atsdispatch.exec.ClaudePreset.Limit limit) {
+  private End limited(Tracked t, Lease lease, dev.atsdispatch.exec.PresetReader.Limit limit) {
     Instant now = clock.now();
     Instant until = limit.reset() != null && limit.reset().isAfter(now) ? limit.reset() : now.plus(cfg.limitBackoff());
     log.warn("task {}: the agent's backend is at a usage limit ({}); claiming paused until {}", t.key, limit.detail(), until);
