@@ -372,6 +372,11 @@ final class AttemptRunner {
     if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
     if (o != Outcome.COMPLETED) ledger.append("attempt_finished", fin, clock.now()); // a completion is recorded once its outputs are made
     if (r != null) metrics.agentFinished(Duration.ofMillis(r.durationMs()));
+    if (preset != null) { // spent whatever the outcome
+      dev.atsdispatch.exec.PresetReader.Facts f = preset.facts();
+      metrics.agentUsage(preset.preset().name(), f.costUsd(), f.inputTokens(), f.outputTokens(), f.cacheReadTokens(),
+          f.cacheWriteTokens());
+    }
     log.info("task {} attempt {}: {}{}", t.key, n, o.wire(), r == null ? "" : " in " + r.durationMs() + " ms");
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
       later(() -> note(t.key, null, n, false));

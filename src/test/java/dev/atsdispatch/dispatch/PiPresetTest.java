@@ -94,6 +94,9 @@ final class PiPresetTest {
     assertFalse(out.path("is_error").asBoolean(true), out.toString());
     assertEquals(1, api.requests().size());
     assertTrue(FakeMessagesApi.userText(api.requests().get(0)).contains("Summarise the zebra notes"));
+    dev.atsdispatch.status.MetricsText m = dev.atsdispatch.status.MetricsText.parse(service.engine().metrics().text());
+    assertEquals(out.path("cost_usd").asDouble(), m.value("ats_dispatch_agent_cost_usd_total", "backend", "pi"), 1e-12);
+    assertEquals(12.0, m.value("ats_dispatch_agent_tokens_total", "backend", "pi", "kind", "input"));
   }
 
   @Test
