@@ -54,6 +54,11 @@ final class PiPresetTest {
   }
 
   void startService(int retries) throws Exception {
+    startService(retries, null);
+  }
+
+  /** With {@code sandbox} (null: none) the agents run in it; pi's home and config are bound in. */
+  void startService(int retries, dev.atsdispatch.exec.Sandbox.Mode sandbox) throws Exception {
     ServiceConfig.Builder b = DispatchFixture.config(PI, dir.resolve("state"), dir.resolve("keys"));
     b.agentCommand = List.of(PI.toString(), "--provider", "anthropic", "--model", "claude-sonnet-4-5");
     b.preset = "pi";
@@ -64,7 +69,22 @@ final class PiPresetTest {
         "{\"providers\":{\"anthropic\":{\"baseUrl\":\"" + api.url() + "\"}}}");
     b.extraEnv = Map.of("PI_CODING_AGENT_DIR", agentDir.toString(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
         "PI_OFFLINE", "1", "HOME", Files.createDirectories(dir.resolve("pi-home")).toString());
-    service = DispatchFixture.start(server.url(), b.build(), "ada-pi", dir);
+    if (sandbox == null) {
+      service = DispatchFixture.start(server.url(), b.build(), "ada-pi", dir);
+      return;
+    }
+    Map<String, String> env = Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString());
+    dev.atsdispatch.exec.Sandbox box = dev.atsdispatch.exec.Sandbox.create(sandbox, true,
+        List.of(Files.createDirectories(dir.resolve("state"),
+            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"))), dir.resolve("keys")), List.of(),
+        List.of(agentDir, dir.resolve("pi-home")), env);
+    dev.atsdispatch.ats.AtsSettings s = new dev.atsdispatch.ats.AtsSettings(server.url(), "default", "main", false,
+        "agent", "ada-pi", "ada-pi");
+    service = new Service(b.build(), s, new dev.atsdispatch.ats.HttpAtsClient(s, Duration.ofSeconds(10)),
+        new dev.atsdispatch.exec.ProcessAgentRunner(dev.atsdispatch.time.Clock.SYSTEM, Duration.ofMillis(50), box),
+        dev.atsdispatch.time.Clock.SYSTEM, env, DispatchFixture.FAST);
+    service.start();
   }
 
   Path sessionFile(long id) {
@@ -97,6 +117,24 @@ final class PiPresetTest {
     dev.atsdispatch.status.MetricsText m = dev.atsdispatch.status.MetricsText.parse(service.engine().metrics().text());
     assertEquals(out.path("cost_usd").asDouble(), m.value("ats_dispatch_agent_cost_usd_total", "backend", "pi"), 1e-12);
     assertEquals(12.0, m.value("ats_dispatch_agent_tokens_total", "backend", "pi", "kind", "input"));
+  }
+
+  /**
+   * Under bwrap, which hides the state directory from the agent but for the task's work directory,
+   * pi still writes its session file (it is in the work directory) and the retry goes on with it.
+   */
+  @Test
+  void inTheSandboxTheSessionFileIsReachableAndTheRetryGoesOnWithIt() throws Exception {
+    api.then(new FakeMessagesApi.Error(400, "invalid_request_error", "scripted failure"))
+        .then(new FakeMessagesApi.Text("resumed in the sandbox"));
+    startService(1, dev.atsdispatch.exec.Sandbox.Mode.BWRAP);
+    long id = DispatchFixture.create(http, "Weigh the tapirs", 5, null);
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(60));
+    JsonNode out = DispatchFixture.task(http, id).path("outputs").get(0);
+    assertEquals("resumed in the sandbox", out.path("response").asText(), out.toString());
+    assertEquals(2, out.path("attempt").asInt(), out.toString());
+    assertTrue(Files.readString(sessionFile(id)).contains("resumed in the sandbox"), "pi wrote no session file");
+    assertTrue(FakeMessagesApi.userText(api.requests().get(1)).contains("Weigh the tapirs"));
   }
 
   @Test
