@@ -40,7 +40,7 @@ final class PresetSessions {
       if (known != null && known.id() != null) return known;
       String id = preset.newSession(dir); // null where the CLI names it: nothing to keep yet
       if (id == null) return known != null ? known : new Session(null, false);
-      AtomicFiles.createDirectories(dir);
+      if (id.startsWith("/")) AtomicFiles.createDirectories(Path.of(id).getParent()); // a file of the CLI's (pi's)
       Session s = new Session(id, false);
       write(f, s);
       return s;
