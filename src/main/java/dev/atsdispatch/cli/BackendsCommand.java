@@ -33,12 +33,9 @@ public final class BackendsCommand implements Callable<Integer> {
   /** A backend: its CLI, whether this service has a preset for it, and what that preset does. */
   record Backend(String name, String program, boolean preset, List<String> supports) {}
 
-  static final List<Backend> KNOWN = List.of(
-      new Backend("claude", "claude", true,
-          List.of("stream-json output read back", "session resume", "cost and tokens", "usage-limit pause", "modes")),
-      new Backend("codex", "codex", false, List.of()),
-      new Backend("pi", "pi", false, List.of()),
-      new Backend("cursor-agent", "cursor-agent", false, List.of()));
+  /** Every backend with a preset ({@code agent.preset}), in the order they are listed. */
+  static final List<Backend> KNOWN = dev.atsdispatch.exec.Preset.all().stream()
+      .map(p -> new Backend(p.name(), p.program(), true, p.supports())).toList();
 
   @Spec CommandSpec spec;
   @Mixin GlobalOptions global;
@@ -83,7 +80,7 @@ public final class BackendsCommand implements Callable<Integer> {
     return any ? 0 : 1;
   }
 
-  /** The first line {@code program --version} prints, or null when it says nothing in 10 s. */
+  /** The first line {@code program --version} prints, or null when it fails or says nothing in 10 s. */
   static String version(Path program) {
     try {
       Process p = new ProcessBuilder(program.toString(), "--version").redirectErrorStream(true).start();
@@ -93,7 +90,7 @@ public final class BackendsCommand implements Callable<Integer> {
         return null;
       }
       String text = new String(p.getInputStream().readNBytes(4096), StandardCharsets.UTF_8).strip();
-      return text.isEmpty() ? null : text.lines().findFirst().orElse(null);
+      return text.isEmpty() || p.exitValue() != 0 ? null : text.lines().findFirst().orElse(null);
     } catch (IOException e) {
       return null;
     } catch (InterruptedException e) {

@@ -543,6 +543,15 @@ public final class RunCommand implements Callable<Integer> {
     if (!checkAgent) return;
     Settings.AgentProgram program = s.agentProgram(env);
     if (program.path() == null) throw new PreflightException(program.how() + " (set agent.command)");
+    String preset = s.service().preset();
+    if (!preset.equals("command")) { // the preset's CLI must answer for itself
+      String version = BackendsCommand.version(program.path());
+      if (version == null) {
+        throw new PreflightException("agent.preset = " + preset + ": " + program.path() + " --version failed or said "
+            + "nothing in 10 s (is it the " + preset + " CLI, installed whole?)");
+      }
+      log.info("agent: {} preset, {} ({})", preset, version, program.path());
+    }
   }
 
   static void preflight(Settings s, AtsClient client) {

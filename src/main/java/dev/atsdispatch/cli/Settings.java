@@ -106,15 +106,18 @@ public final class Settings {
           + "(bwrap when it is installed and works, else none with a warning)",
           (s, v) -> s.sandboxMode = Sandbox.Mode.parse(v)),
       key("agent.preset", "command", "how the agent CLI is driven: command (any program: the prompt on stdin, stdout "
-          + "the response) or claude (Claude Code: print mode, stream-json read back, a session per task that a retry "
-          + "resumes, cost and tokens in the outputs)", (s, v) -> s.b.preset = v.strip()),
+          + "the response), or a backend preset: claude, codex, pi or cursor-agent (its structured output read back, "
+          + "the final result as the response, a session per task that a retry resumes, cost and tokens in the "
+          + "outputs; agent.command defaults to the CLI's name)", (s, v) -> s.b.preset = v.strip()),
       key("agent.limit_backoff", "5m", "how long claiming pauses after the agent's backend reports a usage or rate "
           + "limit without saying when it resets (the task is given back, with no strike)",
           (s, v) -> s.b.limitBackoff = duration(v)),
       key("questions.answer_timeout", "24h", "how long a question an agent asked people may wait for its answer; "
           + "then the task fails with \"No answer to question N within …\"", (s, v) -> s.b.answerTimeout = duration(v)),
-      key("agent.mode", "standard", "the preset's execution mode: standard, auto (claude --permission-mode acceptEdits) "
-          + "or danger (claude --dangerously-skip-permissions)", (s, v) -> s.b.agentMode = v.strip()),
+      key("agent.mode", "standard", "the preset's execution mode: standard (the CLI's own rules), auto (claude "
+          + "--permission-mode acceptEdits, codex's workspace-write sandbox, cursor-agent --force) or danger (claude "
+          + "--dangerously-skip-permissions, codex --dangerously-bypass-approvals-and-sandbox, cursor-agent --force); "
+          + "pi has no such flags", (s, v) -> s.b.agentMode = v.strip()),
       key("agent.api", "auto", "the agent API: each attempt gets ATS_DISPATCH_API (a Unix socket, reachable in the "
           + "sandbox) and ATS_DISPATCH_TOKEN, good for its own task and attempt only; auto: on where a board is a source "
           + "(its agents move their cards through it), else off (it costs about 5 MB)",
@@ -417,6 +420,15 @@ public final class Settings {
       }
       s.values.put(k.name(), v);
       s.sources.put(k.name(), src);
+    }
+    if ("default".equals(s.sources.get("agent.command"))) { // a preset runs its own CLI unless agent.command says otherwise
+      dev.atsdispatch.exec.Preset preset;
+      try {
+        preset = dev.atsdispatch.exec.Preset.named(s.b.preset);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidSetting("agent.preset", e.getMessage() + " (from " + s.sources.get("agent.preset") + ")");
+      }
+      if (preset != null) s.b.agentCommand = List.of(preset.program());
     }
     s.fromAgentbus(flags, cwd, home);
     // the agent runs in its work directory: a relative program is made absolute here, once

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atsdispatch.exec.AgentResult;
 import dev.atsdispatch.exec.AgentSpec;
 import dev.atsdispatch.exec.EnvText;
+import dev.atsdispatch.exec.Preset;
+import dev.atsdispatch.exec.PresetReader;
 import dev.atsdispatch.source.TaskKey;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -90,18 +92,19 @@ final class AgentWork {
     return spec(v, attempt, grant, null);
   }
 
-  /** The claude preset's reader for one attempt, or null when the agent is an opaque command. */
-  dev.atsdispatch.exec.ClaudePreset.Stream presetStream() {
-    return cfg.preset().equals("claude") ? new dev.atsdispatch.exec.ClaudePreset.Stream() : null;
+  /** The preset's reader for one attempt, or null when the agent is an opaque command. */
+  PresetReader presetReader() {
+    Preset p = Preset.named(cfg.preset());
+    return p == null ? null : p.reader();
   }
 
   /**
-   * As above; with {@code stream} (the claude preset) the argv is Claude Code's print mode with
-   * the task's session: decided and saved before the first start, and resumed by a later attempt
-   * once a run has begun it, with a short continuation prompt instead of the task again.
+   * As above; with {@code reader} (a preset) the argv is the preset's, with the task's session:
+   * decided and saved before the first start where the preset decides it, and resumed by a later
+   * attempt once a run has begun it, with a short continuation prompt instead of the task again.
+   * A later attempt with no session to resume starts afresh, told what the previous one said.
    */
-  AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant,
-      dev.atsdispatch.exec.ClaudePreset.Stream stream) {
+  AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant, PresetReader reader) {
     TaskKey key = v.key();
     String prompt = cfg.promptTemplate() != null
         ? Prompts.render(cfg.promptTemplate(), key.id(), v.title(), v.description(), v.payload(), key.source(), attempt)
@@ -111,11 +114,16 @@ final class AgentWork {
     Asking ask = asking;
     Questions.Open answered = ask == null ? null : ask.answerFor(key);
     String question = answered == null ? null : Questions.questionText(state.workDir(key), answered.number());
-    if (stream != null) {
-      ClaudeSessions.Session s = ClaudeSessions.of(state, key);
-      command = dev.atsdispatch.exec.ClaudePreset.argv(command, cfg.agentMode(), s.id(), s.begun());
-      if (s.begun()) prompt = answered != null ? Asking.continuation(answered, question) : dev.atsdispatch.exec.ClaudePreset.CONTINUE;
-      else if (answered != null) prompt = prompt + "\n\n" + Asking.continuation(answered, question);
+    if (reader != null) {
+      Preset preset = reader.preset();
+      PresetSessions.Session s = PresetSessions.of(state, key, preset);
+      command = preset.argv(command, cfg.agentMode(), s.id(), s.begun());
+      if (s.begun()) {
+        prompt = answered != null ? Asking.continuation(answered, question) : Preset.CONTINUE;
+      } else {
+        prompt = withEarlierOutput(prompt, v, attempt, preset);
+        if (answered != null) prompt = prompt + "\n\n" + Asking.continuation(answered, question);
+      }
     } else if (answered != null) {
       prompt = prompt + "\n\n" + Asking.continuation(answered, question); // an opaque command starts afresh: all of it
     }
@@ -166,11 +174,39 @@ final class AgentWork {
     return outputs(v, r, attempt, set, null);
   }
 
-  /** As above; the claude preset's final result stands in for stdout, and its facts (session, cost, tokens) join. */
-  ObjectNode outputs(TaskView v, AgentResult r, int attempt, ObjectNode set, dev.atsdispatch.exec.ClaudePreset.Stream stream) {
-    ObjectNode o = outputsOf(v, r, attempt, set, stream == null ? null : stream.response());
-    if (stream != null) o.setAll(stream.facts());
+  /** As above; a preset's final result stands in for stdout, and its facts (session, cost, tokens, turns) join. */
+  ObjectNode outputs(TaskView v, AgentResult r, int attempt, ObjectNode set, PresetReader reader) {
+    ObjectNode o = outputsOf(v, r, attempt, set, reader == null ? null : reader.response());
+    if (reader != null) o.setAll(reader.facts().outputs());
     return o;
+  }
+
+  /** The most of an earlier attempt's words a fresh session is told. */
+  static final int EARLIER_MAX_CHARS = 4000;
+
+  /**
+   * A fresh session after an earlier attempt: the task's {@code prompt}, then what the previous
+   * attempt said last (its final result, else its last text, else its error), read from its
+   * plaintext log through the preset. The prompt alone for the first attempt, an encrypted task
+   * (its log is sealed, or not kept) or when the log tells nothing.
+   */
+  private String withEarlierOutput(String prompt, TaskView v, int attempt, Preset preset) {
+    if (attempt <= 1 || v.encrypted()) return prompt;
+    java.nio.file.Path log = state.stdoutLog(v.key(), attempt - 1);
+    if (!java.nio.file.Files.isRegularFile(log)) return prompt;
+    PresetReader earlier = preset.reader();
+    try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(log, java.nio.charset.StandardCharsets.UTF_8)) {
+      lines.forEach(l -> earlier.accept("stdout", l));
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      return prompt; // unreadable: the task alone
+    }
+    PresetReader.Facts f = earlier.facts();
+    String said = f.response() != null ? f.response() : f.lastText() != null ? f.lastText() : f.error();
+    if (said == null || said.isBlank()) return prompt;
+    if (said.length() > EARLIER_MAX_CHARS) said = "…" + said.substring(said.length() - EARLIER_MAX_CHARS);
+    return prompt + "\n\n---\nAn earlier attempt at this task (attempt " + (attempt - 1) + ") ended without finishing, "
+        + "and its session cannot be resumed. What it said last:\n\n" + said
+        + "\n\nTake this into account, and complete the task.";
   }
 
   private ObjectNode outputsOf(TaskView v, AgentResult r, int attempt, ObjectNode set, String presetResponse) {
@@ -228,6 +264,8 @@ final class AgentWork {
       case TIMED_OUT -> "Agent timed out after " + Reasons.human(cfg.agentTimeout()) + " (killed)";
       case NO_OUTPUT -> "Agent produced no output for " + Reasons.human(cfg.noOutputTimeout()) + " (killed)";
       case INTERNAL_ERROR -> "Internal error in ats-dispatch: " + detail;
+      // the agent's own error text may quote the task: an encrypted task's reason leaves it out
+      case AGENT_ERROR -> "Agent reported an error" + (encrypted || detail == null ? "" : ": " + Reasons.tail(detail.strip(), 1000));
       default -> {
         String tail = encrypted || r == null ? "" : Reasons.tail(r.stderrTail().strip(), 1000);
         yield "Agent exited with code " + (r == null ? null : r.exitCode()) + (tail.isEmpty() ? "" : ": " + tail);

@@ -302,7 +302,7 @@ final class AttemptRunner {
 
   /** {@code outputs}: what the agent set through the agent API, or null. */
   private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs,
-      dev.atsdispatch.exec.ClaudePreset.Stream preset, Questions.Asked question) {}
+      dev.atsdispatch.exec.PresetReader preset, Questions.Asked question) {}
 
   /** One agent process, from start to end, recorded in the ledger and the running markers. */
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
@@ -315,7 +315,7 @@ final class AttemptRunner {
     boolean noted = false;
     observer.pickedUp(view, n); // hands a notice to the notifiers' own threads
     dev.atsdispatch.api.AgentApi.Grant grant = work.grant(view, n);
-    dev.atsdispatch.exec.ClaudePreset.Stream preset = work.presetStream();
+    dev.atsdispatch.exec.PresetReader preset = work.presetReader();
     Asking ask = asking;
     Questions.Open answering = ask == null ? null : ask.answerFor(t.key); // the spec gives it to this attempt
     try {
@@ -375,7 +375,7 @@ final class AttemptRunner {
       if (grant != null) grant.close(); // its token is void from here on
       if (preset != null && preset.sessionId() != null) {
         try {
-          ClaudeSessions.begun(state, t.key, preset.sessionId()); // a later attempt resumes it
+          PresetSessions.begun(state, t.key, preset.preset(), preset.sessionId()); // a later attempt resumes it
         } catch (RuntimeException e) {
           log.warn("task {}: {}", t.key, e.getMessage());
         }
@@ -391,6 +391,10 @@ final class AttemptRunner {
       }
     }
     Outcome o = outcome(c, r, detail, agent != null);
+    if (o == Outcome.COMPLETED && preset != null && preset.isError()) { // exit 0, yet the run says it failed (pi does so)
+      o = Outcome.AGENT_ERROR;
+      detail = preset.facts().error();
+    }
     if (o.isStrike() && o != Outcome.INTERNAL_ERROR && preset != null && preset.limit() != null) o = Outcome.LIMITED;
     Questions.Asked question = null;
     if (ask != null && (o == Outcome.COMPLETED || o == Outcome.EXITED)) {
@@ -404,9 +408,14 @@ final class AttemptRunner {
     work.events().finished(t.key, o.wire(), clock.now());
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", o.wire()).put("strike", o.isStrike()).put("pgid", pgid);
     if (r != null) fin.put("exit_code", r.exitCode()).put("duration_ms", r.durationMs());
-    if (preset != null && preset.result() != null) fin.setAll(preset.facts());
+    if (preset != null) fin.setAll(preset.facts().outputs()); // session, cost and tokens, for the dashboard's task page
     if (o != Outcome.COMPLETED) ledger.append("attempt_finished", fin, clock.now()); // a completion is recorded once its outputs are made
     if (r != null) metrics.agentFinished(Duration.ofMillis(r.durationMs()));
+    if (preset != null) { // spent whatever the outcome
+      dev.atsdispatch.exec.PresetReader.Facts f = preset.facts();
+      metrics.agentUsage(preset.preset().name(), f.costUsd(), f.inputTokens(), f.outputTokens(), f.cacheReadTokens(),
+          f.cacheWriteTokens());
+    }
     log.info("task {} attempt {}: {}{}", t.key, n, o.wire(), r == null ? "" : " in " + r.durationMs() + " ms");
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
       later(() -> note(t.key, null, n, false));
@@ -464,7 +473,7 @@ final class AttemptRunner {
     }
     ObjectNode fin = M.createObjectNode().put("attempt", n).put("outcome", Outcome.COMPLETED.wire())
         .put("strike", false).put("exit_code", a.result.exitCode()).put("duration_ms", a.result.durationMs());
-    if (a.preset != null) fin.setAll(a.preset.facts()); // session, cost and tokens, for the dashboard's task page
+    if (a.preset != null) fin.setAll(a.preset.facts().outputs()); // session, cost and tokens, for the dashboard's task page
     ledger.append("attempt_finished", fin, clock.now());
     reporter.submit(t.key, n, out, null, lease); // recorded first: the ledger never lags behind what ATS was told
     stats.completed.incrementAndGet();
@@ -532,7 +541,7 @@ final class AttemptRunner {
    * time (or a back-off when none was said) and the task goes back to its queue at once, for this
    * service or another to take when the limit allows.
    */
-  private End limited(Tracked t, Lease lease, dev.atsdispatch.exec.ClaudePreset.Limit limit) {
+  private End limited(Tracked t, Lease lease, dev.atsdispatch.exec.PresetReader.Limit limit) {
     Instant now = clock.now();
     Instant until = limit.reset() != null && limit.reset().isAfter(now) ? limit.reset() : now.plus(cfg.limitBackoff());
     log.warn("task {}: the agent's backend is at a usage limit ({}); claiming paused until {}", t.key, limit.detail(), until);

@@ -4,6 +4,8 @@ package dev.atsdispatch.dispatch;
 public enum Outcome {
   COMPLETED("completed", false),
   EXITED("exited", true),
+  /** The agent exited 0, but its output (a preset's) says the run failed: an error result, a failed turn. */
+  AGENT_ERROR("agent_error", true),
   TIMED_OUT("timed_out", true),
   NO_OUTPUT("no_output", true),
   START_FAILED("start_failed", true),

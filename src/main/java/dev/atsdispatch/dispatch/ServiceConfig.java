@@ -141,7 +141,7 @@ public record ServiceConfig(
     public boolean progressMessages = true;
     /** The agent API on a Unix socket under the state directory (agent.api; its auto is decided by the settings). */
     public boolean agentApi = false;
-    /** How the agent's CLI is driven: command (an opaque program) or claude (agent.preset). */
+    /** How the agent's CLI is driven: command (an opaque program) or a backend preset (agent.preset). */
     public String preset = "command";
     /** The preset's execution mode: standard, auto or danger (agent.mode). */
     public String agentMode = "standard";
@@ -184,7 +184,8 @@ public record ServiceConfig(
       require(dependencyMax >= 1 && dependencyMax <= 10_000, "dependency_max", "must be from 1 to 10000");
       require(stateRetention.compareTo(Duration.ofHours(1)) >= 0, "state_retention", "must be at least 1h");
       require(answerTimeout.compareTo(Duration.ofSeconds(1)) >= 0, "questions.answer_timeout", "must be at least 1s");
-      require(java.util.List.of("command", "claude").contains(preset), "agent.preset", "must be command or claude");
+      require(java.util.List.of("command", "claude", "codex", "pi", "cursor-agent").contains(preset), "agent.preset",
+          "must be command, claude, codex, pi or cursor-agent");
       require(java.util.List.of("standard", "auto", "danger").contains(agentMode), "agent.mode",
           "must be standard, auto or danger");
       return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,

@@ -1,131 +1,94 @@
 package dev.atsdispatch.exec;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BiConsumer;
+import java.util.UUID;
 
 /**
- * The {@code claude} preset (issue 16): Claude Code's print mode with structured output. It builds
- * the argv ({@code -p --output-format stream-json --verbose}, the session flag, the permission
- * flags of the execution mode) and reads the stream back ({@link Stream}): the response is the
- * final result's text, and the outputs gain the session id, cost, tokens and turns. Stateless.
+ * The {@code claude} preset (issue 16): Claude Code's print mode with structured output. The argv
+ * is {@code -p --output-format stream-json --verbose}, the session flag and the permission flags of
+ * the execution mode; the stream's final {@code result} event gives the response, session, cost,
+ * tokens and turns. Stateless.
  */
-public final class ClaudePreset {
-  private static final ObjectMapper M = new ObjectMapper();
-
-  /** The prompt of a resumed session: the task itself is in the session already. */
-  public static final String CONTINUE = "Your previous attempt at this task was interrupted before it finished. "
-      + "Continue where you left off and complete the task; end with your final answer.";
+public final class ClaudePreset implements Preset {
+  public static final ClaudePreset INSTANCE = new ClaudePreset();
 
   private ClaudePreset() {}
 
-  /** A limit a run ended on: when it resets (null: not said), and the agent's words. */
-  public record Limit(java.time.Instant reset, String detail) {}
+  @Override
+  public String name() {
+    return "claude";
+  }
 
-  private static final java.util.regex.Pattern LIMIT_TEXT =
-      java.util.regex.Pattern.compile("(?i)usage limit|rate limit|rate_limit|\\(429\\)");
-  private static final java.util.regex.Pattern RESET = java.util.regex.Pattern.compile("\\|(\\d{10})\\b");
+  @Override
+  public String program() {
+    return "claude";
+  }
+
+  @Override
+  public List<String> supports() {
+    return List.of("stream-json output read back", "session resume (--session-id, --resume)", "cost and tokens",
+        "usage-limit pause", "modes");
+  }
+
+  /** A new UUID: Claude Code takes the session id it is given ({@code --session-id}). */
+  @Override
+  public String newSession(Path dir) {
+    return UUID.randomUUID().toString();
+  }
 
   /**
-   * The argv: {@code base} (the program and any arguments of the user's, e.g. {@code claude
-   * --model sonnet}), print mode with stream-json, then {@code --session-id id} for a new session
-   * or {@code --resume id} to go on with it, then the mode: {@code standard} (Claude Code's own
-   * permission prompts, which print mode answers with a refusal), {@code auto} ({@code
-   * --permission-mode acceptEdits}) or {@code danger} ({@code --dangerously-skip-permissions}).
+   * {@code base} (e.g. {@code claude --model sonnet}), print mode with stream-json, then {@code
+   * --session-id id} for a new session or {@code --resume id} to go on with it, then the mode:
+   * {@code standard} (Claude Code's own permission prompts, which print mode answers with a
+   * refusal), {@code auto} ({@code --permission-mode acceptEdits}) or {@code danger} ({@code
+   * --dangerously-skip-permissions}).
    */
-  public static List<String> argv(List<String> base, String mode, String sessionId, boolean resume) {
+  @Override
+  public List<String> argv(List<String> base, String mode, String session, boolean resume) {
     List<String> a = new ArrayList<>(base);
     if (!a.contains("-p") && !a.contains("--print")) a.add("-p");
     a.addAll(List.of("--output-format", "stream-json", "--verbose"));
-    a.addAll(resume ? List.of("--resume", sessionId) : List.of("--session-id", sessionId));
+    if (session != null) a.addAll(resume ? List.of("--resume", session) : List.of("--session-id", session));
     switch (mode) {
       case "standard" -> { }
       case "auto" -> a.addAll(List.of("--permission-mode", "acceptEdits"));
       case "danger" -> a.add("--dangerously-skip-permissions");
-      default -> throw new IllegalArgumentException("agent.mode must be standard, auto or danger");
+      default -> throw Preset.badMode(mode);
     }
     return a;
   }
 
   /**
-   * Reads Claude Code's stream-json output line by line (as the agent prints it) and keeps what
-   * the result needs: the final {@code result} event, and the session id from {@code system/init}.
-   * Holds one event at a time; thread-safe (the output thread writes, the attempt thread reads).
+   * {@code system/init} names the session; each {@code assistant} message's text is kept as the
+   * last text; the final {@code result} gives the response, cost, usage, turns and {@code is_error}
+   * (with the API's status when it failed on one).
    */
-  public static final class Stream implements BiConsumer<String, String> {
-    private volatile JsonNode result;
-    private volatile String sessionId;
-
-    @Override
-    public void accept(String stream, String line) {
-      if (!stream.equals("stdout") || line.isEmpty() || line.charAt(0) != '{') return;
-      JsonNode e;
-      try {
-        e = M.readTree(line);
-      } catch (Exception x) {
-        return; // not an event of the stream
+  @Override
+  public void read(JsonNode e, PresetReader.Tally t) {
+    switch (e.path("type").asText()) {
+      case "system" -> t.session(e.path("session_id").asText(null));
+      case "assistant" -> {
+        String text = PresetReader.text(e.path("message").path("content"));
+        if (text != null) t.lastText = text;
       }
-      String type = e.path("type").asText();
-      if (type.equals("system") && e.hasNonNull("session_id")) sessionId = e.get("session_id").asText();
-      if (type.equals("result")) result = e;
-    }
-
-    /** The session the run reported (system/init), or null before it did. */
-    public String sessionId() {
-      return sessionId;
-    }
-
-    /** The final result event, or null when the run ended without one (killed, crashed). */
-    public JsonNode result() {
-      return result;
-    }
-
-    /** The response: the result's text; null without a result. */
-    public String response() {
-      JsonNode r = result;
-      return r == null || !r.hasNonNull("result") ? null : r.get("result").asText();
-    }
-
-    public boolean isError() {
-      JsonNode r = result;
-      return r != null && r.path("is_error").asBoolean(false);
-    }
-
-    /**
-     * A usage or rate limit the run ended on (the API's 429, or Claude Code's "usage limit"
-     * message), with its reset time where the text gives one ({@code ...|<epoch seconds>}); null
-     * when the run did not end on a limit.
-     */
-    public Limit limit() {
-      JsonNode r = result;
-      if (r == null || !r.path("is_error").asBoolean(false)) return null;
-      String text = r.path("result").asText("");
-      boolean limited = r.path("api_error_status").asInt(0) == 429
-          || LIMIT_TEXT.matcher(text).find();
-      if (!limited) return null;
-      java.util.regex.Matcher m = RESET.matcher(text);
-      java.time.Instant reset = m.find() ? java.time.Instant.ofEpochSecond(Long.parseLong(m.group(1))) : null;
-      return new Limit(reset, text.length() > 300 ? text.substring(0, 300) : text);
-    }
-
-    /** What the outputs gain: session id, cost, tokens, turns, whether Claude Code called it an error. */
-    public ObjectNode facts() {
-      ObjectNode o = M.createObjectNode();
-      JsonNode r = result;
-      String sid = r != null && r.hasNonNull("session_id") ? r.get("session_id").asText() : sessionId;
-      if (sid != null) o.put("session_id", sid);
-      if (r == null) return o;
-      if (r.has("total_cost_usd")) o.put("cost_usd", r.get("total_cost_usd").asDouble());
-      JsonNode u = r.path("usage");
-      for (String f : List.of("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")) {
-        if (u.has(f)) o.put(f, u.get(f).asLong());
+      case "result" -> {
+        t.finished = true;
+        t.session(e.path("session_id").asText(null));
+        if (e.hasNonNull("result")) t.response = e.get("result").asText();
+        if (e.has("total_cost_usd")) t.costUsd = e.get("total_cost_usd").asDouble();
+        JsonNode u = e.path("usage");
+        t.totals(PresetReader.num(u, "input_tokens"), PresetReader.num(u, "output_tokens"),
+            PresetReader.num(u, "cache_read_input_tokens"), PresetReader.num(u, "cache_creation_input_tokens"));
+        if (e.has("num_turns")) t.numTurns = e.get("num_turns").asInt();
+        if (e.path("is_error").asBoolean(false)) {
+          t.failed(e.path("result").asText(e.path("subtype").asText("error")));
+          if (e.path("api_error_status").isNumber()) t.apiErrorStatus = e.get("api_error_status").asInt();
+        }
       }
-      if (r.has("num_turns")) o.put("num_turns", r.get("num_turns").asInt());
-      o.put("is_error", r.path("is_error").asBoolean(false));
-      return o;
+      default -> { }
     }
   }
 }

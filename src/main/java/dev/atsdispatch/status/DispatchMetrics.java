@@ -19,7 +19,8 @@ import java.util.function.IntSupplier;
 
 /**
  * The service's Prometheus metrics, in a registry of its own: what the engine counts (tasks by
- * outcome, strikes, lease renewals, agent duration, pickup latency, WebSocket reconnects) and
+ * outcome, strikes, lease renewals, agent duration, pickup latency, WebSocket reconnects, the cost
+ * and tokens the agents' backends report) and
  * gauges read from suppliers at scrape time (running, waiting, deferred, outbox depth). Every
  * method is cheap and thread-safe. One instance lives as long as the service; {@link #create()}
  * gives a fresh one (tests make as many as they like).
@@ -45,6 +46,10 @@ public final class DispatchMetrics {
   public static final String TASKS_DEFERRED = "ats_dispatch_tasks_deferred";
   public static final String OUTBOX_DEPTH = "ats_dispatch_outbox_depth";
   public static final String CLAIMING_PAUSED = "ats_dispatch_claiming_paused";
+  public static final String AGENT_COST_USD_TOTAL = "ats_dispatch_agent_cost_usd_total";
+  public static final String AGENT_TOKENS_TOTAL = "ats_dispatch_agent_tokens_total";
+  /** The kinds of {@link #AGENT_TOKENS_TOTAL}. */
+  public static final List<String> TOKEN_KINDS = List.of("input", "output", "cache_read", "cache_write");
 
   static final double[] AGENT_SECONDS_BUCKETS =
       {1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
@@ -62,6 +67,8 @@ public final class DispatchMetrics {
   private final Counter reconnects;
   private final Histogram agentDuration;
   private final Histogram pickupLatency;
+  private final Counter agentCost;
+  private final Counter agentTokens;
   private volatile IntSupplier running = ZERO;
   private volatile IntSupplier waiting = ZERO;
   private volatile IntSupplier deferred = ZERO;
@@ -90,6 +97,12 @@ public final class DispatchMetrics {
     pickupLatency = Histogram.builder().name(PICKUP_LATENCY_SECONDS)
         .help("From the task's creation in ATS to its agent's start").classicOnly()
         .classicUpperBounds(PICKUP_SECONDS_BUCKETS).withoutExemplars().register(registry);
+    agentCost = Counter.builder().name(AGENT_COST_USD_TOTAL)
+        .help("What the agents' backends said their runs cost, in US dollars (presets that report it)")
+        .labelNames("backend").withoutExemplars().register(registry);
+    agentTokens = Counter.builder().name(AGENT_TOKENS_TOTAL)
+        .help("Tokens the agents' backends said their runs used, by kind (presets that report them)")
+        .labelNames("backend", "kind").withoutExemplars().register(registry);
     gauge(TASKS_RUNNING, "Agents running now", () -> running);
     gauge(TASKS_WAITING, "Tasks queued for a free agent or slot", () -> waiting);
     gauge(TASKS_DEFERRED, "Tasks waiting on dependencies (not claimed)", () -> deferred);
@@ -141,6 +154,18 @@ public final class DispatchMetrics {
 
   public void agentFinished(Duration took) {
     agentDuration.observe(seconds(took));
+  }
+
+  /**
+   * What one attempt's backend ({@code backend}, a preset's name) said the run used; a null
+   * figure is one it did not report, and adds nothing.
+   */
+  public void agentUsage(String backend, Double costUsd, Long input, Long output, Long cacheRead, Long cacheWrite) {
+    if (costUsd != null && costUsd > 0) agentCost.labelValues(backend).inc(costUsd);
+    Long[] counts = {input, output, cacheRead, cacheWrite};
+    for (int i = 0; i < counts.length; i++) {
+      if (counts[i] != null && counts[i] > 0) agentTokens.labelValues(backend, TOKEN_KINDS.get(i)).inc(counts[i]);
+    }
   }
 
   /** From the task's {@code created_at} to its agent's start (negative clock skew counts as 0). */
