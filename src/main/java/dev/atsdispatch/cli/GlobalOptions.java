@@ -16,17 +16,30 @@ public final class GlobalOptions {
   String logLevel;
 
   @Option(names = "--log-format", paramLabel = "FORMAT",
-      description = "json or plain (default: plain at a terminal; json when the output goes to journald or a pipe, "
+      description = "json or plain (default: plain when standard error is a terminal; json when it goes to journald or a pipe, "
           + "for long-running commands; env ATS_DISPATCH_LOG_FORMAT)")
   String logFormat;
+
+  /**
+   * Whether standard error (where the logs go) is a terminal: on Linux what {@code /proc/self/fd/2}
+   * points at (a pty or a tty); elsewhere whether the JVM has a console.
+   */
+  static boolean stderrIsTerminal() {
+    try {
+      String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
+      return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty") || target.equals("/dev/console");
+    } catch (java.io.IOException | UnsupportedOperationException | SecurityException e) {
+      return System.console() != null;
+    }
+  }
 
   /** Configures logging; a bad value is a usage error naming the option. */
   public void apply(LogSetup.Format defaultFormat) {
     String level = logLevel != null ? logLevel : System.getenv("ATS_DISPATCH_LOG_LEVEL");
     String format = logFormat != null ? logFormat : System.getenv("ATS_DISPATCH_LOG_FORMAT");
     LogSetup.Format f = defaultFormat;
-    // a person at a terminal reads plain lines; journald and pipes get JSON (no console there)
-    if (f == LogSetup.Format.JSON && System.console() != null) f = LogSetup.Format.PLAIN;
+    // a person at a terminal reads plain lines; journald and pipes get JSON
+    if (f == LogSetup.Format.JSON && stderrIsTerminal()) f = LogSetup.Format.PLAIN;
     if (format != null && !format.isBlank()) {
       switch (format.trim().toLowerCase(Locale.ROOT)) {
         case "json" -> f = LogSetup.Format.JSON;
