@@ -77,6 +77,9 @@ try {
     seen.failure_reason = await page.locator(`#failures tr[data-task="${failed}"] td.reason`).textContent();
     seen.failure_reopen_button = await page.locator(`#failures tr[data-task="${failed}"] button.reopen`).count();
     await page.screenshot({ path: shots + '/failures.png', fullPage: true });
+    await page.locator(`#failures tr[data-task="${failed}"] button.reopen`).click();
+    await page.locator('#flash').filter({ hasText: 'reopened ' + failed }).waitFor({ timeout: 10000 });
+    seen.reopened = true;
   });
 
   // cancel: the agent stops and the task leaves the running list

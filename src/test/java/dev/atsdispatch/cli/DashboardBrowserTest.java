@@ -120,6 +120,10 @@ final class DashboardBrowserTest {
     assertEquals(1, seen.path("graph_in_progress").asInt(), "the chain's first task runs here");
     assertEquals("Agent exited with code 3", seen.path("failure_reason").asText());
     assertEquals(1, seen.path("failure_reopen_button").asInt());
+    assertTrue(seen.path("reopened").asBoolean());
+    // reopened at ATS: the service takes it again (and its agent fails again)
+    await().atMost(Duration.ofSeconds(20)).until(() -> Files.readString(dir.resolve("state/tasks/ats/" + failed + "/events.jsonl"))
+        .contains("\"attempt\":2"));
     assertTrue(seen.path("cancelled_row_gone").asBoolean());
     assertEquals(List.of("ats:" + running, "ats:" + a).stream().sorted().toList(), strings(seen.path("still_listed")));
     assertEquals(0, seen.path("page_errors").size(), seen.toString());
