@@ -77,7 +77,10 @@ final class PiPresetTest {
     dev.atsdispatch.exec.Sandbox box = dev.atsdispatch.exec.Sandbox.create(sandbox, true,
         List.of(Files.createDirectories(dir.resolve("state"),
             java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"))), dir.resolve("keys")), List.of(),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"))), dir.resolve("keys")),
+        // pi is a node program whose modules sit beside it: bound as agent.ro_binds would bind them,
+        // since a checkout under /tmp is hidden by the sandbox's own /tmp
+        List.of(PI.getParent().getParent().toRealPath()),
         List.of(agentDir, dir.resolve("pi-home")), env);
     dev.atsdispatch.ats.AtsSettings s = new dev.atsdispatch.ats.AtsSettings(server.url(), "default", "main", false,
         "agent", "ada-pi", "ada-pi");
