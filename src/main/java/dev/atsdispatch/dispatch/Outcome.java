@@ -20,7 +20,13 @@ public enum Outcome {
   /** The agent's backend refused for a usage or rate limit: not the task's fault (the task is given back). */
   LIMITED("limited", false),
   /** The agent asked people a question and ended: the task waits for the answer (no strike, no lease held). */
-  QUESTION("question", false);
+  QUESTION("question", false),
+  /**
+   * The agent passed the task's turn or cost limit and was stopped (by its CLI, or by the
+   * service): the task fails, not retried. No strike: the run did not malfunction, and a strike
+   * would only count against the task's attempts after an operator's reset, which grants a new budget.
+   */
+  BUDGET("budget", false);
 
   private final String wire;
   private final boolean strike;
