@@ -79,7 +79,8 @@ public record Budget(Integer maxTurns, Double maxCostUsd, Double dailyCostUsd) {
     if (f.budgetStop() == PresetReader.BudgetStop.COST) {
       return costReason(s.costUsd() + (f.costUsd() == null ? 0 : f.costUsd()));
     }
-    return turnsReason(s.turns() + (f.numTurns() == null ? 0 : f.numTurns()));
+    // claude's num_turns counts the turn beyond the limit that it declined to begin
+    return turnsReason(Math.min(maxTurns, s.turns() + (f.numTurns() == null ? 0 : f.numTurns())));
   }
 
   /** "Budget: task cost $2.13 over the $2.00 limit" (or "reached" when it is the limit exactly). */
