@@ -24,7 +24,7 @@ public enum Outcome {
   /**
    * The agent passed the task's turn or cost limit and was stopped (by its CLI, or by the
    * service): the task fails, not retried. No strike: the run did not malfunction, and a strike
-   * would only count against the task's attempts after an operator's reset, which grants a new budget.
+   * would only count against the task's attempts once it is reopened, which starts a fresh budget.
    */
   BUDGET("budget", false);
 
