@@ -23,8 +23,9 @@ public enum Outcome {
   QUESTION("question", false),
   /**
    * The agent passed the task's turn or cost limit and was stopped (by its CLI, or by the
-   * service): the task fails, not retried. No strike: the run did not malfunction, and a strike
-   * would only count against the task's attempts once it is reopened, which starts a fresh budget.
+   * service): the task fails, not retried (a retry would only spend more). No strike: the run did
+   * not malfunction, the task fails at once anyway, and services counting strikes on its thread
+   * should not take a spending limit for a task that crashes its agents.
    */
   BUDGET("budget", false);
 
