@@ -402,8 +402,7 @@ public final class RunCommand implements Callable<Integer> {
           svc = new Service(cfg, ats, client, runner(sandbox), Clock.SYSTEM, System.getenv(),
               EventWatcher.Timing.DEFAULT, extensions(s));
         }
-        svc.engine().route(r.name());
-        svc.shareCapacity(cap, r.priority(), r.order()).shareAgentEvents(events).shareSpend(spend).start();
+        svc.route(r.name()).shareCapacity(cap, r.priority(), r.order()).shareAgentEvents(events).shareSpend(spend).start();
       } catch (RuntimeException e) {
         System.err.println("ats-dispatch: route " + r.name() + ": " + e.getMessage());
         started.forEach(Service::close);

@@ -47,6 +47,13 @@ public final class Service implements AutoCloseable {
   private int capacityOrder;
   private dev.atsdispatch.status.AgentEvents sharedEvents;
   private DailySpend sharedSpend;
+  private String route;
+
+  /** Names this service's route (shown with its running agents); call before {@link #start}. */
+  public Service route(String name) {
+    this.route = name;
+    return this;
+  }
 
   /** The backend's daily spend is counted in {@code s}, shared with the other routes (call before {@link #start}). */
   public Service shareSpend(DailySpend s) {
@@ -132,6 +139,7 @@ public final class Service implements AutoCloseable {
     if (capacity != null) engine.shareCapacity(capacity, capacityPriority, capacityOrder);
     if (sharedEvents != null) engine.shareAgentEvents(sharedEvents);
     if (sharedSpend != null) engine.shareSpend(sharedSpend);
+    if (route != null) engine.route(route);
     if (cfg.agentApi()) {
       try {
         api = dev.atsdispatch.api.AgentApi.start(apiDir(cfg.stateDir()), source, engine.agentEvents());
