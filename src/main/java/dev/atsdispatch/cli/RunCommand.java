@@ -334,8 +334,8 @@ public final class RunCommand implements Callable<Integer> {
   }
 
   /**
-   * One service per route, sharing one concurrency cap, the slots (in priority order) and the
-   * agents' events; null (having said why and stopped what started) when one cannot start.
+   * One service per route, sharing one concurrency cap, the slots (in priority order), the
+   * agents' events and the backend's daily spend; null (having said why and stopped what started) when one cannot start.
    */
   private List<Service> routeServices(Settings s, Sandbox sandbox) {
     try {
@@ -356,6 +356,8 @@ public final class RunCommand implements Callable<Integer> {
     }
     dev.atsdispatch.dispatch.Capacity cap = new dev.atsdispatch.dispatch.Capacity(s.service().concurrency(), s.service().slots());
     dev.atsdispatch.status.AgentEvents events = new dev.atsdispatch.status.AgentEvents();
+    // the routes run one backend (agent.preset): its daily spend is one, in the service's own state directory
+    var spend = new dev.atsdispatch.dispatch.DailySpend(realState(s), Clock.SYSTEM);
     List<Service> started = new ArrayList<>();
     for (RouteSettings r : s.routes()) {
       var b = s.service().toBuilder();
@@ -400,8 +402,7 @@ public final class RunCommand implements Callable<Integer> {
           svc = new Service(cfg, ats, client, runner(sandbox), Clock.SYSTEM, System.getenv(),
               EventWatcher.Timing.DEFAULT, extensions(s));
         }
-        svc.engine().route(r.name());
-        svc.shareCapacity(cap, r.priority(), r.order()).shareAgentEvents(events).start();
+        svc.route(r.name()).shareCapacity(cap, r.priority(), r.order()).shareAgentEvents(events).shareSpend(spend).start();
       } catch (RuntimeException e) {
         System.err.println("ats-dispatch: route " + r.name() + ": " + e.getMessage());
         started.forEach(Service::close);

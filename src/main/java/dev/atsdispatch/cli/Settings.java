@@ -112,6 +112,15 @@ public final class Settings {
       key("agent.limit_backoff", "5m", "how long claiming pauses after the agent's backend reports a usage or rate "
           + "limit without saying when it resets (the task is given back, with no strike)",
           (s, v) -> s.b.limitBackoff = duration(v)),
+      key("agent.max_turns", "", "a task's turns, over all its attempts (claude: --max-turns with what is left; pi: "
+          + "its output watched and the run stopped); past it the task fails, not retried (empty: no limit)",
+          (s, v) -> s.b.maxTurns = v.isBlank() ? null : integer(v)),
+      key("agent.max_cost_usd", "", "a task's cost in dollars, over all its attempts (claude: --max-budget-usd with "
+          + "what is left; pi: its output watched and the run stopped); past it the task fails, not retried (empty: "
+          + "no limit)", (s, v) -> s.b.maxCostUsd = v.isBlank() ? null : dollars(v)),
+      key("agent.daily_cost_usd", "", "the backend's spend per UTC day in dollars (kept in the state directory); "
+          + "once reached, claiming pauses until the next UTC midnight while running tasks finish (empty: no cap)",
+          (s, v) -> s.b.dailyCostUsd = v.isBlank() ? null : dollars(v)),
       key("questions.answer_timeout", "24h", "how long a question an agent asked people may wait for its answer; "
           + "then the task fails with \"No answer to question N within …\"", (s, v) -> s.b.answerTimeout = duration(v)),
       key("agent.mode", "standard", "the preset's execution mode: standard (the CLI's own rules), auto (claude "
@@ -679,6 +688,16 @@ public final class Settings {
       throw new IllegalArgumentException("not a duration (use e.g. 500ms, 10s, 30m, 4h): " + v);
     }
     return d;
+  }
+
+  static double dollars(String v) {
+    try {
+      double d = Double.parseDouble(v.trim().startsWith("$") ? v.trim().substring(1) : v.trim());
+      if (Double.isNaN(d) || Double.isInfinite(d)) throw new NumberFormatException();
+      return d;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not an amount in dollars: " + v);
+    }
   }
 
   static int integer(String v) {

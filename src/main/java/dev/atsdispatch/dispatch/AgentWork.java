@@ -105,6 +105,20 @@ final class AgentWork {
    * A later attempt with no session to resume starts afresh, told what the previous one said.
    */
   AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant, PresetReader reader) {
+    return spec(v, attempt, grant, reader, Budget.Spent.NOTHING);
+  }
+
+  /** Whether {@code p}'s CLI takes budget flags (else its output is watched). */
+  static boolean hasBudgetFlags(Preset p) {
+    return p.budgetFlags(null, null) != null;
+  }
+
+  /**
+   * As above; a CLI with budget flags is given what is left of the task's budget after {@code
+   * spent} (its earlier attempts).
+   */
+  AgentSpec spec(TaskView v, int attempt, dev.atsdispatch.api.AgentApi.Grant grant, PresetReader reader,
+      Budget.Spent spent) {
     TaskKey key = v.key();
     String prompt = cfg.promptTemplate() != null
         ? Prompts.render(cfg.promptTemplate(), key.id(), v.title(), v.description(), v.payload(), key.source(), attempt)
@@ -118,6 +132,12 @@ final class AgentWork {
       Preset preset = reader.preset();
       PresetSessions.Session s = PresetSessions.of(state, key, preset);
       command = preset.argv(command, cfg.agentMode(), s.id(), s.begun());
+      java.util.List<String> flags = cfg.budget().perTask()
+          ? preset.budgetFlags(cfg.budget().turnsLeft(spent), cfg.budget().costLeft(spent)) : null;
+      if (flags != null && !flags.isEmpty()) {
+        command = new java.util.ArrayList<>(command);
+        command.addAll(flags);
+      }
       if (s.begun()) {
         prompt = answered != null ? Asking.continuation(answered, question) : Preset.CONTINUE;
       } else {

@@ -67,6 +67,13 @@ final class AttemptRunner {
     this.asking = a;
   }
 
+  /** The backend's spend per UTC day (agent.daily_cost_usd); set by the engine before it starts. */
+  private volatile DailySpend spend;
+
+  void useSpend(DailySpend s) {
+    this.spend = s;
+  }
+
   /** Pauses claiming until an instant (a usage limit of the agent's backend). */
   private final java.util.function.Consumer<Instant> pause;
 
@@ -199,11 +206,16 @@ final class AttemptRunner {
       }
       End stopped = stoppedBeforeStart(t, c, lease, keeper, n - 1);
       if (stopped != null) return stopped;
+      String spentAll = cfg.budget().spentBefore(sum.spent()); // earlier attempts used the task's budget up
+      if (spentAll != null) {
+        log.warn("task {}: {}; no attempt {}", t.key, spentAll, n);
+        return report(t, c, lease, keeper, n - 1, null, TaskObserver.Failure.BUDGET, spentAll);
+      }
       Instant recorded = clock.now();
       ledger.append("attempt_started", M.createObjectNode().put("attempt", n).put("instance", instance), recorded);
       recorded = clock.now(); // durable from here
       stats.attempts.incrementAndGet();
-      Attempt a = attempt(t, c, view, n, recorded);
+      Attempt a = attempt(t, c, view, n, recorded, sum.spent());
       if (a.outcome.isStrike()) metrics.strike();
       switch (a.outcome) {
         case COMPLETED -> {
@@ -230,6 +242,10 @@ final class AttemptRunner {
         }
         case QUESTION -> {
           return asking.park(t, c, lease, keeper, view, n, a.question);
+        }
+        case BUDGET -> { // not retried: a retry would only spend more
+          log.warn("task {}: attempt {} stopped: {}", t.key, n, a.detail);
+          return report(t, c, lease, keeper, n, null, TaskObserver.Failure.BUDGET, a.detail);
         }
         default -> {
           String reason = work.reason(a.outcome, a.result, a.detail, view.encrypted());
@@ -287,6 +303,7 @@ final class AttemptRunner {
       case SHUTDOWN, GIVE_BACK -> interrupted(t, c, lease);
       case OPERATOR_CANCEL -> operatorCancelled(t, c, lease, keeper, lastAttempt);
       case LEASE_LOST, FINISHED_ELSEWHERE -> End.FORGET;
+      case BUDGET -> null; // set only while an agent runs, and that attempt ends the claim
     };
   }
 
@@ -304,8 +321,11 @@ final class AttemptRunner {
   private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs,
       dev.atsdispatch.exec.PresetReader preset, Questions.Asked question) {}
 
-  /** One agent process, from start to end, recorded in the ledger and the running markers. */
-  private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded) {
+  /**
+   * One agent process, from start to end, recorded in the ledger and the running markers. {@code
+   * spent}: what the task's earlier attempts spent, which its budget counts with this one's.
+   */
+  private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded, Budget.Spent spent) {
     TaskLedger ledger = state.ledger(t.key);
     AgentResult r = null;
     String detail = null;
@@ -321,12 +341,20 @@ final class AttemptRunner {
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
-      dev.atsdispatch.exec.AgentSpec spec = work.spec(view, n, grant, preset);
+      dev.atsdispatch.exec.AgentSpec spec = work.spec(view, n, grant, preset, spent);
       dev.atsdispatch.status.AgentEvents events = work.events();
       // an encrypted task's output is plaintext: it goes to no event history (the preset reads it in memory)
       java.util.function.BiConsumer<String, String> toEvents = view.encrypted() ? null
           : (stream, line) -> events.line(t.key, stream, line, clock.now());
-      if (preset != null) spec = spec.withLines(toEvents == null ? preset : preset.andThen(toEvents));
+      java.util.function.BiConsumer<String, String> read = preset;
+      if (preset != null && cfg.budget().perTask() && !AgentWork.hasBudgetFlags(preset.preset())) {
+        Budget budget = cfg.budget(); // a CLI without budget flags: its output is watched, and it is stopped at a limit
+        read = read.andThen((stream, line) -> {
+          String why = budget.passed(spent, preset.facts());
+          if (why != null) c.stop(Claim.Stop.BUDGET, why);
+        });
+      }
+      if (preset != null) spec = spec.withLines(toEvents == null ? read : read.andThen(toEvents));
       else if (toEvents != null) spec = spec.withLines(toEvents);
       events.started(t.key, n, clock.now()); // before the spawn: the first line has a history to go to
       if (t.claimedAt != null) events.leased(t.key, t.claimedAt.plus(cfg.lease()));
@@ -395,6 +423,12 @@ final class AttemptRunner {
       o = Outcome.AGENT_ERROR;
       detail = preset.facts().error();
     }
+    if (o == Outcome.BUDGET) {
+      detail = c.stopDetail();
+    } else if ((o == Outcome.COMPLETED || o.isStrike()) && preset != null && cfg.budget().flagged(preset.facts())) {
+      o = Outcome.BUDGET; // the CLI stopped at the limit its flags gave it
+      detail = cfg.budget().stoppedAt(spent, preset.facts());
+    }
     if (o.isStrike() && o != Outcome.INTERNAL_ERROR && preset != null && preset.limit() != null) o = Outcome.LIMITED;
     Questions.Asked question = null;
     if (ask != null && (o == Outcome.COMPLETED || o == Outcome.EXITED)) {
@@ -415,12 +449,25 @@ final class AttemptRunner {
       dev.atsdispatch.exec.PresetReader.Facts f = preset.facts();
       metrics.agentUsage(preset.preset().name(), f.costUsd(), f.inputTokens(), f.outputTokens(), f.cacheReadTokens(),
           f.cacheWriteTokens());
+      spent(preset.preset().name(), f.costUsd());
     }
     log.info("task {} attempt {}: {}{}", t.key, n, o.wire(), r == null ? "" : " in " + r.durationMs() + " ms");
     if (!o.isStrike() && o != Outcome.COMPLETED && source.capabilities().threads()) {
       later(() -> note(t.key, null, n, false));
     }
     return new Attempt(o, r, detail, grant == null ? null : grant.outputs(), preset, question);
+  }
+
+  /** Adds an attempt's cost to its backend's spend today, when a daily cap is set; says when the cap is reached. */
+  private void spent(String backend, Double cost) {
+    Double cap = cfg.budget().dailyCostUsd();
+    if (cap == null || cost == null || cost <= 0) return;
+    DailySpend s = spend;
+    double today = s.add(backend, cost);
+    if (today >= cap && today - cost < cap) {
+      Pause p = s.pause(backend, cap);
+      if (p != null) log.warn("{}: claiming paused until {} (running tasks may finish)", p.reason(), p.until());
+    }
   }
 
   /** Posts the attempt record on the task's thread (what other services count strikes by), if it has one. */
@@ -440,6 +487,7 @@ final class AttemptRunner {
   private static Outcome outcome(Claim c, AgentResult r, String detail, boolean started) {
     Claim.Stop s = c.stopped();
     if (s == Claim.Stop.CANCELLED) return Outcome.CANCELLED;
+    if (s == Claim.Stop.BUDGET && started) return Outcome.BUDGET;
     if (s == Claim.Stop.LEASE_LOST) return Outcome.LEASE_LOST;
     if (s != null && (r == null || !r.succeeded())) return Outcome.INTERRUPTED;
     if (r == null) return started ? Outcome.INTERNAL_ERROR : detail == null ? Outcome.INTERNAL_ERROR

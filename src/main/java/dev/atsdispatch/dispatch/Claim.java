@@ -17,7 +17,9 @@ final class Claim {
     /** An operator cancelled it (the dashboard): the task fails, without a strike. */
     OPERATOR_CANCEL,
     /** An operator gave it back (the dashboard): released without a strike. */
-    GIVE_BACK;
+    GIVE_BACK,
+    /** Its agent passed a budget limit (the output of a CLI without budget flags, watched): the task fails. */
+    BUDGET;
 
     /** Stops that want the agent gone quickly (a short grace). */
     boolean quick() {

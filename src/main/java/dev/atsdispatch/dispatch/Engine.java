@@ -112,6 +112,7 @@ public final class Engine {
     this.quick = new QuickClaims(source, cfg.lease(), state, intake, observer, reporter, stats, metrics);
     metrics.gauges(() -> runningGauge, () -> queuedGauge, () -> deferredGauge, reporter::depth);
     metrics.pausedGauge(() -> pausedUntil() != null ? 1 : 0);
+    shareSpend(new DailySpend(state.root(), clock));
   }
 
   public Stats stats() {
@@ -509,19 +510,40 @@ public final class Engine {
   }
 
   /** Claiming paused until then (a usage limit of the agent's backend); null: not paused. Read from any thread. */
-  private volatile Instant pausedUntil;
+  private volatile Instant limitedUntil;
   private volatile boolean resumeScheduled;
+  /** The backend's spend today, for the daily cap (shared by the routes); set before {@link #start}. */
+  private volatile DailySpend spend;
 
-  /** Pauses claiming until {@code until} (any thread); a later pause extends it. */
+  /** Pauses claiming until {@code until} for a usage limit (any thread); a later pause extends it. */
   void pauseUntil(Instant until) {
-    Instant p = pausedUntil;
-    if (p == null || until.isAfter(p)) pausedUntil = until;
+    Instant p = limitedUntil;
+    if (p == null || until.isAfter(p)) limitedUntil = until;
   }
 
   /** When claiming resumes, or null when it is not paused. */
   public Instant pausedUntil() {
-    Instant p = pausedUntil;
-    return p != null && p.isAfter(clock.now()) ? p : null;
+    Pause p = pause();
+    return p == null ? null : p.until();
+  }
+
+  /**
+   * Why and until when claiming is paused, or null when it is not: a usage limit of the agent's
+   * backend, or its daily spend cap (until the next UTC midnight), whichever ends later.
+   */
+  public Pause pause() {
+    Instant now = clock.now();
+    Instant l = limitedUntil;
+    Pause limited = l != null && l.isAfter(now) ? new Pause(l, "the agent's backend is at a usage limit") : null;
+    Double cap = cfg.budget().dailyCostUsd();
+    Pause capped = cap == null ? null : spend.pause(cfg.preset(), cap);
+    return Pause.later(limited, capped);
+  }
+
+  /** The backend's spend per UTC day is counted in {@code s} (shared by several routes' engines); call before {@link #start}. */
+  public void shareSpend(DailySpend s) {
+    spend = s;
+    attempts.useSpend(s);
   }
 
   private void pump() {
@@ -662,8 +684,8 @@ public final class Engine {
     o.put("accepting", accepting);
     o.put("reconciles", stats.reconciles.get());
     o.put("awaiting_answer", asking.awaiting());
-    Instant p = pausedUntil();
-    if (p != null) o.put("paused_until", p.toString());
+    Pause p = pause();
+    if (p != null) o.put("paused_until", p.until().toString()).put("paused_for", p.reason());
     return o;
   }
 

@@ -20,7 +20,14 @@ public enum Outcome {
   /** The agent's backend refused for a usage or rate limit: not the task's fault (the task is given back). */
   LIMITED("limited", false),
   /** The agent asked people a question and ended: the task waits for the answer (no strike, no lease held). */
-  QUESTION("question", false);
+  QUESTION("question", false),
+  /**
+   * The agent passed the task's turn or cost limit and was stopped (by its CLI, or by the
+   * service): the task fails, not retried (a retry would only spend more). No strike: the run did
+   * not malfunction, the task fails at once anyway, and services counting strikes on its thread
+   * should not take a spending limit for a task that crashes its agents.
+   */
+  BUDGET("budget", false);
 
   private final String wire;
   private final boolean strike;

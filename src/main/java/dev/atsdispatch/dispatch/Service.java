@@ -46,6 +46,20 @@ public final class Service implements AutoCloseable {
   private int capacityPriority;
   private int capacityOrder;
   private dev.atsdispatch.status.AgentEvents sharedEvents;
+  private DailySpend sharedSpend;
+  private String route;
+
+  /** Names this service's route (shown with its running agents); call before {@link #start}. */
+  public Service route(String name) {
+    this.route = name;
+    return this;
+  }
+
+  /** The backend's daily spend is counted in {@code s}, shared with the other routes (call before {@link #start}). */
+  public Service shareSpend(DailySpend s) {
+    this.sharedSpend = s;
+    return this;
+  }
 
   /** Makes this service one route of several, sharing {@code c} (call before {@link #start}). */
   public Service shareCapacity(Capacity c, int priority, int order) {
@@ -124,6 +138,8 @@ public final class Service implements AutoCloseable {
         state.instanceId());
     if (capacity != null) engine.shareCapacity(capacity, capacityPriority, capacityOrder);
     if (sharedEvents != null) engine.shareAgentEvents(sharedEvents);
+    if (sharedSpend != null) engine.shareSpend(sharedSpend);
+    if (route != null) engine.route(route);
     if (cfg.agentApi()) {
       try {
         api = dev.atsdispatch.api.AgentApi.start(apiDir(cfg.stateDir()), source, engine.agentEvents());
@@ -154,8 +170,8 @@ public final class Service implements AutoCloseable {
       @Override
       public String detail() {
         Engine e = engine;
-        java.time.Instant p = e == null ? null : e.pausedUntil();
-        return p == null ? detail : detail + "; claiming paused until " + p + " (the agent's backend is at a usage limit)";
+        Pause p = e == null ? null : e.pause();
+        return p == null ? detail : detail + "; claiming paused until " + p.until() + " (" + p.reason() + ")";
       }
     };
   }

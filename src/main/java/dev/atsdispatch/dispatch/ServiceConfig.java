@@ -41,7 +41,8 @@ public record ServiceConfig(
     String agentMode,
     String promptTemplate,
     Duration limitBackoff,
-    Duration answerTimeout) {
+    Duration answerTimeout,
+    Budget budget) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -114,6 +115,9 @@ public record ServiceConfig(
     b.promptTemplate = promptTemplate;
     b.limitBackoff = limitBackoff;
     b.answerTimeout = answerTimeout;
+    b.maxTurns = budget.maxTurns();
+    b.maxCostUsd = budget.maxCostUsd();
+    b.dailyCostUsd = budget.dailyCostUsd();
     return b;
   }
 
@@ -151,6 +155,12 @@ public record ServiceConfig(
     public Duration limitBackoff = Duration.ofMinutes(5);
     /** How long a question to people may wait for its answer before the task fails (questions.answer_timeout). */
     public Duration answerTimeout = Duration.ofHours(24);
+    /** A task's turns, across its attempts (agent.max_turns); null: no limit. */
+    public Integer maxTurns;
+    /** A task's cost in dollars, across its attempts (agent.max_cost_usd); null: no limit. */
+    public Double maxCostUsd;
+    /** The backend's spend per UTC day, past which claiming pauses (agent.daily_cost_usd); null: no cap. */
+    public Double dailyCostUsd;
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
     public Path stateDir = Path.of("state");
@@ -188,12 +198,27 @@ public record ServiceConfig(
           "must be command, claude, codex, pi or cursor-agent");
       require(java.util.List.of("standard", "auto", "danger").contains(agentMode), "agent.mode",
           "must be standard, auto or danger");
+      Budget budget = new Budget(maxTurns, maxCostUsd, dailyCostUsd); // its errors name their keys
+      budgetCounted("agent.max_turns", maxTurns != null, "turns");
+      budgetCounted("agent.max_cost_usd", maxCostUsd != null, "cost");
+      budgetCounted("agent.daily_cost_usd", dailyCostUsd != null, "cost");
       return new ServiceConfig(channel, lease, concurrency, slots, agentCommand, agentTimeout,
           noOutputTimeout, grace, responseCapBytes, stderrTailBytes, maxAttempts, retries,
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
           java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate, limitBackoff,
-          answerTimeout);
+          answerTimeout, budget);
+    }
+
+    /** A budget needs a preset whose output reports what it counts. */
+    private void budgetCounted(String key, boolean set, String what) {
+      if (!set) return;
+      dev.atsdispatch.exec.Preset p = dev.atsdispatch.exec.Preset.named(preset);
+      if (p == null) throw new IllegalArgumentException(key + " needs agent.preset claude or pi (a command's output is not read)");
+      if (!p.budgets().contains(what)) {
+        throw new IllegalArgumentException(key + " cannot be kept with agent.preset " + preset + ": it reports no "
+            + (what.equals("cost") ? "cost" : "turns of its own") + " (claude and pi do)");
+      }
     }
 
     private static void require(boolean ok, String key, String what) {

@@ -37,9 +37,12 @@ import java.util.function.Consumer;
 public final class TaskLedger {
   private static final ObjectMapper M = new ObjectMapper();
 
-  /** What the ledger says about the task now. */
+  /**
+   * What the ledger says about the task now. {@code spent}: the cost and turns its finished
+   * attempts reported since the last reset (what its budget counts).
+   */
   public record Summary(int attempts, int strikes, boolean reported, boolean resultPending,
-      String lastOutcome, List<long[]> agentGroups, Instant resetAt) {}
+      String lastOutcome, List<long[]> agentGroups, Instant resetAt, Budget.Spent spent) {}
 
   private final Path file;
   private final Consumer<Path> syncDirectory;
@@ -168,6 +171,7 @@ public final class TaskLedger {
     boolean queued;
     String last;
     Instant resetAt;
+    Budget.Spent spent = Budget.Spent.NOTHING;
     final List<long[]> groups = new ArrayList<>();
 
     void add(JsonNode e) {
@@ -182,6 +186,8 @@ public final class TaskLedger {
         case "attempt_finished" -> {
           if (!e.path("strike").asBoolean(true)) strikes = Math.max(0, strikes - 1);
           last = e.path("outcome").asText(null);
+          spent = spent.plus(e.path("cost_usd").isNumber() ? e.get("cost_usd").asDouble() : null,
+              e.path("num_turns").isNumber() ? e.get("num_turns").asInt() : null);
           long pgid = e.path("pgid").asLong();
           groups.removeIf(g -> g[0] == pgid);
         }
@@ -192,6 +198,7 @@ public final class TaskLedger {
         }
         case "reset" -> {
           strikes = 0;
+          spent = Budget.Spent.NOTHING;
           try {
             resetAt = WireTime.parse(e.path("ts").asText());
           } catch (RuntimeException x) {
@@ -210,7 +217,7 @@ public final class TaskLedger {
     Summary snapshot() {
       List<long[]> g = new ArrayList<>(groups.size());
       for (long[] a : groups) g.add(a.clone());
-      return new Summary(attempts, strikes, reported, queued, last, g, resetAt);
+      return new Summary(attempts, strikes, reported, queued, last, g, resetAt, spent);
     }
   }
 }

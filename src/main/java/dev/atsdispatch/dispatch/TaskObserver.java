@@ -12,7 +12,9 @@ import dev.atsdispatch.source.TaskKey;
 public interface TaskObserver {
   /** Why a task failed. */
   enum Failure {
-    AGENT, POISON, BLOCKED, DECRYPTION, PLAINTEXT_REJECTED, OPERATOR;
+    AGENT, POISON, BLOCKED, DECRYPTION, PLAINTEXT_REJECTED, OPERATOR,
+    /** A budget limit: the task's turns or cost (agent.max_turns, agent.max_cost_usd). */
+    BUDGET;
 
     /** The outcome label in the tasks metric. */
     public String metric() {
@@ -22,6 +24,7 @@ public interface TaskObserver {
         case BLOCKED -> "blocked";
         case DECRYPTION, PLAINTEXT_REJECTED -> "rejected";
         case OPERATOR -> "cancelled";
+        case BUDGET -> "budget";
       };
     }
   }

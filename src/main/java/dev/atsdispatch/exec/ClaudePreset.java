@@ -33,6 +33,12 @@ public final class ClaudePreset implements Preset {
         "usage-limit pause", "modes");
   }
 
+  /** Turns and cost: its output reports both. */
+  @Override
+  public List<String> budgets() {
+    return List.of("turns", "cost");
+  }
+
   /** A new UUID: Claude Code takes the session id it is given ({@code --session-id}). */
   @Override
   public String newSession(Path dir) {
@@ -61,10 +67,20 @@ public final class ClaudePreset implements Preset {
     return a;
   }
 
+  /** {@code --max-turns N} and {@code --max-budget-usd X}, for the limits that are set. */
+  @Override
+  public List<String> budgetFlags(Integer maxTurns, Double maxCostUsd) {
+    List<String> a = new ArrayList<>();
+    if (maxTurns != null) a.addAll(List.of("--max-turns", Integer.toString(maxTurns)));
+    if (maxCostUsd != null) a.addAll(List.of("--max-budget-usd", java.math.BigDecimal.valueOf(maxCostUsd).toPlainString()));
+    return a;
+  }
+
   /**
    * {@code system/init} names the session; each {@code assistant} message's text is kept as the
    * last text; the final {@code result} gives the response, cost, usage, turns and {@code is_error}
-   * (with the API's status when it failed on one).
+   * (with the API's status when it failed on one); its subtype {@code error_max_turns} or {@code
+   * error_max_budget_usd} is the budget limit the run stopped at ({@link #budgetFlags}).
    */
   @Override
   public void read(JsonNode e, PresetReader.Tally t) {
@@ -83,8 +99,14 @@ public final class ClaudePreset implements Preset {
         t.totals(PresetReader.num(u, "input_tokens"), PresetReader.num(u, "output_tokens"),
             PresetReader.num(u, "cache_read_input_tokens"), PresetReader.num(u, "cache_creation_input_tokens"));
         if (e.has("num_turns")) t.numTurns = e.get("num_turns").asInt();
+        switch (e.path("subtype").asText("")) {
+          case "error_max_turns" -> t.budgetStop = PresetReader.BudgetStop.TURNS;
+          case "error_max_budget_usd" -> t.budgetStop = PresetReader.BudgetStop.COST;
+          default -> { }
+        }
         if (e.path("is_error").asBoolean(false)) {
-          t.failed(e.path("result").asText(e.path("subtype").asText("error")));
+          String errors = e.path("errors").isArray() && !e.path("errors").isEmpty() ? e.path("errors").get(0).asText() : null;
+          t.failed(e.path("result").asText(errors != null ? errors : e.path("subtype").asText("error")));
           if (e.path("api_error_status").isNumber()) t.apiErrorStatus = e.get("api_error_status").asInt();
         }
       }

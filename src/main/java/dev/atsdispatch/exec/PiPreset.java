@@ -36,6 +36,12 @@ public final class PiPreset implements Preset {
         "usage-limit pause", "no mode flags (pi has none)");
   }
 
+  /** Turns and cost: its output reports both. */
+  @Override
+  public List<String> budgets() {
+    return List.of("turns", "cost");
+  }
+
   /** A session file in {@code dir}, decided before the start: pi writes its session there. */
   @Override
   public String newSession(Path dir) {
@@ -60,13 +66,15 @@ public final class PiPreset implements Preset {
   /**
    * {@code session} names it (its header's id); each assistant {@code message_end} adds its usage
    * and cost, and is the last text, or the failure when its stop reason is {@code error} (a later
-   * one that succeeds, after pi's own retry, clears it); {@code turn_end} counts a turn; {@code
+   * one that succeeds, after pi's own retry, clears it); {@code turn_start} a turn begun (what a
+   * turn budget watches), {@code turn_end} a turn done; {@code
    * agent_end} finishes the run with the last text as the response.
    */
   @Override
   public void read(JsonNode e, PresetReader.Tally t) {
     switch (e.path("type").asText()) {
       case "session" -> t.session(e.path("id").asText(null));
+      case "turn_start" -> t.turnsBegun++;
       case "turn_end" -> t.turn();
       case "message_end" -> {
         JsonNode m = e.path("message");

@@ -56,6 +56,24 @@ public sealed interface Preset permits ClaudePreset, CodexPreset, PiPreset, Curs
    */
   List<String> argv(List<String> base, String mode, String session, boolean resume);
 
+  /**
+   * The CLI's own flags for a task's budget ({@code agent.max_turns}, {@code agent.max_cost_usd}:
+   * what is left of them, null where not set), added to the argv; null when the CLI has no such
+   * flags: the service then watches the run's output and stops it at a limit.
+   */
+  default List<String> budgetFlags(Integer maxTurns, Double maxCostUsd) {
+    return null;
+  }
+
+  /**
+   * What this preset's output lets a budget count: {@code turns} (its turns are model round trips:
+   * claude's num_turns, pi's turns) and {@code cost} (it reports dollars). The settings refuse a
+   * budget a preset cannot count.
+   */
+  default List<String> budgets() {
+    return List.of();
+  }
+
   /** Takes one event of the CLI's output (a JSON line of stdout) into {@code t}. */
   void read(JsonNode event, PresetReader.Tally t);
 

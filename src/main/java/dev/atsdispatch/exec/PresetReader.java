@@ -20,6 +20,9 @@ public final class PresetReader implements BiConsumer<String, String> {
   private static final Pattern LIMIT_TEXT = Pattern.compile("(?i)usage limit|rate limit|rate_limit|\\(429\\)");
   private static final Pattern RESET = Pattern.compile("\\|(\\d{10})\\b");
 
+  /** A budget limit the CLI itself stopped the run at (its own flags: claude's --max-turns, --max-budget-usd). */
+  public enum BudgetStop { TURNS, COST }
+
   /** A limit a run ended on: when it resets (null: not said), and the agent's words. */
   public record Limit(Instant reset, String detail) {}
 
@@ -27,11 +30,13 @@ public final class PresetReader implements BiConsumer<String, String> {
    * What the output said so far. {@code finished}: a final event came (a result, the end of the
    * turn); {@code response}: its text (null before, or when it had none); {@code lastText}: the
    * last assistant text seen, final or not; {@code error}: the failure the run reported; the
-   * numbers are null where the CLI did not give them.
+   * numbers are null where the CLI did not give them; {@code turnsBegun}: turns the run has begun
+   * (0 where the CLI does not say when one begins); {@code budgetStop}: the budget limit the CLI
+   * stopped the run at (its own flags), or null.
    */
   public record Facts(String sessionId, boolean finished, String response, String lastText, boolean isError,
       String error, Integer apiErrorStatus, Double costUsd, Long inputTokens, Long outputTokens,
-      Long cacheReadTokens, Long cacheWriteTokens, Integer numTurns) {
+      Long cacheReadTokens, Long cacheWriteTokens, Integer numTurns, int turnsBegun, BudgetStop budgetStop) {
 
     /** The fields the task's outputs gain: session_id, cost_usd, the token counts, num_turns, is_error. */
     public ObjectNode outputs() {
@@ -63,6 +68,8 @@ public final class PresetReader implements BiConsumer<String, String> {
     Long cacheReadTokens;
     Long cacheWriteTokens;
     Integer numTurns;
+    int turnsBegun;
+    BudgetStop budgetStop;
 
     Tally() {}
 
@@ -101,7 +108,7 @@ public final class PresetReader implements BiConsumer<String, String> {
 
     Facts facts() {
       return new Facts(sessionId, finished, response, lastText, isError, error, apiErrorStatus, costUsd, inputTokens,
-          outputTokens, cacheReadTokens, cacheWriteTokens, numTurns);
+          outputTokens, cacheReadTokens, cacheWriteTokens, numTurns, turnsBegun, budgetStop);
     }
   }
 

@@ -28,7 +28,7 @@ import java.util.function.IntSupplier;
 public final class DispatchMetrics {
   /** The outcomes {@link #taskFinished} accepts; each is exported from the start, at 0. */
   public static final List<String> OUTCOMES = List.of("completed", "failed", "poisoned", "blocked",
-      "rejected", "cancelled", "lease_lost", "interrupted", "limited");
+      "rejected", "cancelled", "lease_lost", "interrupted", "limited", "budget");
 
   /** Content type of {@link #writeText}'s output (Prometheus text format 0.0.4). */
   public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
@@ -75,7 +75,7 @@ public final class DispatchMetrics {
   private volatile IntSupplier outboxDepth = ZERO;
   private volatile IntSupplier paused = ZERO;
 
-  /** 1 while claiming is paused (a usage limit of the agent's backend), else 0. */
+  /** 1 while claiming is paused (a usage limit of the agent's backend, or its daily spend cap), else 0. */
   public void pausedGauge(IntSupplier s) {
     paused = s;
   }
@@ -108,7 +108,7 @@ public final class DispatchMetrics {
     gauge(TASKS_DEFERRED, "Tasks waiting on dependencies (not claimed)", () -> deferred);
     gauge(OUTBOX_DEPTH, "Results and notifications not yet acknowledged",
         () -> outboxDepth);
-    gauge(CLAIMING_PAUSED, "1 while claiming is paused for a usage limit of the agent's backend", () -> paused);
+    gauge(CLAIMING_PAUSED, "1 while claiming is paused for a usage limit or the daily spend cap of the agent's backend", () -> paused);
   }
 
   /** A fresh instance with its own registry. */

@@ -38,6 +38,19 @@ final class PresetSettingsTest {
   }
 
   @Test
+  void budgetsAreReadAndABudgetThePresetCannotCountIsRefusedByName() {
+    var b = load(Map.of("agent.preset", "claude", "agent.max_turns", "12", "agent.max_cost_usd", "$2.00",
+        "agent.daily_cost_usd", "20")).service().budget();
+    assertEquals(new dev.atsdispatch.dispatch.Budget(12, 2.0, 20.0), b);
+    assertEquals(dev.atsdispatch.dispatch.Budget.NONE, load(Map.of("agent.preset", "pi")).service().budget());
+    Settings.InvalidSetting e = assertThrows(Settings.InvalidSetting.class,
+        () -> load(Map.of("agent.preset", "codex", "agent.daily_cost_usd", "5")));
+    assertTrue(e.getMessage().contains("agent.daily_cost_usd") && e.getMessage().contains("codex"), e.getMessage());
+    e = assertThrows(Settings.InvalidSetting.class, () -> load(Map.of("agent.preset", "pi", "agent.max_cost_usd", "lots")));
+    assertTrue(e.getMessage().contains("agent.max_cost_usd") && e.getMessage().contains("not an amount"), e.getMessage());
+  }
+
+  @Test
   void preflightAsksThePresetsCliForItsVersion() throws Exception {
     assertTrue(Files.isExecutable(CODEX), CODEX + " is missing: the build installs it (mvn process-test-resources)");
     RunCommand.localPreflight(load(Map.of("agent.preset", "codex", "agent.command", CODEX.toString())));

@@ -1,0 +1,109 @@
+package dev.atsdispatch.dispatch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.atsdispatch.devserver.DevServer;
+import dev.atsdispatch.testing.FakeMessagesApi;
+import dev.atsdispatch.testing.Http;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Budgets with the real pi CLI, which has no budget flags, against a fake Messages API whose model
+ * asks for a tool again and again: the service watches pi's events and stops it at the task's
+ * turn or cost limit; the task fails with the budget's reason, not retried and with no strike.
+ */
+@Timeout(120)
+final class PiBudgetTest {
+  @TempDir Path dir;
+  DevServer server;
+  Http http;
+  FakeMessagesApi api;
+  Service service;
+
+  @BeforeEach
+  void start() throws Exception {
+    assertTrue(Files.isExecutable(PiPresetTest.PI), PiPresetTest.PI + " is missing: the build installs it");
+    server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
+    http = new Http(server.url(), "human", "tester", "Tester");
+    api = FakeMessagesApi.start();
+  }
+
+  @AfterEach
+  void stop() {
+    if (service != null) service.close();
+    if (api != null) api.close();
+    if (server != null) server.close();
+  }
+
+  void startService(Integer maxTurns, Double maxCostUsd) throws Exception {
+    ServiceConfig.Builder b = DispatchFixture.config(PiPresetTest.PI, dir.resolve("state"), dir.resolve("keys"));
+    b.agentCommand = List.of(PiPresetTest.PI.toString(), "--provider", "anthropic", "--model", "claude-sonnet-4-5");
+    b.preset = "pi";
+    b.retries = 1; // a budget stop is not retried all the same
+    b.retryBackoff = Duration.ZERO;
+    b.maxTurns = maxTurns;
+    b.maxCostUsd = maxCostUsd;
+    Path agentDir = Files.createDirectories(dir.resolve("pi-agent"));
+    Files.writeString(agentDir.resolve("models.json"),
+        "{\"providers\":{\"anthropic\":{\"baseUrl\":\"" + api.url() + "\"}}}");
+    b.extraEnv = Map.of("PI_CODING_AGENT_DIR", agentDir.toString(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
+        "PI_OFFLINE", "1", "HOME", Files.createDirectories(dir.resolve("pi-home")).toString());
+    service = DispatchFixture.start(server.url(), b.build(), "ada-pi", dir);
+  }
+
+  /** The model reads a file, forever (the fake API repeats its last reply). */
+  void readForever() {
+    api.then(new FakeMessagesApi.ToolUse("read", Http.JSON.createObjectNode().put("path", "notes.txt")));
+  }
+
+  JsonNode finished(long id) {
+    List<JsonNode> f = DispatchFixture.ledger(dir.resolve("state"), id, "attempt_finished");
+    assertEquals(1, f.size(), "retried: " + f);
+    JsonNode fin = f.get(0);
+    assertEquals("budget", fin.path("outcome").asText(), fin.toString());
+    assertFalse(fin.path("strike").asBoolean(true), fin.toString());
+    return fin;
+  }
+
+  @Test
+  void piIsStoppedWhenATurnBeyondTheLimitBegins() throws Exception {
+    readForever();
+    startService(2, null);
+    long id = DispatchFixture.create(http, "Read the notes until told to stop", 5, null);
+    DispatchFixture.awaitStatus(http, id, "failed", Duration.ofSeconds(60));
+    assertEquals("Budget: 2 turns reached the limit of 2", DispatchFixture.task(http, id).path("reason").asText());
+    // the stop is a signal: the turn that began past the limit may get its answer before pi is gone
+    JsonNode fin = finished(id);
+    int turns = fin.path("num_turns").asInt();
+    assertTrue(turns == 2 || turns == 3, fin.toString());
+    int asked = api.requests().size();
+    assertTrue(asked == 2 || asked == 3, "the model was asked " + asked + " times");
+  }
+
+  @Test
+  void piIsStoppedWhenTheTasksCostPassesTheLimit() throws Exception {
+    readForever();
+    startService(null, 0.0004);
+    long id = DispatchFixture.create(http, "Read the notes until the money runs out", 5, null);
+    DispatchFixture.awaitStatus(http, id, "failed", Duration.ofSeconds(60));
+    JsonNode fin = finished(id);
+    double cost = fin.path("cost_usd").asDouble();
+    assertTrue(cost >= 0.0004, fin.toString());
+    assertEquals("Budget: task cost " + Budget.usd(cost) + " over the $0.0004 limit",
+        DispatchFixture.task(http, id).path("reason").asText());
+    int asked = api.requests().size();
+    assertTrue(asked >= 2 && asked < 10, "the model was asked " + asked + " times");
+  }
+}
