@@ -189,7 +189,8 @@ async function overview() {
       el('td', {}, r.route), el('td', {}, r.source || ''), el('td', { class: 'n' }, r.running),
       el('td', { class: 'n' }, r.waiting), el('td', { class: 'n' }, r.deferred),
       el('td', { class: 'n' }, r.awaiting_answer || 0),
-      el('td', {}, r.paused_until ? el('span', { class: 'pill warn' }, 'paused until ' + r.paused_until) : '—'),
+      el('td', {}, r.paused_until ? el('span', { class: 'pill warn', title: r.paused_for || '' },
+        'paused until ' + r.paused_until + (r.paused_for ? ': ' + r.paused_for : '')) : '—'),
       el('td', { class: 'n' }, r.outbox),
       el('td', {}, yes(r.health.subscribed)), el('td', {}, yes(r.health.source_reachable, r.health.detail)))),
     { class: 'routes' }));
