@@ -75,7 +75,7 @@ final class Asking {
   }
 
   static String parkReason(int number) {
-    return "Waiting for an answer to question " + number + ": reply on the task's thread (or ats-dispatch answer)";
+    return Lease.PARK_REASON_PREFIX + number + ": reply on the task's thread (or ats-dispatch answer)";
   }
 
   /**
