@@ -326,7 +326,13 @@ final class AttemptRunner {
       // an encrypted task's output is plaintext: it goes to no event history (the preset reads it in memory)
       java.util.function.BiConsumer<String, String> toEvents = view.encrypted() ? null
           : (stream, line) -> events.line(t.key, stream, line, clock.now());
-      if (preset != null) spec = spec.withLines(toEvents == null ? preset : preset.andThen(toEvents));
+      ClaudeSessions.Session session = null;
+      if (preset != null) {
+        session = ClaudeSessions.of(state, t.key); // as the spec read it: resumed when begun
+        java.util.function.BiConsumer<String, String> read =
+            preset.andThen(ClaudeSessions.markWhenReported(state, t.key, preset, log));
+        spec = spec.withLines(toEvents == null ? read : read.andThen(toEvents));
+      }
       else if (toEvents != null) spec = spec.withLines(toEvents);
       events.started(t.key, n, clock.now()); // before the spawn: the first line has a history to go to
       if (t.claimedAt != null) events.leased(t.key, t.claimedAt.plus(cfg.lease()));
@@ -344,6 +350,7 @@ final class AttemptRunner {
       noted = attemptNote(t.key, n);
       pgid = agent.pid();
       ObjectNode started = M.createObjectNode().put("attempt", n).put("pgid", pgid).put("start_ms", marked[1]);
+      if (session != null) started.put("session_id", session.id()).put("resumed", session.begun());
       // where the pickup's time went (epoch µs): bench/run prints the breakdown from these
       ObjectNode timings = started.putObject("timings_us");
       if (t.offeredAt != null) timings.put("offered", micros(t.offeredAt));
@@ -373,7 +380,14 @@ final class AttemptRunner {
       }
     } finally {
       if (grant != null) grant.close(); // its token is void from here on
-      if (preset != null && preset.sessionId() != null) {
+      if (preset != null && preset.noConversation()) {
+        try {
+          ClaudeSessions.lost(state, t.key, ClaudeSessions.of(state, t.key).id());
+          log.warn("task {}: Claude Code has no session to resume; the next attempt starts it anew", t.key);
+        } catch (RuntimeException e) {
+          log.warn("task {}: {}", t.key, e.getMessage());
+        }
+      } else if (preset != null && preset.sessionId() != null) {
         try {
           ClaudeSessions.begun(state, t.key, preset.sessionId()); // a later attempt resumes it
         } catch (RuntimeException e) {

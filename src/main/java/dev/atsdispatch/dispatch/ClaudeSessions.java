@@ -49,6 +49,36 @@ final class ClaudeSessions {
     }
   }
 
+  /** Claude Code has no such session: the next attempt starts it anew (same id, {@code --session-id}). */
+  static void lost(StateDir state, TaskKey key, String id) {
+    Path f = file(state, key);
+    try {
+      write(f, new Session(id, false));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot keep the Claude session of task " + key + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A reader of the run's output (beside the preset's {@code stream}) that marks the session begun
+   * as soon as the run reports it (system/init), once: a kill -9 of the service mid-run leaves no
+   * attempt to mark it at its end, and the next attempt must resume the session, not start a new
+   * one with the same id (which Claude Code refuses). Runs on the output thread.
+   */
+  static java.util.function.BiConsumer<String, String> markWhenReported(StateDir state, TaskKey key,
+      dev.atsdispatch.exec.ClaudePreset.Stream stream, org.slf4j.Logger log) {
+    java.util.concurrent.atomic.AtomicBoolean marked = new java.util.concurrent.atomic.AtomicBoolean();
+    return (s, line) -> {
+      String id = stream.sessionId();
+      if (id == null || marked.get() || !marked.compareAndSet(false, true)) return;
+      try {
+        begun(state, key, id);
+      } catch (RuntimeException e) {
+        log.warn("task {}: {}", key, e.getMessage()); // marked again at the attempt's end
+      }
+    };
+  }
+
   private static Path file(StateDir state, TaskKey key) {
     return state.taskDir(key).resolve("claude-session.json");
   }

@@ -89,6 +89,18 @@ public final class ClaudePreset {
       return r == null || !r.hasNonNull("result") ? null : r.get("result").asText();
     }
 
+    /**
+     * Whether the run was to resume a session Claude Code does not have ("No conversation found
+     * with session ID", e.g. the service was killed before Claude Code wrote it, or the agents'
+     * HOME changed): the next attempt must start that session anew.
+     */
+    public boolean noConversation() {
+      JsonNode r = result;
+      if (r == null || !r.path("is_error").asBoolean(false)) return false;
+      for (JsonNode e : r.path("errors")) if (e.asText().startsWith("No conversation found")) return true;
+      return r.path("result").asText("").startsWith("No conversation found");
+    }
+
     public boolean isError() {
       JsonNode r = result;
       return r != null && r.path("is_error").asBoolean(false);
