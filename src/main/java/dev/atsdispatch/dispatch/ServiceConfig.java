@@ -41,7 +41,8 @@ public record ServiceConfig(
     String agentMode,
     String promptTemplate,
     Duration limitBackoff,
-    Duration answerTimeout) {
+    Duration answerTimeout,
+    Duration questionRecheck) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -114,6 +115,7 @@ public record ServiceConfig(
     b.promptTemplate = promptTemplate;
     b.limitBackoff = limitBackoff;
     b.answerTimeout = answerTimeout;
+    b.questionRecheck = questionRecheck;
     return b;
   }
 
@@ -151,6 +153,12 @@ public record ServiceConfig(
     public Duration limitBackoff = Duration.ofMinutes(5);
     /** How long a question to people may wait for its answer before the task fails (questions.answer_timeout). */
     public Duration answerTimeout = Duration.ofHours(24);
+    /**
+     * How long a source that redelivers (NATS) holds a task that waits for an answer back before
+     * offering it again (then it is parked again, or runs if answered): the longest an answer waits
+     * to be taken up there. Not a setting; tests make it short.
+     */
+    public Duration questionRecheck = Duration.ofMinutes(1);
     public List<String> envAllowlist = DEFAULT_ENV_ALLOWLIST;
     public Map<String, String> extraEnv = Map.of();
     public Path stateDir = Path.of("state");
@@ -192,7 +200,7 @@ public record ServiceConfig(
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
           java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate, limitBackoff,
-          answerTimeout);
+          answerTimeout, questionRecheck);
     }
 
     private static void require(boolean ok, String key, String what) {

@@ -107,14 +107,17 @@ final class ClaudeCrashResumeTest {
     assertTrue(user.contains("Count the okapis"), "the resumed session lost the task: " + user);
     assertTrue(user.contains(ClaudePreset.CONTINUE), user);
     boolean toolCall = false;
+    boolean toolResult = false;
     for (JsonNode m : resumed.path("messages")) {
       for (JsonNode c : m.path("content")) {
         if (c.path("type").asText().equals("tool_use") && c.path("input").path("file_path").asText().equals(note.toString())) {
           toolCall = true;
         }
+        if (c.path("type").asText().equals("tool_result")) toolResult = true;
       }
     }
     assertTrue(toolCall, "the resumed session lost the earlier tool call: " + resumed.path("messages"));
+    assertTrue(toolResult, "the resumed session lost the tool's result: " + resumed.path("messages"));
 
     List<JsonNode> started = ledger(dir.resolve("state"), id, "agent_started");
     assertEquals(2, started.size(), started.toString());
