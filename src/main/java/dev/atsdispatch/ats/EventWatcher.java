@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  * successful subscribe it calls {@link Listener#onSubscribed()} (the engine reconciles then, so
  * events missed while disconnected are found by listing).
  *
- * <p>Events carry light tasks ({@link Task#toLight()}): the outputs and reason of the task in a
- * frame are skipped as it is parsed, and so are its description and title when they are long (read
+ * <p>Events carry light tasks ({@link Task#toLight()}): the outputs of the task in a frame are
+ * skipped as it is parsed, and so are its description, title and reason when they are long (read
  * the full task with {@link AtsClient#get}). A task whose description is at most {@link
  * #WHOLE_DESCRIPTION_CHARS} keeps it and comes whole, enough to run it without reading it again.
  *
@@ -257,7 +257,7 @@ public final class EventWatcher implements AutoCloseable {
 
   /**
    * A frame as a tree, but each task in it ({@code task} or {@code data.task}) without the fields
-   * a light task drops (description, outputs, reason, a long title): an event carries the whole
+   * a light task drops (outputs, a long description, title or reason): an event carries the whole
    * task, and those can be megabytes. They are skipped by the parser, never made into strings.
    */
   /** The longest description an event's task keeps (chars): such a task comes whole. */
@@ -282,8 +282,9 @@ public final class EventWatcher implements AutoCloseable {
       JsonToken v = p.nextToken();
       boolean longText = v == JsonToken.VALUE_STRING && p.getTextLength() > (f.equals("title") ? Task.LIGHT_TITLE
           : WHOLE_DESCRIPTION_CHARS);
-      if (task && (f.equals("outputs") || f.equals("reason"))) {
-        p.skipChildren();
+      if (task && (f.equals("outputs") || f.equals("reason") && (v != JsonToken.VALUE_STRING
+          || p.getTextLength() > Task.LIGHT_REASON))) {
+        p.skipChildren(); // a short reason is kept: it tells a task parked for a question
       } else if (task && (f.equals("title") || f.equals("description")) && (longText || v.isStructStart())) {
         p.skipChildren();
         into.put(CUT, true);

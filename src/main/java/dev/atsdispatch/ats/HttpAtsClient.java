@@ -263,6 +263,9 @@ public final class HttpAtsClient implements AtsClient {
     } else if (field.equals("title") && p.currentToken() == JsonToken.VALUE_STRING
         && p.getTextLength() <= Task.LIGHT_TITLE) {
       kept.put("title", p.getText()); // a short title is kept: it tells a registration
+    } else if (field.equals("reason") && p.currentToken() == JsonToken.VALUE_STRING
+        && p.getTextLength() <= Task.LIGHT_REASON) {
+      kept.put("reason", p.getText()); // a short reason is kept: it tells a task parked for a question
     } else {
       p.skipChildren();
     }

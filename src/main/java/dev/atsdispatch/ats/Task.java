@@ -12,8 +12,9 @@ import java.time.Instant;
  *
  * <p>A {@code light} task is what a light list ({@link TaskQuery#light()}) returns: everything a
  * queue needs (id, status, priority, type, channel, payload, assignee, lease and times) but no
- * {@code title}, {@code description} or {@code reason} (null) and no {@code outputs} (empty). Read
- * the full task with {@link AtsClient#get} before working on it.
+ * {@code description} (null), no {@code outputs} (empty), and a {@code title} or {@code reason}
+ * only when short (a parked task's reason tells its dependents to wait). Read the full task with
+ * {@link AtsClient#get} before working on it.
  */
 public record Task(
     long id,
@@ -43,14 +44,16 @@ public record Task(
         assigneeId, assigneeName, leaseExpires, reason, createdAt, updatedAt, false);
   }
 
-  /** This task without its text: title, description and reason null, outputs empty. */
+  /** The longest title a light task keeps. */
   public static final int LIGHT_TITLE = 1024;
+  /** The longest reason a light task keeps. */
+  public static final int LIGHT_REASON = 1024;
 
-  /** The task without its description, reason and outputs (and its title, unless short). */
+  /** The task without its description and outputs (and its title and reason, unless short). */
   public Task toLight() {
     return new Task(id, title != null && title.length() <= LIGHT_TITLE ? title : null, null, status, priority, type, channel, payload,
         JsonNodeFactory.instance.arrayNode(), assigneeType, assigneeId, assigneeName, leaseExpires,
-        null, createdAt, updatedAt, true);
+        reason != null && reason.length() <= LIGHT_REASON ? reason : null, createdAt, updatedAt, true);
   }
 
   /** Reads a task object; throws IllegalArgumentException when id or status is unusable. */

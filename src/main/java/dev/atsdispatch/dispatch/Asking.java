@@ -33,8 +33,6 @@ import org.slf4j.LoggerFactory;
 final class Asking {
   private static final Logger log = LoggerFactory.getLogger(Asking.class);
   private static final ObjectMapper M = new ObjectMapper();
-  /** How long a source that redelivers holds a waiting task back before offering it again. */
-  static final Duration RECHECK = Duration.ofMinutes(1);
 
   private final ServiceConfig cfg;
   private final TaskSource source;
@@ -75,7 +73,7 @@ final class Asking {
   }
 
   static String parkReason(int number) {
-    return "Waiting for an answer to question " + number + ": reply on the task's thread (or ats-dispatch answer)";
+    return Lease.PARK_REASON_PREFIX + number + ": reply on the task's thread (or ats-dispatch answer)";
   }
 
   /**
@@ -99,7 +97,7 @@ final class Asking {
     }
     tell(t.key, view, q);
     try {
-      lease.park(parkReason(q.number()), RECHECK);
+      lease.park(parkReason(q.number()), cfg.questionRecheck());
       ledger.append("parked", M.createObjectNode().put("question", q.number()), clock.now());
       log.info("task {}: attempt {} asked question {}; the task waits for the answer (no lease held)", t.key, attempt, q.number());
     } catch (SourceException x) {
@@ -144,11 +142,11 @@ final class Asking {
     return true;
   }
 
-  /** Until the next offer of a waiting task: a minute, or what is left of its wait. */
+  /** Until the next offer of a waiting task: questionRecheck (a minute), or what is left of its wait. */
   private Duration recheck(Questions.Open q) {
     Duration left = Duration.between(clock.now(), q.askedAt().plus(cfg.answerTimeout()));
     if (left.compareTo(Duration.ofSeconds(1)) < 0) return Duration.ofSeconds(1);
-    return left.compareTo(RECHECK) < 0 ? left : RECHECK;
+    return left.compareTo(cfg.questionRecheck()) < 0 ? left : cfg.questionRecheck();
   }
 
   /**

@@ -347,6 +347,11 @@ final class AttemptRunner {
       java.util.function.BiConsumer<String, String> toEvents = view.encrypted() ? null
           : (stream, line) -> events.line(t.key, stream, line, clock.now());
       java.util.function.BiConsumer<String, String> read = preset;
+      PresetSessions.Session session = null;
+      if (preset != null) {
+        session = PresetSessions.of(state, t.key, preset.preset()); // as the spec read it: resumed when begun
+        read = read.andThen(PresetSessions.markWhenReported(state, t.key, preset, log));
+      }
       if (preset != null && cfg.budget().perTask() && !AgentWork.hasBudgetFlags(preset.preset())) {
         Budget budget = cfg.budget(); // a CLI without budget flags: its output is watched, and it is stopped at a limit
         read = read.andThen((stream, line) -> {
@@ -372,6 +377,10 @@ final class AttemptRunner {
       noted = attemptNote(t.key, n);
       pgid = agent.pid();
       ObjectNode started = M.createObjectNode().put("attempt", n).put("pgid", pgid).put("start_ms", marked[1]);
+      if (session != null) {
+        if (session.id() != null) started.put("session_id", session.id());
+        started.put("resumed", session.begun());
+      }
       // where the pickup's time went (epoch µs): bench/run prints the breakdown from these
       ObjectNode timings = started.putObject("timings_us");
       if (t.offeredAt != null) timings.put("offered", micros(t.offeredAt));
@@ -401,7 +410,14 @@ final class AttemptRunner {
       }
     } finally {
       if (grant != null) grant.close(); // its token is void from here on
-      if (preset != null && preset.sessionId() != null) {
+      if (preset != null && preset.noSession()) {
+        try {
+          PresetSessions.lost(state, t.key, preset.preset());
+          log.warn("task {}: {} has no session to resume; the next attempt starts it anew", t.key, preset.preset().name());
+        } catch (RuntimeException e) {
+          log.warn("task {}: {}", t.key, e.getMessage());
+        }
+      } else if (preset != null && preset.sessionId() != null) {
         try {
           PresetSessions.begun(state, t.key, preset.preset(), preset.sessionId()); // a later attempt resumes it
         } catch (RuntimeException e) {

@@ -57,6 +57,22 @@ public final class Dependencies {
   private final Map<TaskKey, TaskStatus> status = bounded(STATUSES_REMEMBERED);
   private final Set<TaskKey> missing = java.util.Collections.newSetFromMap(bounded(STATUSES_REMEMBERED));
   private final Map<TaskKey, String> inCycle = bounded(REMEMBERED);
+  /** Failed tasks whose source said they are parked for a question: not finished. */
+  private final Set<TaskKey> parked = java.util.Collections.newSetFromMap(bounded(STATUSES_REMEMBERED));
+  private final java.util.function.Predicate<TaskKey> parkedHere;
+
+  /** Nothing is parked but what a source says is. */
+  public Dependencies() {
+    this(k -> false);
+  }
+
+  /**
+   * {@code parkedHere}: whether this service parked a task for a question (its state directory
+   * knows); such a task that shows failed is not finished either. Called on the owner's thread.
+   */
+  public Dependencies(java.util.function.Predicate<TaskKey> parkedHere) {
+    this.parkedHere = parkedHere;
+  }
 
   private static <V> Map<TaskKey, V> bounded(int max) {
     return new LinkedHashMap<>(256, 0.75f, false) {
@@ -108,13 +124,36 @@ public final class Dependencies {
 
   /** Records a task's current status, from an event, a listing or a lookup. */
   public void status(TaskKey id, TaskStatus s) {
+    status(id, s, false);
+  }
+
+  /** As {@link #status(TaskKey, TaskStatus)}; {@code parked}: the source says it waits for an answer. */
+  public void status(TaskKey id, TaskStatus s, boolean parked) {
     missing.remove(id);
     status.put(id, s);
+    if (parked && s == TaskStatus.FAILED) this.parked.add(id);
+    else this.parked.remove(id);
+  }
+
+  /**
+   * Whether a task shows failed only because it waits for the answer to a question (parked by
+   * this service, or by another whose fail reason says so): it will be reopened, so it is
+   * unfinished for the tasks that depend on it.
+   */
+  public boolean waitsForAnswer(TaskKey id) {
+    return status.get(id) == TaskStatus.FAILED && (parked.contains(id) || parkedHere.test(id));
+  }
+
+  /** Whether the task is known to be finished for good (a terminal status, not parked). */
+  public boolean finished(TaskKey id) {
+    TaskStatus s = status.get(id);
+    return s != null && s.isTerminal() && !waitsForAnswer(id);
   }
 
   /** Records that ATS answered 404 for this id. */
   public void notFound(TaskKey id) {
     status.remove(id);
+    parked.remove(id);
     missing.add(id);
   }
 
@@ -125,7 +164,7 @@ public final class Dependencies {
   /**
    * The verdict for task {@code id} with dependencies {@code deps}. Order: a self-dependency, then
    * a cycle, then finished dependencies that block (failed, cancelled, rejected, not found), then
-   * unfinished ones.
+   * unfinished ones (a failed one parked for a question is unfinished: {@link #waitsForAnswer}).
    */
   public Verdict verdict(TaskKey id, Parsed deps) {
     if (deps.ids().contains(id)) return new Blocked("Blocked: task " + id.display() + " depends on itself");
@@ -155,6 +194,8 @@ public final class Dependencies {
       if (s == null) {
         unmet.add(d);
         lookup.add(d);
+      } else if (waitsForAnswer(d)) {
+        unmet.add(d); // parked for a question: reopened once answered (looked up again by the refresh)
       } else if (s == TaskStatus.FAILED || s == TaskStatus.CANCELLED || s == TaskStatus.REJECTED) {
         bad.put(d, s.wire());
       } else if (s != TaskStatus.COMPLETED) {
@@ -197,8 +238,7 @@ public final class Dependencies {
         path.add(0, id);
         return path;
       }
-      TaskStatus s = status.get(at);
-      if (s != null && s.isTerminal()) continue;
+      if (finished(at)) continue;
       for (TaskKey next : edges.getOrDefault(at, List.of())) {
         if (!parent.containsKey(next)) {
           parent.put(next, at);

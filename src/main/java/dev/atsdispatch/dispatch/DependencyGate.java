@@ -42,7 +42,7 @@ final class DependencyGate {
 
   record Blocked(String reason) implements Verdict {}
 
-  private final Dependencies deps = new Dependencies();
+  private final Dependencies deps;
   private final Map<TaskKey, Tracked> deferred = new LinkedHashMap<>();
   private final Map<TaskKey, Set<Tracked>> waiters = new HashMap<>();
   private final Map<TaskKey, long[]> lookupState = new HashMap<>(); // {next allowed nanos, backoff ms}
@@ -59,10 +59,16 @@ final class DependencyGate {
   private final Consumer<Tracked> ready;
   private final java.util.function.BiConsumer<Tracked, String> blocked;
 
-  /** {@code ready}: a task may run now; {@code blocked}: it never can (fail it); {@code onAnswer}: a lookup came back. */
+  /**
+   * {@code ready}: a task may run now; {@code blocked}: it never can (fail it); {@code onAnswer}: a
+   * lookup came back; {@code parkedHere}: this service parked the task for a question (a failed
+   * dependency that is, waits: see {@link Dependencies#waitsForAnswer}).
+   */
   DependencyGate(TaskSource source, Executor calls, Consumer<Runnable> toLoop, Clock clock,
       int maxDependencies, Duration recheck, Consumer<Tracked> ready,
-      java.util.function.BiConsumer<Tracked, String> blocked, Runnable onAnswer) {
+      java.util.function.BiConsumer<Tracked, String> blocked, Runnable onAnswer,
+      java.util.function.Predicate<TaskKey> parkedHere) {
+    this.deps = new Dependencies(parkedHere);
     this.ready = ready;
     this.blocked = blocked;
     this.source = source;
@@ -83,7 +89,12 @@ final class DependencyGate {
 
   /** A status seen from outside (event, listing): re-checks the tasks waiting on it. */
   void seen(TaskKey key, TaskStatus s) {
-    recheck(status(key, s));
+    seen(key, s, false);
+  }
+
+  /** As {@link #seen(TaskKey, TaskStatus)}; {@code parked}: the source says it waits for an answer. */
+  void seen(TaskKey key, TaskStatus s, boolean parked) {
+    recheck(status(key, s, parked));
   }
 
   /** Re-checks deferred tasks until nothing changes: a failure cascades through a chain in one pass. */
@@ -159,7 +170,7 @@ final class DependencyGate {
       t.deferredAt = clock.nanoTime();
       for (TaskKey d : t.deps.ids()) waiters.computeIfAbsent(d, k -> new LinkedHashSet<>()).add(t);
       log.info("task {}: waiting for dependencies {}", t.key, t.deps.ids().stream()
-          .filter(d -> deps.statusOf(d) != TaskStatus.COMPLETED).map(TaskKey::display).collect(Collectors.joining(", ")));
+          .filter(d -> deps.statusOf(d) != TaskStatus.COMPLETED).map(this::waitingOn).collect(Collectors.joining(", ")));
     }
   }
 
@@ -179,8 +190,12 @@ final class DependencyGate {
    * runs for every deferred task after an offer.
    */
   private List<Tracked> status(TaskKey key, TaskStatus s) {
-    deps.status(key, s);
-    if (s.isTerminal()) lookupState.remove(key);
+    return status(key, s, false);
+  }
+
+  private List<Tracked> status(TaskKey key, TaskStatus s, boolean parked) {
+    deps.status(key, s, parked);
+    if (deps.finished(key)) lookupState.remove(key);
     Set<Tracked> w = waiters.get(key);
     return w == null ? List.of() : List.copyOf(w);
   }
@@ -188,6 +203,16 @@ final class DependencyGate {
   /** What is known of a dependency's status; null: nothing yet. */
   TaskStatus statusOf(TaskKey key) {
     return deps.statusOf(key);
+  }
+
+  /** Whether a dependency shows failed only while it waits for the answer to a question. */
+  boolean waitsForAnswer(TaskKey key) {
+    return deps.waitsForAnswer(key);
+  }
+
+  /** A dependency's id for a log line or a reason, with "waiting for an answer" when it is parked. */
+  private String waitingOn(TaskKey d) {
+    return deps.waitsForAnswer(d) ? d.display() + " (waiting for an answer)" : d.display();
   }
 
   List<Tracked> deferredTasks() {
@@ -207,7 +232,7 @@ final class DependencyGate {
   /** The ids a timed-out task still waits for, for its reason. */
   private String unfinished(Tracked t) {
     return t.deps.ids().stream().filter(d -> deps.statusOf(d) != TaskStatus.COMPLETED)
-        .map(TaskKey::display).collect(Collectors.joining(", "));
+        .map(this::waitingOn).collect(Collectors.joining(", "));
   }
 
   /**
@@ -216,8 +241,7 @@ final class DependencyGate {
    */
   void refresh() {
     for (TaskKey d : waiters.keySet()) {
-      TaskStatus s = deps.statusOf(d);
-      if (s == null || !s.isTerminal()) wanted.add(d);
+      if (!deps.finished(d)) wanted.add(d); // a parked one too: its reopen may send no event here
     }
     lookUp();
   }
@@ -248,7 +272,7 @@ final class DependencyGate {
   private void ask(TaskKey id) {
     Runnable answer;
     try {
-      TaskStatus s = source.status(id);
+      TaskSource.DependencyStatus s = source.dependencyStatus(id);
       answer = () -> answered(id, s);
     } catch (SourceException x) {
       if (x.kind() == SourceException.Kind.NOT_FOUND) {
@@ -273,12 +297,12 @@ final class DependencyGate {
     });
   }
 
-  private void answered(TaskKey id, TaskStatus s) {
-    deps.status(id, s);
-    if (s.isTerminal()) {
+  private void answered(TaskKey id, TaskSource.DependencyStatus s) {
+    deps.status(id, s.status(), s.parked());
+    if (deps.finished(id)) {
       lookupState.remove(id);
     } else {
-      backOff(id); // still running: ask again later, less often the longer it runs
+      backOff(id); // still running, or waiting for an answer: ask again later, less often the longer it runs
     }
   }
 

@@ -99,7 +99,7 @@ public final class Engine {
     this.admission = new Admission(state, intake, reporter, clock, cfg.maxAttempts(),
         source.capabilities().lookups() ? null : source.name(), asking);
     this.gate = new DependencyGate(source, calls, this::onLoop, clock, cfg.dependencyMax(), cfg.dependencyRecheck(),
-        this::ready, this::blocked, this::recheckDeferred);
+        this::ready, this::blocked, this::recheckDeferred, k -> asking.questions().get(k) != null);
     this.scheduler = new Scheduler(cfg.concurrency(), cfg.slots());
     this.work = new AgentWork(cfg, state, serviceEnv, intake::logKey, source);
     this.attempts = new AttemptRunner(cfg, source, runner, state, clock, intake, observer, reporter, calls, timers,
@@ -188,7 +188,7 @@ public final class Engine {
     } else if (e instanceof SourceEvent.Cancelled c) {
       cancel(c.key());
     } else if (e instanceof SourceEvent.StatusChanged s) {
-      statusChanged(s.key(), s.status());
+      statusChanged(s.key(), s.status(), s.parked());
     } else if (e instanceof SourceEvent.Connected) {
       if (connections++ > 0) metrics.webSocketReconnected();
       reconcileSoon();
@@ -374,8 +374,8 @@ public final class Engine {
   }
 
   /** A status seen from outside: dependencies learn it; a task held here and finished elsewhere is let go. */
-  private void statusChanged(TaskKey key, TaskStatus s) {
-    gate.seen(key, s);
+  private void statusChanged(TaskKey key, TaskStatus s, boolean parked) {
+    gate.seen(key, s, parked);
     if (s.isTerminal()) letGo(key, Claim.Stop.FINISHED_ELSEWHERE, "the task was " + s.wire() + " elsewhere");
   }
 
@@ -486,7 +486,8 @@ public final class Engine {
     var deps = o.putArray("depends_on");
     for (TaskKey d : t.deps.ids()) {
       TaskStatus s = gate.statusOf(d);
-      deps.addObject().put("task", d.toString()).put("id", d.id()).put("status", s == null ? "unknown" : s.wire());
+      var dep = deps.addObject().put("task", d.toString()).put("id", d.id()).put("status", s == null ? "unknown" : s.wire());
+      if (gate.waitsForAnswer(d)) dep.put("waiting_for_answer", true); // failed only until its question is answered
     }
     if (t.state == Tracked.State.DEFERRED) {
       o.put("waiting_ms", Math.max(0, (clock.nanoTime() - t.deferredAt) / 1_000_000));

@@ -63,6 +63,37 @@ final class PresetSessions {
     }
   }
 
+  /** The CLI has no such session: the next attempt starts it anew under the same reference. */
+  static void lost(StateDir state, TaskKey key, Preset preset) {
+    Path f = file(state, key, preset);
+    try {
+      Session known = Files.isRegularFile(f) ? read(f) : null;
+      write(f, new Session(known == null ? null : known.id(), false));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot keep the " + preset.name() + " session of task " + key + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A reader of the run's output, beside the preset's, that marks the session begun as soon as the
+   * run reports it, once: a kill -9 of the service mid-run leaves no attempt end to mark it, and
+   * the next attempt must resume the session, not start a new one under the same id (which Claude
+   * Code refuses). Runs on the output thread; a failed write is marked again at the attempt's end.
+   */
+  static java.util.function.BiConsumer<String, String> markWhenReported(StateDir state, TaskKey key,
+      dev.atsdispatch.exec.PresetReader reader, org.slf4j.Logger log) {
+    java.util.concurrent.atomic.AtomicBoolean marked = new java.util.concurrent.atomic.AtomicBoolean();
+    return (stream, line) -> {
+      String id = reader.sessionId();
+      if (id == null || marked.get() || !marked.compareAndSet(false, true)) return;
+      try {
+        begun(state, key, reader.preset(), id);
+      } catch (RuntimeException e) {
+        log.warn("task {}: {}", key, e.getMessage());
+      }
+    };
+  }
+
   private static Session read(Path f) throws IOException {
     JsonNode n = M.readTree(f.toFile());
     return new Session(n.hasNonNull("id") ? n.get("id").asText() : null, n.path("begun").asBoolean(false));

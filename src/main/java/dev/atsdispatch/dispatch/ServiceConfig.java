@@ -42,7 +42,8 @@ public record ServiceConfig(
     String promptTemplate,
     Duration limitBackoff,
     Duration answerTimeout,
-    Budget budget) {
+    Budget budget,
+    Duration questionRecheck) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -115,6 +116,7 @@ public record ServiceConfig(
     b.promptTemplate = promptTemplate;
     b.limitBackoff = limitBackoff;
     b.answerTimeout = answerTimeout;
+    b.questionRecheck = questionRecheck;
     b.maxTurns = budget.maxTurns();
     b.maxCostUsd = budget.maxCostUsd();
     b.dailyCostUsd = budget.dailyCostUsd();
@@ -155,6 +157,12 @@ public record ServiceConfig(
     public Duration limitBackoff = Duration.ofMinutes(5);
     /** How long a question to people may wait for its answer before the task fails (questions.answer_timeout). */
     public Duration answerTimeout = Duration.ofHours(24);
+    /**
+     * How long a source that redelivers (NATS) holds a task that waits for an answer back before
+     * offering it again (then it is parked again, or runs if answered): the longest an answer waits
+     * to be taken up there. Not a setting; tests make it short.
+     */
+    public Duration questionRecheck = Duration.ofMinutes(1);
     /** A task's turns, across its attempts (agent.max_turns); null: no limit. */
     public Integer maxTurns;
     /** A task's cost in dollars, across its attempts (agent.max_cost_usd); null: no limit. */
@@ -207,7 +215,7 @@ public record ServiceConfig(
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
           java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate, limitBackoff,
-          answerTimeout, budget);
+          answerTimeout, budget, questionRecheck);
     }
 
     /** A budget needs a preset whose output reports what it counts. */

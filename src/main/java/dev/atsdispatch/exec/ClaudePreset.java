@@ -106,6 +106,9 @@ public final class ClaudePreset implements Preset {
         }
         if (e.path("is_error").asBoolean(false)) {
           String errors = e.path("errors").isArray() && !e.path("errors").isEmpty() ? e.path("errors").get(0).asText() : null;
+          // "No conversation found with session ID ...": a resume of a session Claude Code does not have
+          for (JsonNode x : e.path("errors")) if (x.asText().startsWith("No conversation found")) t.noSession = true;
+          if (e.path("result").asText("").startsWith("No conversation found")) t.noSession = true;
           t.failed(e.path("result").asText(errors != null ? errors : e.path("subtype").asText("error")));
           if (e.path("api_error_status").isNumber()) t.apiErrorStatus = e.get("api_error_status").asInt();
         }

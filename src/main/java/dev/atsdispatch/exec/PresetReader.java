@@ -70,6 +70,8 @@ public final class PresetReader implements BiConsumer<String, String> {
     Integer numTurns;
     int turnsBegun;
     BudgetStop budgetStop;
+    /** The run was to resume a session the CLI does not have (Claude Code's "No conversation found"). */
+    boolean noSession;
 
     Tally() {}
 
@@ -131,6 +133,7 @@ public final class PresetReader implements BiConsumer<String, String> {
   private final Preset preset;
   private final Tally tally = new Tally();
   private volatile Facts facts;
+  private volatile boolean noSession;
 
   PresetReader(Preset preset) {
     this.preset = preset;
@@ -153,7 +156,16 @@ public final class PresetReader implements BiConsumer<String, String> {
     synchronized (tally) {
       preset.read(e, tally);
       facts = tally.facts();
+      noSession = tally.noSession;
     }
+  }
+
+  /**
+   * Whether the run was to resume a session its CLI does not have (the service was killed before
+   * the CLI wrote it, or the agents' HOME changed): the next attempt must start it anew.
+   */
+  public boolean noSession() {
+    return noSession;
   }
 
   /** What the output said so far. */

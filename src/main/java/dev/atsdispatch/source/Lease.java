@@ -11,6 +11,17 @@ import java.util.List;
  * blocking call to the source, safe from any thread, throwing {@link SourceException}.
  */
 public interface Lease {
+  /**
+   * How the reason of a task parked by {@link #park} begins where parking fails the task (ATS):
+   * any dispatcher reading a failed task's reason knows from it that the task is to be reopened.
+   */
+  String PARK_REASON_PREFIX = "Waiting for an answer to question ";
+
+  /** Whether a failed task's reason says it is parked for a question (by this service or another). */
+  static boolean parkReason(String reason) {
+    return reason != null && reason.startsWith(PARK_REASON_PREFIX);
+  }
+
   TaskKey key();
 
   /** The full task as the claim returned it. */

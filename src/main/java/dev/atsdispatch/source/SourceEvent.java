@@ -11,8 +11,15 @@ public sealed interface SourceEvent {
   /** A task was cancelled at the source. */
   record Cancelled(TaskKey key) implements SourceEvent {}
 
-  /** A task reached a status seen from outside (finished by anyone, or claimed by another). */
-  record StatusChanged(TaskKey key, TaskStatus status) implements SourceEvent {}
+  /**
+   * A task reached a status seen from outside (finished by anyone, or claimed by another);
+   * {@code parked}: failed only to wait for an answer to a question ({@link Lease#parkReason}).
+   */
+  record StatusChanged(TaskKey key, TaskStatus status, boolean parked) implements SourceEvent {
+    public StatusChanged(TaskKey key, TaskStatus status) {
+      this(key, status, false);
+    }
+  }
 
   /** Someone wrote on the task's thread (threads capability): an answer to a question, perhaps. */
   record Said(TaskKey key) implements SourceEvent {}

@@ -49,6 +49,18 @@ public interface TaskSource extends AutoCloseable {
   /** The task's current status (for dependencies); NOT_FOUND when it does not exist. */
   TaskStatus status(TaskKey key);
 
+  /**
+   * The status of a task others depend on, and whether it is parked: failed only to wait for the
+   * answer to a question (its reason says so, {@link Lease#parkReason}), so it is not finished.
+   * By default only the status: a source whose parked tasks are not failed need say no more.
+   */
+  default DependencyStatus dependencyStatus(TaskKey key) {
+    return new DependencyStatus(status(key), false);
+  }
+
+  /** What a dependency lookup found: the status, and whether the task waits for an answer. */
+  record DependencyStatus(TaskStatus status, boolean parked) {}
+
   /** The attempts recorded on the task's thread by any service since {@code since} (null: all), threads capability; else none. */
   default SharedAttempts sharedAttempts(TaskKey key, java.time.Instant since) {
     return SharedAttempts.NONE;

@@ -98,7 +98,7 @@ final class EventWatcherTest {
   }
 
   @Test
-  void anEventCarriesALightTaskWithoutItsDescriptionOutputsOrReason() throws Exception {
+  void anEventCarriesALightTaskWithoutItsDescriptionOutputsOrLongReason() throws Exception {
     String frame = "{\"type\":\"task.failed\",\"data\":{\"task\":{\"id\":7,\"title\":\"short\","
         + "\"description\":\"" + "d".repeat(1 << 20) + "\",\"status\":\"failed\",\"priority\":3,"
         + "\"channel\":\"ada-dispatch\",\"payload\":{\"description\":\"kept\",\"depends_on\":[\"5\"]},"
@@ -111,7 +111,7 @@ final class EventWatcherTest {
     assertEquals(7, t.id());
     assertEquals("short", t.title());
     assertEquals(null, t.description());
-    assertEquals(null, t.reason());
+    assertEquals("why", t.reason(), "a short reason is kept: it tells a task parked for a question");
     assertEquals(0, t.outputs().size());
     assertEquals(3, t.priority());
     assertEquals("kept", t.payload().path("description").asText(), "the payload is kept whole");
@@ -120,11 +120,14 @@ final class EventWatcherTest {
     JsonNode longTitle = EventWatcher.readLight("{\"type\":\"task.created\",\"task\":{\"id\":8,\"title\":\""
         + "t".repeat(Task.LIGHT_TITLE + 1) + "\",\"status\":\"pending\"}}");
     assertEquals(null, Task.fromJson(longTitle.path("task")).title());
+    JsonNode longReason = EventWatcher.readLight("{\"type\":\"task.failed\",\"task\":{\"id\":8,\"reason\":\""
+        + "r".repeat(Task.LIGHT_REASON + 1) + "\",\"status\":\"failed\"}}");
+    assertFalse(longReason.path("task").has("reason"), "a long reason is skipped");
     assertTrue(msg.path("data").path("task").has(EventWatcher.CUT), "the cut is marked: the task is light");
   }
 
   @Test
-  void anEventWithAShortDescriptionCarriesTheTaskWholeButNeverItsOutputsOrReason() throws Exception {
+  void anEventWithAShortDescriptionCarriesTheTaskWholeButNeverItsOutputs() throws Exception {
     String d = "d".repeat(EventWatcher.WHOLE_DESCRIPTION_CHARS);
     JsonNode msg = EventWatcher.readLight("{\"type\":\"task.created\",\"task\":{\"id\":9,\"title\":\"t\","
         + "\"description\":\"" + d + "\",\"status\":\"pending\",\"outputs\":[{\"response\":\"r\"}],\"reason\":\"why\"}}");
@@ -132,7 +135,7 @@ final class EventWatcherTest {
     assertFalse(task.has(EventWatcher.CUT));
     Task t = Task.fromJson(task);
     assertEquals(d, t.description());
-    assertEquals(null, t.reason());
+    assertEquals("why", t.reason());
     assertEquals(0, t.outputs().size());
     JsonNode longer = EventWatcher.readLight("{\"type\":\"task.created\",\"task\":{\"id\":9,\"title\":\"t\","
         + "\"description\":\"" + d + "d\",\"status\":\"pending\"}}");

@@ -59,7 +59,7 @@ final class HttpAtsClientTest extends AtsClientContract {
       assertEquals(7, t.id());
       assertEquals("t", t.title(), "a short title is kept (it tells a registration)");
       assertNull(t.description());
-      assertNull(t.reason());
+      assertEquals("r", t.reason(), "a short reason is kept (it tells a task parked for a question)");
       assertEquals(0, t.outputs().size());
       assertEquals(TaskStatus.IN_PROGRESS, t.status());
       assertEquals(3, t.priority());
@@ -94,7 +94,8 @@ final class HttpAtsClientTest extends AtsClientContract {
       mock.enqueue(new MockResponse().setBody("{\"task\":{\"id\":7,\"title\":\"t\",\"description\":\"d\","
           + "\"status\":\"completed\",\"priority\":3,\"payload\":{\"description\":\"kept\"},"
           + "\"outputs\":[{\"response\":\"r\"}],\"reason\":\"x\"},\"messages\":[{\"parts\":[]}]}"));
-      mock.enqueue(new MockResponse().setBody("{\"id\":8,\"description\":\"d\",\"status\":\"pending\"}"));
+      mock.enqueue(new MockResponse().setBody("{\"id\":8,\"description\":\"d\",\"status\":\"pending\",\"reason\":\""
+          + "r".repeat(Task.LIGHT_REASON + 1) + "\"}"));
       mock.enqueue(new MockResponse().setBody("[1]"));
       mock.enqueue(new MockResponse().setResponseCode(404).setBody("{\"error\":\"Task not found\"}"));
 
@@ -104,7 +105,7 @@ final class HttpAtsClientTest extends AtsClientContract {
       assertEquals(7, t.id());
       assertEquals("t", t.title());
       assertNull(t.description());
-      assertNull(t.reason());
+      assertEquals("x", t.reason(), "a short reason is kept");
       assertEquals(0, t.outputs().size());
       assertEquals(TaskStatus.COMPLETED, t.status());
       assertEquals(3, t.priority());
@@ -114,6 +115,7 @@ final class HttpAtsClientTest extends AtsClientContract {
       assertEquals(8, bare.id());
       assertEquals(TaskStatus.PENDING, bare.status());
       assertNull(bare.description());
+      assertNull(bare.reason(), "a long reason is skipped");
 
       assertEquals(AtsException.Kind.UNAVAILABLE, assertThrows(AtsException.class, () -> c.getLight(9)).kind());
       assertEquals(AtsException.Kind.NOT_FOUND, assertThrows(AtsException.class, () -> c.getLight(10)).kind());

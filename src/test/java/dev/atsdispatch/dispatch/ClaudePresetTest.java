@@ -109,6 +109,33 @@ final class ClaudePresetTest {
   }
 
   /**
+   * A session marked begun that Claude Code does not have (the agents' HOME changed, or the
+   * service died before Claude Code wrote it): the resume fails with "No conversation found", and
+   * the retry starts that session anew rather than failing the same way until the task is poisoned.
+   */
+  @Test
+  void aSessionClaudeCodeDoesNotHaveIsStartedAnewByTheRetry() throws Exception {
+    api.then(new FakeMessagesApi.Text("started afresh"));
+    long id = DispatchFixture.create(http, "Weigh the tapir", 5, null);
+    String sid = "7d0c3d1e-0000-4000-8000-00000000000" + (id % 10);
+    var ownerOnly = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Path f = dir.resolve("state");
+    for (String part : List.of("tasks", "ats", Long.toString(id))) f = Files.createDirectories(f.resolve(part), ownerOnly);
+    f = f.resolve("claude-session.json");
+    Files.writeString(f, "{\"id\":\"" + sid + "\",\"begun\":true}");
+    startService(1);
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(60));
+    JsonNode out = DispatchFixture.task(http, id).path("outputs").get(0);
+    assertEquals("started afresh", out.path("response").asText(), out.toString());
+    assertEquals(sid, out.path("session_id").asText(), out.toString());
+    List<JsonNode> started = DispatchFixture.ledger(dir.resolve("state"), id, "agent_started");
+    assertEquals(List.of(true, false), started.stream().map(e -> e.path("resumed").asBoolean()).toList(), started.toString());
+    assertEquals(1, api.requests().size());
+    assertTrue(FakeMessagesApi.userText(api.requests().get(0)).contains("Weigh the tapir"), "the new session lacks the task");
+  }
+
+  /**
    * A usage limit (the API's 429, with Claude Code's "usage limit reached|<reset>" text) is no
    * strike: the task is given back, claiming pauses until the reset (readiness and the status say
    * so), and then the task runs and completes.

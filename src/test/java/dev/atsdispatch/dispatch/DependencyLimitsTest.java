@@ -136,7 +136,7 @@ final class DependencyLimitsTest {
     int[] answers = new int[1];
     Duration recheck = Duration.ofSeconds(5);
     DependencyGate gate = new DependencyGate(source, work, work::execute, clock, 1000, recheck, ready -> { },
-        (blocked, why) -> { }, () -> answers[0]++);
+        (blocked, why) -> { }, () -> answers[0]++, key -> false);
     List<TaskKey> deps = new ArrayList<>();
     for (long d = 1_000; d < 2_000; d++) deps.add(source.add(d));
     TaskKey k = source.add(1, dependingOn(1_000, 1_000));

@@ -92,13 +92,16 @@ final class EncryptedTasksTest {
   }
 
   void startService() {
+    // the agent echoes its prompt (so the response holds the plaintext) and counts its runs
+    startService(DispatchFixture.agent(dir, "echo.sh",
+        "echo \"$ATS_TASK_ID\" >> " + runs + "; cat; echo \"stderr also sees $ATS_TASK_TITLE\" >&2"));
+  }
+
+  void startService(Path agent) {
     NotifyConfig ncfg = NotifyConfig.builder()
         .telegram(TestSecrets.botToken(), "42", telegram.url("/").toString().replaceAll("/$", ""))
         .callbackAllow(List.of("127.0.0.1/32")).build();
-    // the agent echoes its prompt (so the response holds the plaintext) and counts its runs
-    ServiceConfig cfg = DispatchFixture.config(DispatchFixture.agent(dir, "echo.sh",
-        "echo \"$ATS_TASK_ID\" >> " + runs + "; cat; echo \"stderr also sees $ATS_TASK_TITLE\" >&2"),
-        dir.resolve("state"), dir.resolve("keys")).build();
+    ServiceConfig cfg = DispatchFixture.config(agent, dir.resolve("state"), dir.resolve("keys")).build();
     service = DispatchFixture.start(server.url(), cfg, dir,
         new Service.Extensions(st -> CryptoIntake.forState(dir.resolve("keys"), st), TaskNotifier.factory(ncfg)));
   }
@@ -332,6 +335,65 @@ final class EncryptedTasksTest {
     assertTrue(tg.get(1).contains("Registration requests in the last 10 minutes</b>: 4 new, 0 invalid, 96 refused"),
         tg.get(1));
     assertEquals(List.of(), DispatchFixture.lines(runs), "no agent runs for a registration");
+  }
+
+  /**
+   * An encrypted task's question: its plaintext stays in the work directory; the thread has it
+   * sealed to the sender (who can open it), and the logs, Telegram, the ledger, the question file
+   * and {@code questions --json} never show it; the answer given on the command line reaches the
+   * next run, whose response goes back sealed.
+   */
+  @Test
+  void anEncryptedTasksQuestionNeverAppearsInPlaintextOutsideItsWorkDirectory() throws Exception {
+    startService(DispatchFixture.agent(dir, "asks.sh", String.join("\n",
+        "cat > /dev/null",
+        "if [ -n \"$ATS_ANSWER\" ]; then echo \"answered: $ATS_ANSWER\"; exit 0; fi",
+        "mkdir -p \"$ATS_QUESTIONS_DIR\" && echo 'Is " + CANARY + " the right zebra?' > \"$ATS_QUESTIONS_DIR/001.question\"")));
+    long id = submit("outer title", envelope("Feed " + CANARY, null, null));
+    dev.atsdispatch.testing.Wait.until("the task parked", Duration.ofSeconds(30), () -> {
+      JsonNode t = task(id);
+      return t.path("status").asText().equals("failed") && t.path("reason").asText().startsWith("Waiting for an answer to question 1");
+    });
+    String thread = http.get("/tasks/" + id + "/messages").text();
+    assertFalse(thread.contains(CANARY), "the thread shows the question: " + thread);
+    JsonNode sealed = null;
+    for (JsonNode m : Http.JSON.readTree(thread).path("messages")) {
+      for (JsonNode part : m.path("parts")) {
+        if (part.path("content").has("encrypted_question")) sealed = part.path("content").path("encrypted_question");
+      }
+    }
+    assertTrue(sealed != null, "no sealed question on the thread: " + thread);
+    JsonNode opened = NaclJs.run("open", Http.JSON.createObjectNode().put("nonce", sealed.path("nonce").asText())
+        .put("ciphertext", sealed.path("ciphertext").asText()).put("publicKey", ada.publicKey())
+        .put("secretKey", alice.get("secretKey").asText()));
+    assertTrue(opened.path("plaintext").asText().contains("Is " + CANARY + " the right zebra?"), opened.toString());
+
+    String state = dir.resolve("state").toString();
+    String listed = cli("questions", "--json", "--state-dir", state);
+    assertFalse(listed.contains(CANARY), listed);
+    JsonNode q = Http.JSON.readTree(listed).path("questions").get(0);
+    assertTrue(q.path("encrypted").asBoolean(), listed);
+    assertTrue(q.path("text").isMissingNode(), listed);
+    assertFalse(cli("questions", "--state-dir", state).contains(CANARY));
+    assertNoCanaryInStateFiles(); // the ledger and the question's file among them
+
+    cli("answer", Long.toString(id), "the striped one", "--state-dir", state);
+    DispatchFixture.awaitStatus(http, id, "completed", Duration.ofSeconds(30));
+    assertEquals("answered: the striped one", openResponse(task(id)).strip());
+    List<String> tg = bodies(telegram);
+    assertTrue(tg.stream().anyMatch(x -> x.contains("Question 1")), tg.toString());
+    for (String x : tg) assertFalse(x.contains(CANARY), "Telegram shows the question: " + x);
+    assertNoCanaryInLogs();
+    assertNoCanaryInStateFiles();
+  }
+
+  String cli(String... args) {
+    java.io.StringWriter out = new java.io.StringWriter();
+    picocli.CommandLine cl = dev.atsdispatch.cli.Main.commandLine();
+    cl.setOut(new java.io.PrintWriter(out, true));
+    cl.setErr(new java.io.PrintWriter(out, true));
+    assertEquals(0, cl.execute(args), out.toString());
+    return out.toString();
   }
 
   /** No file under the state directory holds the canary (the agents' own work directories aside). */

@@ -140,6 +140,55 @@ final class QuestionsTest {
     assertEquals(1, DispatchFixture.ledger(dir.resolve("state"), id, "attempt_started").size(), "it ran again");
   }
 
+  /** Waits until the engine holds {@code child} deferred on {@code dep}, seen failed while it waits for an answer. */
+  void awaitDeferredOnParked(long child, long dep) {
+    org.awaitility.Awaitility.await("task " + child + " deferred on parked " + dep).atMost(Duration.ofSeconds(20)).until(() -> {
+      for (JsonNode t : service.engine().deferredTasksNow().get()) {
+        if (t.path("id").asLong() != child) continue;
+        for (JsonNode d : t.path("depends_on")) {
+          if (d.path("id").asLong() == dep && d.path("status").asText().equals("failed")
+              && d.path("waiting_for_answer").asBoolean()) return true;
+        }
+      }
+      return false;
+    });
+  }
+
+  @Test
+  void aTaskDependingOnOneParkedForAQuestionWaitsAndRunsAfterTheAnswer() throws Exception {
+    startService(config().build(), false);
+    long parent = DispatchFixture.create(http, "Merge the release", 5, null);
+    awaitParked(parent);
+    long child = DispatchFixture.create(http, "Tag the release", 5, "{\"depends_on\":[" + parent + "]}");
+    awaitDeferredOnParked(child, parent);
+    assertEquals("pending", DispatchFixture.task(http, child).path("status").asText());
+    cli("answer", Long.toString(parent), "main", "--state-dir", dir.resolve("state").toString());
+    awaitParked(child); // the child ran (and asked its own question) once its parent was done
+    assertEquals("completed", DispatchFixture.task(http, parent).path("status").asText());
+    assertEquals(1, DispatchFixture.ledger(dir.resolve("state"), child, "attempt_started").size());
+  }
+
+  @Test
+  void aTaskParkedByAnotherDispatcherInAnotherChannelIsWaitedForByItsFailReason() throws Exception {
+    ServiceConfig.Builder b = config();
+    b.dependencyRecheck = Duration.ofMillis(300); // another channel's changes send no event here
+    startService(b.build(), false);
+    Http other = new Http(server.url(), "agent", "other-dispatcher", "Other");
+    Http.Resp r = other.post("/tasks", "{\"title\":\"elsewhere\",\"channel\":\"elsewhere\"}");
+    long parent = r.task().path("id").asLong();
+    assertEquals(200, other.post("/tasks/" + parent + "/claim", "{}").status());
+    assertEquals(200, other.post("/tasks/" + parent + "/fail",
+        "{\"reason\":\"Waiting for an answer to question 2: reply on the task's thread (or ats-dispatch answer)\"}").status());
+    long child = DispatchFixture.create(http, "After elsewhere", 5, "{\"depends_on\":[" + parent + "]}");
+    awaitDeferredOnParked(child, parent);
+    assertEquals("pending", DispatchFixture.task(http, child).path("status").asText());
+    assertEquals(200, other.post("/tasks/" + parent + "/reopen", "{\"reason\":\"answered\"}").status());
+    assertEquals(200, other.post("/tasks/" + parent + "/claim", "{}").status());
+    assertEquals(200, other.post("/tasks/" + parent + "/complete", "{\"outputs\":[]}").status());
+    // the child asks its own question, which shows it ran
+    awaitParked(child);
+  }
+
   @Test
   void aQuestionAskedThroughTheAgentApiIsAnsweredOnTheThread() throws Exception {
     ServiceConfig.Builder b = config();

@@ -35,10 +35,18 @@ public final class FakeMessagesApi implements AutoCloseable {
   /** The model calls a tool ({@code name} with {@code input}); Claude Code runs it and asks again with its result. */
   public record ToolUse(String name, ObjectNode input) implements Reply {}
 
+  /**
+   * A streamed reply that starts and never ends: pings every half second until the client goes
+   * away or the API closes (a run to kill in the middle). Counted in {@link #held()} while it lasts.
+   */
+  public record Hold() implements Reply {}
+
   private final HttpServer http;
   private final ConcurrentLinkedQueue<Reply> script = new ConcurrentLinkedQueue<>();
   private volatile Reply last = new Text("ok");
   private final List<JsonNode> requests = new CopyOnWriteArrayList<>();
+  private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
+  private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
 
   private FakeMessagesApi(HttpServer http) {
     this.http = http;
@@ -69,6 +77,11 @@ public final class FakeMessagesApi implements AutoCloseable {
   /** The bodies of the message requests so far, in order. */
   public List<JsonNode> requests() {
     return new ArrayList<>(requests);
+  }
+
+  /** How many {@link Hold} replies are going now (their clients still there). */
+  public int held() {
+    return held.get();
   }
 
   /** The text of every user content block of a request, joined. */
@@ -108,6 +121,10 @@ public final class FakeMessagesApi implements AutoCloseable {
       String model = req.path("model").asText("claude");
       if (r instanceof ToolUse u) {
         toolUse(ex, req, model, u);
+        return;
+      }
+      if (r instanceof Hold) {
+        hold(ex, model);
         return;
       }
       String text = ((Text) r).text();
@@ -168,6 +185,25 @@ public final class FakeMessagesApi implements AutoCloseable {
     event(out, "message_stop", M.createObjectNode().put("type", "message_stop"));
   }
 
+  private void hold(HttpExchange ex, String model) throws IOException {
+    ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+    ex.sendResponseHeaders(200, 0);
+    OutputStream out = ex.getResponseBody();
+    ObjectNode start = M.createObjectNode().put("type", "message_start");
+    start.set("message", message(model).putNull("stop_reason"));
+    held.incrementAndGet();
+    try {
+      event(out, "message_start", start);
+      while (!closing.await(500, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        event(out, "ping", M.createObjectNode().put("type", "ping")); // throws once the client is gone
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      held.decrementAndGet();
+    }
+  }
+
   private static ObjectNode message(String model) {
     ObjectNode m = M.createObjectNode().put("id", "msg_fake").put("type", "message").put("role", "assistant").put("model", model);
     m.putArray("content");
@@ -190,6 +226,7 @@ public final class FakeMessagesApi implements AutoCloseable {
 
   @Override
   public void close() {
+    closing.countDown();
     http.stop(0);
   }
 }

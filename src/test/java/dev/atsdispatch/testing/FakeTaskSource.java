@@ -49,7 +49,7 @@ import java.util.function.Predicate;
 public final class FakeTaskSource implements TaskSource {
 
   /** The operations a test can script and count. */
-  public enum Op { LIST, CLAIM, HELD, RENEW, COMPLETE, FAIL, RELEASE, STATUS, NOTE, SHARED_ATTEMPTS, HEALTH }
+  public enum Op { LIST, CLAIM, HELD, RENEW, COMPLETE, FAIL, RELEASE, STATUS, NOTE, SHARED_ATTEMPTS, HEALTH, UNPARK }
 
   /** One call as the source saw it. {@code result} is "ok" or the exception kind; null while in flight. */
   public static final class Call {
@@ -314,12 +314,19 @@ public final class FakeTaskSource implements TaskSource {
 
     /** Someone else finishes (or cancels) the task; pushes StatusChanged when autoEvents is set. */
     public void finishElsewhere(TaskKey k, TaskStatus s) {
+      finishElsewhere(k, s, null);
+    }
+
+    /** As {@link #finishElsewhere(TaskKey, TaskStatus)}, with a reason (a failed task parked by another dispatcher, say). */
+    public void finishElsewhere(TaskKey k, TaskStatus s, String reason) {
       synchronized (this) {
         Rec r = tasks.get(k);
         r.status = s;
         r.holder = "someone-else";
+        r.reason = reason;
       }
-      if (autoEvents) views.forEach(v -> v.statusChanged(k, s));
+      boolean parked = s == TaskStatus.FAILED && Lease.parkReason(reason);
+      if (autoEvents) views.forEach(v -> v.push(new SourceEvent.StatusChanged(k, s, parked)));
     }
 
     /** The task is reopened at the source (pending again); pushes Offered(REOPENED) when autoEvents is set. */
@@ -715,6 +722,37 @@ public final class FakeTaskSource implements TaskSource {
     });
   }
 
+  /** As ATS: a failed task whose reason says it is parked for a question. */
+  @Override
+  public DependencyStatus dependencyStatus(TaskKey key) {
+    return call(Op.STATUS, key, null, () -> {
+      synchronized (store) {
+        store.sweep();
+        Rec r = rec(key);
+        return new DependencyStatus(r.status, r.status == TaskStatus.FAILED && Lease.parkReason(r.reason));
+      }
+    });
+  }
+
+  /** As ATS: a parked (failed) task is reopened; pushes Offered(REOPENED) when autoEvents is set. */
+  @Override
+  public boolean unpark(TaskKey key, String reason) {
+    call(Op.UNPARK, key, reason, () -> {
+      synchronized (store) {
+        Rec r = rec(key);
+        if (r.status != TaskStatus.FAILED) {
+          throw new SourceException(SourceException.Kind.CONFLICT, "Cannot reopen task in " + r.status + " status");
+        }
+        r.status = TaskStatus.PENDING;
+        r.holder = null;
+        r.reason = reason;
+      }
+      return null;
+    });
+    autoPush(() -> store.views.forEach(v -> v.offer(key, SourceEvent.Why.REOPENED)));
+    return true;
+  }
+
   @Override
   public SharedAttempts sharedAttempts(TaskKey key, Instant since) {
     return call(Op.SHARED_ATTEMPTS, key, null, () -> {
@@ -834,7 +872,14 @@ public final class FakeTaskSource implements TaskSource {
         }
         return null;
       });
-      autoPush(() -> store.views.forEach(v -> v.statusChanged(key, TaskStatus.FAILED)));
+      autoPush(() -> store.views.forEach(v -> v.push(new SourceEvent.StatusChanged(key, TaskStatus.FAILED,
+          Lease.parkReason(reason)))));
+    }
+
+    /** As ATS: failed with the question's reason (the task has threads), reopened by {@link #unpark}. */
+    @Override
+    public void park(String reason, Duration recheck) {
+      fail(reason);
     }
 
     @Override

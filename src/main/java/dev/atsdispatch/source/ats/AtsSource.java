@@ -124,12 +124,12 @@ public final class AtsSource implements TaskSource {
       case EventTypes.LEASE_EXPIRED -> offered(t, SourceEvent.Why.LEASE_EXPIRED);
       case EventTypes.CANCELLED -> new SourceEvent.Cancelled(key);
       case EventTypes.MESSAGE -> new SourceEvent.Said(key);
-      default -> t.status() == null ? null : new SourceEvent.StatusChanged(key, t.status());
+      default -> t.status() == null ? null : new SourceEvent.StatusChanged(key, t.status(), parked(t));
     };
   }
 
   private SourceEvent offered(Task t, SourceEvent.Why why) {
-    if (t.status() != TaskStatus.PENDING) return new SourceEvent.StatusChanged(key(t.id()), t.status());
+    if (t.status() != TaskStatus.PENDING) return new SourceEvent.StatusChanged(key(t.id()), t.status(), parked(t));
     return new SourceEvent.Offered(toSource(t), why); // whole: the engine keeps it only for a task it starts at once
   }
 
@@ -202,6 +202,19 @@ public final class AtsSource implements TaskSource {
   public TaskStatus status(TaskKey key) {
     long id = idOf(key);
     return call(() -> client.getLight(id)).status(); // a light read: the description is never held
+  }
+
+  /** Failed with a parked task's reason (a light read keeps a short reason): its dependents wait. */
+  @Override
+  public DependencyStatus dependencyStatus(TaskKey key) {
+    long id = idOf(key);
+    Task t = call(() -> client.getLight(id));
+    return new DependencyStatus(t.status(), parked(t));
+  }
+
+  /** Failed only to wait for an answer to a question (by any dispatcher: the reason says so). */
+  private static boolean parked(Task t) {
+    return t.status() == TaskStatus.FAILED && Lease.parkReason(t.reason());
   }
 
   @Override

@@ -305,6 +305,16 @@ public final class BoardSource implements TaskSource {
     return out;
   }
 
+  /**
+   * The question as a comment on the card (people read the board; the card goes back to its queue
+   * and waits there): the text, or for an encrypted task only its number.
+   */
+  @Override
+  public void asked(TaskKey key, int number, String text, JsonNode sealed) {
+    comment(key, text != null ? "Question " + number + ": " + text + "\n\n(answer with ats-dispatch answer)"
+        : "Question " + number + " (encrypted task: not shown; answer with ats-dispatch answer)");
+  }
+
   @Override
   public void comment(TaskKey key, String text) {
     change(board -> {

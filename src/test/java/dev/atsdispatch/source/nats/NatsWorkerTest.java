@@ -49,6 +49,8 @@ final class NatsWorkerTest {
   NatsServer server;
   Connection nc;
   final List<Service> services = new ArrayList<>();
+  /** Changes to the next workers' config. */
+  java.util.function.Consumer<ServiceConfig.Builder> tweak = b -> { };
 
   @BeforeEach
   void start() throws Exception {
@@ -93,6 +95,7 @@ final class NatsWorkerTest {
     b.lease = ackWait;
     b.concurrency = concurrency;
     b.maxAttempts = maxAttempts;
+    tweak.accept(b);
     Service svc = new Service(b.build(), src, new ProcessAgentRunner(Clock.SYSTEM, Duration.ofMillis(50)), Clock.SYSTEM,
         Map.of("PATH", System.getenv("PATH"), "HOME", dir.toString()), ext);
     services.add(svc);
@@ -178,6 +181,58 @@ final class NatsWorkerTest {
   }
 
   // ---- tests ---------------------------------------------------------------------------------
+
+  String cli(String... args) {
+    java.io.StringWriter out = new java.io.StringWriter();
+    picocli.CommandLine cl = dev.atsdispatch.cli.Main.commandLine();
+    cl.setOut(new java.io.PrintWriter(out, true));
+    cl.setErr(new java.io.PrintWriter(out, true));
+    assertEquals(0, cl.execute(args), out.toString());
+    return out.toString();
+  }
+
+  /**
+   * Questions to humans on NATS: the question goes to the result subject as a result with status
+   * needs_input (not final), the message is given back with no strike, an answer from
+   * {@code ats-dispatch answer} is taken up at the next redelivery and the final result follows.
+   */
+  @Test
+  void aQuestionGoesOutAsNeedsInputAndTheAnswerFromTheCommandLineResumesTheTask() throws Exception {
+    setup(Duration.ofSeconds(30), 10);
+    tweak = b -> b.questionRecheck = Duration.ofSeconds(1); // redeliveries while it waits, a second apart
+    Path agent = agent("asks.sh", String.join("\n",
+        "if [ -n \"$ATS_ANSWER\" ]; then echo \"done with $ATS_ANSWER\"; exit 0; fi",
+        "mkdir -p \"$ATS_QUESTIONS_DIR\" && echo 'Which branch?' > \"$ATS_QUESTIONS_DIR/001.question\""));
+    Service w = worker("w1", agent, 1, 3);
+    ObjectNode t = publish("merge the release", "text");
+    String id = t.get("id").asText();
+
+    JsonNode asked = awaitResult("agent.main.results", id);
+    assertEquals("needs_input", asked.path("status").asText(), asked.toString());
+    assertEquals("Question 1: Which branch?", asked.path("result").asText(), asked.toString());
+    String state = dir.resolve("w1-state").toString();
+    JsonNode listed = M.readTree(cli("questions", "--json", "--state-dir", state));
+    JsonNode q = listed.path("questions").get(0);
+    assertEquals("Which branch?", q.path("text").asText(), listed.toString());
+    assertEquals(1, w.engine().statusNow().path("awaiting_answer").asInt());
+    // while it waits the message comes back and is given back again: still one question, no other result
+    org.awaitility.Awaitility.await("a redelivery while it waits").atMost(Duration.ofSeconds(20))
+        .until(() -> consumer().getRedelivered() > 0);
+    assertEquals(1, results("agent.main.results").size());
+
+    cli("answer", q.path("task").asText(), "main", "--state-dir", state);
+    org.awaitility.Awaitility.await("the final result").atMost(Duration.ofSeconds(30))
+        .until(() -> results("agent.main.results").size() == 2);
+    JsonNode done = results("agent.main.results").get(1);
+    assertEquals("completed", done.path("status").asText(), done.toString());
+    assertEquals("done with main", done.path("result").asText(), done.toString());
+    assertEquals(id, done.path("task").path("id").asText());
+    dev.atsdispatch.source.TaskKey key = dev.atsdispatch.source.TaskKey.parse(q.path("task").asText());
+    assertEquals(0, new dev.atsdispatch.dispatch.StateDir(dir.resolve("w1-state")).ledger(key).summary().strikes(),
+        "waiting cost a strike");
+    assertEquals(0, w.engine().statusNow().path("awaiting_answer").asInt());
+    awaitSettled();
+  }
 
   @Test
   void anAgentbusTaskGetsTheResultAnAgentbusReaderDecodes() throws Exception {
