@@ -109,6 +109,9 @@ public final class Settings {
           + "the response), or a backend preset: claude, codex, pi or cursor-agent (its structured output read back, "
           + "the final result as the response, a session per task that a retry resumes, cost and tokens in the "
           + "outputs; agent.command defaults to the CLI's name)", (s, v) -> s.b.preset = v.strip()),
+      key("agent.progress_every", "5m", "with a preset and progress_messages: how often the agent's own latest "
+          + "words (its last assistant text, when it changed) go to the task's thread while it runs; off: never",
+          (s, v) -> s.b.progressEvery = v.isBlank() || v.strip().equals("off") ? null : duration(v)),
       key("agent.limit_backoff", "5m", "how long claiming pauses after the agent's backend reports a usage or rate "
           + "limit without saying when it resets (the task is given back, with no strike)",
           (s, v) -> s.b.limitBackoff = duration(v)),

@@ -338,6 +338,7 @@ final class AttemptRunner {
     dev.atsdispatch.exec.PresetReader preset = work.presetReader();
     Asking ask = asking;
     Questions.Open answering = ask == null ? null : ask.answerFor(t.key); // the spec gives it to this attempt
+    AgentProgress progress = null;
     try {
       // the marker is written before the agent may run, so a crash at any moment leaves no agent
       // that the next start's leftover reaper cannot find
@@ -372,6 +373,16 @@ final class AttemptRunner {
       Instant spawned = clock.now();
       events.spawned(t.key, agent.pid());
       c.attach(agent);
+      if (preset != null && cfg.progressMessages() && cfg.progressEvery() != null && !view.encrypted()
+          && source.capabilities().threads()) {
+        progress = AgentProgress.start(preset, n, text -> later(() -> {
+          try {
+            source.note(t.key, text, null, false);
+          } catch (RuntimeException x) {
+            log.debug("task {}: progress note not posted: {}", t.key, x.getMessage());
+          }
+        }), timers, cfg.progressEvery());
+      }
       // posted once the agent runs, so the note's round trip (and the event it makes) does not take
       // the CPU the agent's own start needs; the attempt never waited for the post
       noted = attemptNote(t.key, n);
@@ -409,6 +420,7 @@ final class AttemptRunner {
         }
       }
     } finally {
+      if (progress != null) progress.close();
       if (grant != null) grant.close(); // its token is void from here on
       if (preset != null && preset.noSession()) {
         try {

@@ -43,7 +43,8 @@ public record ServiceConfig(
     Duration limitBackoff,
     Duration answerTimeout,
     Budget budget,
-    Duration questionRecheck) {
+    Duration questionRecheck,
+    Duration progressEvery) {
 
   /** What is kept of an encrypted task's attempt logs (its agent's output is plaintext). */
   public enum EncryptedLogs {
@@ -117,6 +118,7 @@ public record ServiceConfig(
     b.limitBackoff = limitBackoff;
     b.answerTimeout = answerTimeout;
     b.questionRecheck = questionRecheck;
+    b.progressEvery = progressEvery;
     b.maxTurns = budget.maxTurns();
     b.maxCostUsd = budget.maxCostUsd();
     b.dailyCostUsd = budget.dailyCostUsd();
@@ -163,6 +165,8 @@ public record ServiceConfig(
      * to be taken up there. Not a setting; tests make it short.
      */
     public Duration questionRecheck = Duration.ofMinutes(1);
+    /** How often a preset agent's own latest words go to the thread (agent.progress_every); null: never. */
+    public Duration progressEvery = Duration.ofMinutes(5);
     /** A task's turns, across its attempts (agent.max_turns); null: no limit. */
     public Integer maxTurns;
     /** A task's cost in dollars, across its attempts (agent.max_cost_usd); null: no limit. */
@@ -201,6 +205,8 @@ public record ServiceConfig(
           "dependency_timeout", "must be positive (or unset)");
       require(dependencyMax >= 1 && dependencyMax <= 10_000, "dependency_max", "must be from 1 to 10000");
       require(stateRetention.compareTo(Duration.ofHours(1)) >= 0, "state_retention", "must be at least 1h");
+      require(progressEvery == null || progressEvery.compareTo(Duration.ofMillis(100)) >= 0, "agent.progress_every",
+          "must be at least 100ms (or off)");
       require(answerTimeout.compareTo(Duration.ofSeconds(1)) >= 0, "questions.answer_timeout", "must be at least 1s");
       require(java.util.List.of("command", "claude", "codex", "pi", "cursor-agent").contains(preset), "agent.preset",
           "must be command, claude, codex, pi or cursor-agent");
@@ -215,7 +221,7 @@ public record ServiceConfig(
           retryBackoff, drain, reconcileEvery, dependencyRecheck, dependencyTimeout, dependencyMax,
           stateRetention, progressMessages, envAllowlist, extraEnv, stateDir, keysDir, promptIntro,
           java.util.Objects.requireNonNull(encryptedLogs, "encrypted_logs"), agentApi, preset, agentMode, promptTemplate, limitBackoff,
-          answerTimeout, budget, questionRecheck);
+          answerTimeout, budget, questionRecheck, progressEvery);
     }
 
     /** A budget needs a preset whose output reports what it counts. */

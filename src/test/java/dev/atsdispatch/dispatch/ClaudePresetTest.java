@@ -62,10 +62,31 @@ final class ClaudePresetTest {
     b.retries = retries;
     b.retryBackoff = Duration.ZERO;
     b.limitBackoff = Duration.ofSeconds(2); // a reset already past when the limit is seen (a slow start) waits this
+    if (progressEvery != null) b.progressEvery = progressEvery;
     b.extraEnv = Map.of("ANTHROPIC_BASE_URL", api.url(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", "CLAUDE_CODE_MAX_RETRIES", "0",
         "HOME", Files.createDirectories(dir.resolve("claude-home")).toString());
     service = DispatchFixture.start(server.url(), b.build(), "ada-claude", dir);
+  }
+
+  Duration progressEvery;
+
+  /**
+   * The agent's own progress on the thread: what Claude said before its tool call reaches the
+   * task's thread while the run goes on (here it never ends: the API holds the next turn open).
+   */
+  @Test
+  void theAgentsOwnWordsGoToTheThreadWhileItRuns() throws Exception {
+    progressEvery = Duration.ofMillis(200);
+    Path notes = Files.writeString(dir.resolve("notes.txt"), "zebra notes");
+    api.then(FakeMessagesApi.ToolUse.saying("Reading the zebra notes first", "Read",
+            Http.JSON.createObjectNode().put("file_path", notes.toString())))
+        .then(new FakeMessagesApi.Hold());
+    startService(0);
+    long id = DispatchFixture.create(http, "Sort the zebras", 5, null);
+    dev.atsdispatch.testing.Wait.until("the agent's words on the thread", Duration.ofSeconds(60),
+        () -> http.get("/tasks/" + id + "/messages").text().contains("Agent progress (attempt 1): Reading the zebra notes first"));
+    assertEquals("in_progress", DispatchFixture.task(http, id).path("status").asText(), "said while it runs");
   }
 
   String session(long id) throws Exception {

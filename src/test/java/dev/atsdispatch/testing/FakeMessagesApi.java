@@ -33,7 +33,16 @@ public final class FakeMessagesApi implements AutoCloseable {
   public record Error(int status, String type, String message) implements Reply {}
 
   /** The model calls a tool ({@code name} with {@code input}); Claude Code runs it and asks again with its result. */
-  public record ToolUse(String name, ObjectNode input) implements Reply {}
+  public record ToolUse(String name, ObjectNode input, String said) implements Reply {
+    public ToolUse(String name, ObjectNode input) {
+      this(name, input, null);
+    }
+
+    /** The same call, preceded in its message by the model's words ({@code said}). */
+    public static ToolUse saying(String said, String name, ObjectNode input) {
+      return new ToolUse(name, input, said);
+    }
+  }
 
   /**
    * A streamed reply that starts and never ends: pings every half second until the client goes
@@ -160,7 +169,9 @@ public final class FakeMessagesApi implements AutoCloseable {
     String id = "toolu_fake_" + requests.size();
     if (!req.path("stream").asBoolean(false)) {
       ObjectNode m = message(model);
-      m.putArray("content").addObject().put("type", "tool_use").put("id", id).put("name", u.name()).set("input", u.input());
+      var content = m.putArray("content");
+      if (u.said() != null) content.addObject().put("type", "text").put("text", u.said());
+      content.addObject().put("type", "tool_use").put("id", id).put("name", u.name()).set("input", u.input());
       m.put("stop_reason", "tool_use");
       send(ex, 200, "application/json", m.toString());
       return;
@@ -171,13 +182,24 @@ public final class FakeMessagesApi implements AutoCloseable {
     ObjectNode start = M.createObjectNode().put("type", "message_start");
     start.set("message", message(model).putNull("stop_reason"));
     event(out, "message_start", start);
-    ObjectNode block = M.createObjectNode().put("type", "content_block_start").put("index", 0);
+    int index = 0;
+    if (u.said() != null) {
+      ObjectNode tb = M.createObjectNode().put("type", "content_block_start").put("index", index);
+      tb.putObject("content_block").put("type", "text").put("text", "");
+      event(out, "content_block_start", tb);
+      ObjectNode td = M.createObjectNode().put("type", "content_block_delta").put("index", index);
+      td.putObject("delta").put("type", "text_delta").put("text", u.said());
+      event(out, "content_block_delta", td);
+      event(out, "content_block_stop", M.createObjectNode().put("type", "content_block_stop").put("index", index));
+      index++;
+    }
+    ObjectNode block = M.createObjectNode().put("type", "content_block_start").put("index", index);
     block.putObject("content_block").put("type", "tool_use").put("id", id).put("name", u.name()).putObject("input");
     event(out, "content_block_start", block);
-    ObjectNode delta = M.createObjectNode().put("type", "content_block_delta").put("index", 0);
+    ObjectNode delta = M.createObjectNode().put("type", "content_block_delta").put("index", index);
     delta.putObject("delta").put("type", "input_json_delta").put("partial_json", u.input().toString());
     event(out, "content_block_delta", delta);
-    event(out, "content_block_stop", M.createObjectNode().put("type", "content_block_stop").put("index", 0));
+    event(out, "content_block_stop", M.createObjectNode().put("type", "content_block_stop").put("index", index));
     ObjectNode md = M.createObjectNode().put("type", "message_delta");
     md.putObject("delta").put("stop_reason", "tool_use").putNull("stop_sequence");
     md.putObject("usage").put("output_tokens", 9);
