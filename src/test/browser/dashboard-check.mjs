@@ -1,10 +1,10 @@
 // Drives the dashboard in Debian's chromium for DashboardBrowserTest (the Java test sets up the
 // service and its tasks, then checks what this script saw and what the service did).
-// Usage: node dashboard-check.mjs <status url> <screenshot dir> <running task> <cancelled task> <chain a,b,c> <failed task>
+// Usage: node dashboard-check.mjs <status url> <screenshot dir> <running task> <cancelled task> <chain a,b,c> <failed task> <asking task>
 // Prints one JSON object of observations; exits non-zero with a message when a step times out.
 import { chromium } from 'playwright-core';
 
-const [base, shots, running, cancelled, chainArg, failed] = process.argv.slice(2);
+const [base, shots, running, cancelled, chainArg, failed, asks] = process.argv.slice(2);
 const chain = chainArg.split(',');
 const seen = {};
 const browser = await chromium.launch({
@@ -43,6 +43,16 @@ try {
     seen.ready = await page.locator('#ready').textContent();
     await page.waitForFunction(() => document.querySelectorAll('svg.chart').length === 1);
     await page.screenshot({ path: shots + '/overview.png', fullPage: true });
+  });
+
+  // a question waiting for an answer, answered in the page
+  await step('answer', async () => {
+    const row = page.locator(`#questions tr[data-task="${asks}"]`);
+    await row.waitFor({ timeout: 15000 });
+    seen.question = await row.locator('td.reason').textContent();
+    await row.locator('input.answer-text').fill('purple');
+    await row.locator('button.answer').click();
+    await page.locator('#flash').filter({ hasText: 'answered question 1' }).waitFor({ timeout: 10000 });
   });
 
   // the task page

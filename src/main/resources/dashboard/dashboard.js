@@ -196,6 +196,48 @@ async function overview() {
     { class: 'routes' }));
   section('chart', 'Completed and failed per minute, last hour').replaceChildren(chart(o.per_minute));
   agentsTable(section('agents', 'Running agents'), o.agents);
+  const q = await api('/api/questions');
+  questionsTable(section('questions', 'Questions waiting for an answer'), q.questions.filter((x) => !x.answered));
+}
+
+// one row per open question, kept across refreshes so a half-typed answer stays
+function questionsTable(box, questions) {
+  let tb = box.querySelector('tbody');
+  if (!tb) {
+    box.replaceChildren(table(['Task', 'Asked', 'Question', 'Answer'], [], { class: 'questions' }));
+    tb = box.querySelector('tbody');
+  }
+  const keep = new Set(questions.map((x) => x.task + '#' + x.number));
+  for (const row of [...tb.querySelectorAll('tr[data-question]')]) {
+    if (!keep.has(row.dataset.question)) row.remove();
+  }
+  for (const x of questions) {
+    const id = x.task + '#' + x.number;
+    if (tb.querySelector(`tr[data-question="${CSS.escape(id)}"]`)) continue;
+    const input = el('input', { class: 'answer-text', 'aria-label': 'answer to ' + id, placeholder: 'your answer' });
+    const send = async (e) => {
+      e.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      const r = await fetch('/api/tasks/' + encodeURIComponent(x.task) + '/answer', {
+        method: 'POST',
+        headers: headers({ 'X-ATS-Dispatch-Token': ACTION_TOKEN, 'Content-Type': 'application/json' }),
+        body: JSON.stringify({ text }),
+      });
+      const body = await r.json().catch(() => ({}));
+      flash(r.ok ? body.message : 'Not done: ' + (body.error || r.status), !r.ok);
+      if (r.ok) setTimeout(refresh, 300);
+    };
+    const form = el('form', { class: 'answer' }, input, el('button', { type: 'submit', class: 'answer' }, 'Answer'));
+    form.addEventListener('submit', send);
+    tb.append(el('tr', { 'data-question': id, 'data-task': x.task },
+      el('td', {}, taskLink(x.task)), el('td', {}, x.asked_at),
+      el('td', { class: 'reason' }, x.encrypted ? '(encrypted: read it in the task\'s work directory)' : 'Q' + x.number + ': ' + (x.text || '')),
+      el('td', {}, form)));
+  }
+  let none = box.querySelector('.none');
+  if (!questions.length && !none) box.append(el('p', { class: 'none muted' }, 'No question waits for an answer.'));
+  if (questions.length && none) none.remove();
 }
 
 function card(label, n, cls) {

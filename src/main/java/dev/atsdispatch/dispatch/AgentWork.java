@@ -8,6 +8,7 @@ import dev.atsdispatch.exec.EnvText;
 import dev.atsdispatch.exec.Preset;
 import dev.atsdispatch.exec.PresetReader;
 import dev.atsdispatch.source.TaskKey;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -158,7 +159,13 @@ final class AgentWork {
     env.put("ATS_TASK_TITLE", EnvText.clean(v.title(), EnvText.TITLE_MAX));
     env.put("ATS_CHANNEL", cfg.channel());
     env.put("ATS_ATTEMPT", Integer.toString(attempt));
-    env.put("ATS_QUESTIONS_DIR", Questions.mailbox(state.workDir(key)).toString());
+    Path mailbox = Questions.mailbox(state.workDir(key));
+    try {
+      dev.atsdispatch.files.OwnerOnly.createDirectories(mailbox); // there to write a question into
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot create " + mailbox, e);
+    }
+    env.put("ATS_QUESTIONS_DIR", mailbox.toString());
     if (answered != null) {
       env.put("ATS_QUESTION_NUMBER", Integer.toString(answered.number()));
       if (question != null) env.put("ATS_QUESTION", EnvText.clean(question, 4096));

@@ -129,6 +129,37 @@ public final class Operations {
     return a;
   }
 
+  /** The questions agents asked that wait for an answer, oldest first (an encrypted task's text is not shown). */
+  public ArrayNode questions() {
+    ArrayNode a = J.arrayNode();
+    for (Route r : routes) {
+      for (Questions.Open q : Questions.read(r.engine().stateDir().root())) {
+        ObjectNode o = a.addObject().put("task", q.key().toString()).put("id", q.key().id())
+            .put("route", r.name() == null ? "default" : r.name()).put("number", q.number());
+        if (q.text() != null) o.put("text", q.text());
+        o.put("encrypted", q.encrypted()).put("asked_at", q.askedAt().toString()).put("answered", q.answered());
+      }
+    }
+    return a;
+  }
+
+  /** Answers the question {@code key} waits on (as `ats-dispatch answer` does); throws {@link Refused} when it waits on none. */
+  public String answer(TaskKey key, String text) {
+    if (text == null || text.isBlank()) throw new Refused(400, "the answer is empty");
+    String why = null;
+    for (Route r : routes) {
+      try {
+        Questions.Open q = Questions.give(r.engine().stateDir().root(), key, text.strip());
+        return "answered question " + q.number() + " of " + key + "; it resumes with the answer";
+      } catch (Questions.NotAwaiting e) {
+        if (why == null || !e.getMessage().endsWith("waits for no answer")) why = e.getMessage();
+      } catch (java.io.IOException e) {
+        throw new Refused(500, "cannot write the answer: " + e.getMessage());
+      }
+    }
+    throw new Refused(409, why == null ? "task " + key.display() + " waits for no answer" : why);
+  }
+
   /** One task, or null when no route knows it. */
   public ObjectNode task(TaskKey key) {
     for (Route r : routes) {

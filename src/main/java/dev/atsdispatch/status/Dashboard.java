@@ -86,6 +86,10 @@ final class Dashboard {
         json(ex, 200, o);
       } else if (rest.equals("deps")) {
         json(ex, 200, ops.deps());
+      } else if (rest.equals("questions")) {
+        ObjectNode o = JSON.createObjectNode();
+        o.set("questions", ops.questions());
+        json(ex, 200, o);
       } else if (rest.equals("failures")) {
         ObjectNode o = JSON.createObjectNode();
         o.set("failures", ops.failures());
@@ -137,7 +141,7 @@ final class Dashboard {
     }
     String[] parts = rest.split("/");
     if (parts.length != 3 || !parts[0].equals("tasks")) {
-      error(ex, 404, "not found: /api/" + rest + " (POST /api/tasks/{task}/cancel, give-back or reopen)");
+      error(ex, 404, "not found: /api/" + rest + " (POST /api/tasks/{task}/cancel, give-back, reopen or answer)");
       return;
     }
     TaskKey key = key(parts[1]);
@@ -146,7 +150,24 @@ final class Dashboard {
       return;
     }
     try {
-      String done = ops.act(key, parts[2]);
+      String done;
+      if (parts[2].equals("answer")) {
+        com.fasterxml.jackson.databind.JsonNode body;
+        try (InputStream in = ex.getRequestBody()) {
+          byte[] b = in.readNBytes(64 * 1024 + 1);
+          if (b.length > 64 * 1024) {
+            error(ex, 413, "an answer is at most 64 KiB");
+            return;
+          }
+          body = JSON.readTree(b);
+        } catch (IOException e) {
+          error(ex, 400, "the body must be JSON: {\"text\": \"...\"}");
+          return;
+        }
+        done = ops.answer(key, body == null ? null : body.path("text").asText(null));
+      } else {
+        done = ops.act(key, parts[2]);
+      }
       json(ex, 200, JSON.createObjectNode().put("ok", true).put("message", done));
     } catch (Operations.Refused r) {
       error(ex, r.status(), r.getMessage());

@@ -66,6 +66,10 @@ final class DashboardBrowserTest {
     Path agent = dir.resolve("agent.sh");
     Files.writeString(agent, String.join("\n", "#!/bin/sh",
         "if [ \"$ATS_TASK_TITLE\" = fails ]; then echo 'about to fail'; exit 3; fi",
+        "if [ \"$ATS_TASK_TITLE\" = asks ]; then",
+        "  if [ -n \"$ATS_ANSWER\" ]; then echo \"painted it $ATS_ANSWER\"; exit 0; fi",
+        "  echo 'Which colour should the stripes be?' > \"$ATS_QUESTIONS_DIR/001.question\"; exit 0",
+        "fi",
         "i=0",
         "while true; do echo \"tick $ATS_TASK_ID $i\"; i=$((i+1)); sleep 0.3; done", ""));
     Files.setPosixFilePermissions(agent, PosixFilePermissions.fromString("rwx------"));
@@ -78,6 +82,7 @@ final class DashboardBrowserTest {
     env.put("ATS_DISPATCH_RECONCILE_EVERY", "1s");
 
     long failed = create(api, "fails", null);
+    long asks = create(api, "asks", null);
     long running = create(api, "watched", null);
     long cancelled = create(api, "to cancel", null);
     long a = create(api, "chain a", null);
@@ -91,11 +96,12 @@ final class DashboardBrowserTest {
       assertTrue(service.process().isAlive(), () -> "the service exited:\n" + service.stderr());
       JsonNode o = getJson(base + "/api/overview");
       return o != null && o.path("totals").path("running").asInt() == 3 && o.path("totals").path("deferred").asInt() == 2
+          && o.path("totals").path("awaiting_answer").asInt() == 1
           && api.get("/tasks/" + failed).task().path("status").asText().equals("failed");
     });
 
     Process node = new ProcessBuilder("node", "dashboard-check.mjs", base, shots.toString(), "ats:" + running,
-        "ats:" + cancelled, "ats:" + a + ",ats:" + b + ",ats:" + c, "ats:" + failed)
+        "ats:" + cancelled, "ats:" + a + ",ats:" + b + ",ats:" + c, "ats:" + failed, "ats:" + asks)
         .directory(Path.of("src/test/browser").toFile()).redirectErrorStream(false).start();
     String out;
     String err;
@@ -121,6 +127,10 @@ final class DashboardBrowserTest {
     assertEquals("Agent exited with code 3", seen.path("failure_reason").asText());
     assertEquals(1, seen.path("failure_reopen_button").asInt());
     assertTrue(seen.path("reopened").asBoolean());
+    assertEquals("Q1: Which colour should the stripes be?", seen.path("question").asText());
+    // answered in the page: the task resumes with the answer and completes
+    await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/tasks/" + asks).task().path("status").asText().equals("completed"));
+    assertEquals("painted it purple", api.get("/tasks/" + asks).task().path("outputs").get(0).path("response").asText());
     // reopened at ATS: the service takes it again (and its agent fails again)
     await().atMost(Duration.ofSeconds(20)).until(() -> Files.readString(dir.resolve("state/tasks/ats/" + failed + "/events.jsonl"))
         .contains("\"attempt\":2"));
