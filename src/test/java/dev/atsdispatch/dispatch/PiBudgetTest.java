@@ -79,7 +79,11 @@ final class PiBudgetTest {
 
   @Test
   void piIsStoppedWhenATurnBeyondTheLimitBegins() throws Exception {
-    readForever();
+    // two turns answered; the third's request is held open, so pi is still in it when the stop comes
+    // (a fast fourth request can no longer race the signal)
+    api.then(new FakeMessagesApi.ToolUse("read", Http.JSON.createObjectNode().put("path", "notes.txt")))
+        .then(new FakeMessagesApi.ToolUse("read", Http.JSON.createObjectNode().put("path", "notes.txt")))
+        .then(new FakeMessagesApi.Hold());
     startService(2, null);
     long id = DispatchFixture.create(http, "Read the notes until told to stop", 5, null);
     DispatchFixture.awaitStatus(http, id, "failed", Duration.ofSeconds(60));
@@ -88,8 +92,7 @@ final class PiBudgetTest {
     JsonNode fin = finished(id);
     int turns = fin.path("num_turns").asInt();
     assertTrue(turns == 2 || turns == 3, fin.toString());
-    int asked = api.requests().size();
-    assertTrue(asked == 2 || asked == 3, "the model was asked " + asked + " times");
+    assertEquals(3, api.requests().size(), "the model was asked for the third turn, and no more");
   }
 
   @Test
@@ -101,8 +104,14 @@ final class PiBudgetTest {
     JsonNode fin = finished(id);
     double cost = fin.path("cost_usd").asDouble();
     assertTrue(cost >= 0.0004, fin.toString());
-    assertEquals("Budget: task cost " + Budget.usd(cost) + " over the $0.0004 limit",
-        DispatchFixture.task(http, id).path("reason").asText());
+    // the reason names the cost when the limit was passed; a message pi finished before the signal
+    // reached it may add to what the ledger records
+    String reason = DispatchFixture.task(http, id).path("reason").asText();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("Budget: task cost \\$([0-9.]+) over the \\$0\\.0004 limit")
+        .matcher(reason);
+    assertTrue(m.matches(), reason);
+    double said = Double.parseDouble(m.group(1));
+    assertTrue(said >= 0.0004 && said <= cost * 1.05, reason + " vs " + fin); // two significant digits
     int asked = api.requests().size();
     assertTrue(asked >= 2 && asked < 10, "the model was asked " + asked + " times");
   }
