@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,9 +54,7 @@ final class ClaudeBudgetTest {
     b.retryBackoff = Duration.ZERO;
     b.maxTurns = maxTurns;
     b.maxCostUsd = maxCostUsd;
-    b.extraEnv = Map.of("ANTHROPIC_BASE_URL", api.url(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", "CLAUDE_CODE_MAX_RETRIES", "0",
-        "HOME", Files.createDirectories(dir.resolve("claude-home")).toString());
+    b.extraEnv = ClaudePresetTest.claudeEnv(api, dir);
     service = DispatchFixture.start(server.url(), b.build(), "ada-claude", dir);
   }
 

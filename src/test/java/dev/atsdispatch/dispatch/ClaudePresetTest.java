@@ -63,10 +63,18 @@ final class ClaudePresetTest {
     b.retryBackoff = Duration.ZERO;
     b.limitBackoff = Duration.ofSeconds(2); // a reset already past when the limit is seen (a slow start) waits this
     if (progressEvery != null) b.progressEvery = progressEvery;
-    b.extraEnv = Map.of("ANTHROPIC_BASE_URL", api.url(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
+    b.extraEnv = claudeEnv(api, dir);
+    service = DispatchFixture.start(server.url(), b.build(), "ada-claude", dir);
+  }
+
+  /**
+   * The real claude's environment against {@code api}: a dummy key, no traffic but the API's, no
+   * retries of its own (a 429 comes straight back), and a scratch HOME under {@code dir}.
+   */
+  static Map<String, String> claudeEnv(FakeMessagesApi api, Path dir) throws java.io.IOException {
+    return Map.of("ANTHROPIC_BASE_URL", api.url(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", "CLAUDE_CODE_MAX_RETRIES", "0",
         "HOME", Files.createDirectories(dir.resolve("claude-home")).toString());
-    service = DispatchFixture.start(server.url(), b.build(), "ada-claude", dir);
   }
 
   Duration progressEvery;

@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,11 +54,7 @@ final class PiBudgetTest {
     b.retryBackoff = Duration.ZERO;
     b.maxTurns = maxTurns;
     b.maxCostUsd = maxCostUsd;
-    Path agentDir = Files.createDirectories(dir.resolve("pi-agent"));
-    Files.writeString(agentDir.resolve("models.json"),
-        "{\"providers\":{\"anthropic\":{\"baseUrl\":\"" + api.url() + "\"}}}");
-    b.extraEnv = Map.of("PI_CODING_AGENT_DIR", agentDir.toString(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
-        "PI_OFFLINE", "1", "HOME", Files.createDirectories(dir.resolve("pi-home")).toString());
+    b.extraEnv = PiPresetTest.piEnv(api, dir);
     service = DispatchFixture.start(server.url(), b.build(), "ada-pi", dir);
   }
 

@@ -64,11 +64,8 @@ final class PiPresetTest {
     b.preset = "pi";
     b.retries = retries;
     b.retryBackoff = Duration.ZERO;
-    Path agentDir = Files.createDirectories(dir.resolve("pi-agent"));
-    Files.writeString(agentDir.resolve("models.json"),
-        "{\"providers\":{\"anthropic\":{\"baseUrl\":\"" + api.url() + "\"}}}");
-    b.extraEnv = Map.of("PI_CODING_AGENT_DIR", agentDir.toString(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
-        "PI_OFFLINE", "1", "HOME", Files.createDirectories(dir.resolve("pi-home")).toString());
+    b.extraEnv = piEnv(api, dir);
+    Path agentDir = dir.resolve("pi-agent");
     if (sandbox == null) {
       service = DispatchFixture.start(server.url(), b.build(), "ada-pi", dir);
       return;
@@ -88,6 +85,18 @@ final class PiPresetTest {
         new dev.atsdispatch.exec.ProcessAgentRunner(dev.atsdispatch.time.Clock.SYSTEM, Duration.ofMillis(50), box),
         dev.atsdispatch.time.Clock.SYSTEM, env, DispatchFixture.FAST);
     service.start();
+  }
+
+  /**
+   * The real pi's environment against {@code api}: its anthropic provider pointed there by a
+   * models.json in {@code dir/pi-agent}, a dummy key, offline, and a scratch HOME ({@code dir/pi-home}).
+   */
+  static Map<String, String> piEnv(FakeMessagesApi api, Path dir) throws java.io.IOException {
+    Path agentDir = Files.createDirectories(dir.resolve("pi-agent"));
+    Files.writeString(agentDir.resolve("models.json"),
+        "{\"providers\":{\"anthropic\":{\"baseUrl\":\"" + api.url() + "\"}}}");
+    return Map.of("PI_CODING_AGENT_DIR", agentDir.toString(), "ANTHROPIC_API_KEY", "sk-ant-test-not-a-key",
+        "PI_OFFLINE", "1", "HOME", Files.createDirectories(dir.resolve("pi-home")).toString());
   }
 
   Path sessionFile(long id) {
