@@ -12,6 +12,7 @@ import java.util.List;
 record BenchOptions(
     List<String> transports,
     int warmup,
+    int warmupBurst,
     int latencyTasks,
     int throughputTasks,
     int concurrency,
@@ -44,6 +45,9 @@ record BenchOptions(
         --concurrency N             service concurrency (default 8)
         --chain N                   dependency chain length (default 100)
         --warmup N                  tasks run one at a time before measuring, not counted (default 20)
+        --warmup-burst N            tasks created at once and run through before those, not counted,
+                                    so both JVMs' compilers have settled (default: --tasks-throughput;
+                                    0 with --external or --quick)
         --external "<command>"      measure this executor (bash -c) instead of ours; it gets ATS_URL,
                                     ATS_CHANNEL, BENCH_AGENT, BENCH_CONCURRENCY, BENCH_WORKDIR
         --compare FILE              with --external: a JSON result of ours, to print ratios
@@ -69,6 +73,7 @@ record BenchOptions(
     boolean quick = a.contains("--quick");
     List<String> transports = withNats(List.of("cli", "http"));
     int warmup = quick ? 2 : 20;
+    Integer warmupBurst = null;
     int latency = quick ? 10 : 500;
     int throughput = quick ? 40 : 2000;
     int concurrency = 8;
@@ -101,6 +106,7 @@ record BenchOptions(
         case "--concurrency" -> concurrency = positive(args, ++i, o);
         case "--chain" -> chain = positive(args, ++i, o);
         case "--warmup" -> warmup = Integer.parseInt(value(args, ++i, o));
+        case "--warmup-burst" -> warmupBurst = Integer.parseInt(value(args, ++i, o));
         case "--external" -> external = value(args, ++i, o);
         case "--compare" -> compare = Path.of(value(args, ++i, o));
         case "--out" -> out = Path.of(value(args, ++i, o));
@@ -117,7 +123,9 @@ record BenchOptions(
       out = Path.of("bench", "results",
           LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
     }
-    return new BenchOptions(transports, warmup, latency, throughput, concurrency, chain,
+    if (warmupBurst == null) warmupBurst = quick || external != null ? 0 : throughput;
+    if (warmup < 0 || warmupBurst < 0) throw new IllegalArgumentException("--warmup and --warmup-burst must not be negative");
+    return new BenchOptions(transports, warmup, warmupBurst, latency, throughput, concurrency, chain,
         Duration.ofMillis(quick ? 500 : 3000), Duration.ofSeconds(quick ? 30 : 120), external, compare,
         out, jar, jvmOpts, serverJvmOpts, timeout, quick, keep, sandbox, soak, pending,
         unitEnv(Path.of("deploy", "systemd", "ats-dispatch.service"), "MALLOC_ARENA_MAX"));

@@ -40,4 +40,16 @@ final class BenchOptionsTest {
         () -> BenchOptions.parse("--transport", "http,grpc"));
     assertTrue(e.getMessage().startsWith("--transport must be"), e.getMessage());
   }
+
+  @Test
+  void theWarmUpBurstIsOneThroughputRunUnlessToldOrQuickOrExternal() {
+    assertEquals(2000, BenchOptions.parse().warmupBurst());
+    assertEquals(300, BenchOptions.parse("--tasks-throughput", "300").warmupBurst());
+    assertEquals(50, BenchOptions.parse("--warmup-burst", "50").warmupBurst());
+    assertEquals(0, BenchOptions.parse("--quick").warmupBurst());
+    assertEquals(0, BenchOptions.parse("--external", "true").warmupBurst());
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BenchOptions.parse("--warmup-burst", "-1"));
+    assertTrue(e.getMessage().contains("--warmup-burst"), e.getMessage());
+  }
 }

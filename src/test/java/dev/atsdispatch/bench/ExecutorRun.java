@@ -91,7 +91,11 @@ final class ExecutorRun {
       }
       startExecutor(url);
       step("idle memory", this::idleMemory);
-      step("warm-up", () -> oneAtATime("warm", opt.warmup()));
+      step("warm-up", () -> {
+        for (int i = 0; i < opt.warmupBurst(); i++) create("bench-burst-" + i, null);
+        awaitDrained(opt.stall());
+        oneAtATime("warm", opt.warmup());
+      });
       step("latency", () -> {
         long[] lat = oneAtATime("lat", opt.latencyTasks());
         result.set("latency", Stats.of(lat).json());

@@ -146,6 +146,7 @@ public final class Harness {
     ObjectNode o = doc.putObject("options");
     o.put("quick", opt.quick());
     o.put("warmup", opt.warmup());
+    o.put("warmup_burst", opt.warmupBurst());
     o.put("tasks_latency", opt.latencyTasks());
     o.put("tasks_throughput", opt.throughputTasks());
     o.put("soak", opt.soakTasks());
@@ -159,6 +160,9 @@ public final class Harness {
     o.put("sandbox", opt.sandbox());
     if (opt.external() != null) o.put("external", opt.external());
     ArrayNode notes = doc.putArray("notes");
+    notes.add("warm-up: warmup_burst tasks created at once and run through, then warmup tasks one at a time, "
+        + "none measured; with 20 one-at-a-time tasks only, the dev server's and the service's JIT compilers "
+        + "were still at work through the latency run (its first 100 pickups had twice the median of its last 100)");
     notes.add("pickup latency: agent start timestamp minus the time just before the create request; "
         + "tasks created one at a time, each after the previous one was picked up");
     notes.add("throughput: first create to last completion in ATS");
