@@ -51,13 +51,15 @@ public final class HttpAtsClient implements AtsClient {
     this.settings = settings;
     this.base = HttpUrl.parse(settings.baseUrl());
     if (base == null) throw new IllegalArgumentException("ATS URL is not an http(s) URL: " + settings.url());
-    this.http = new OkHttpClient.Builder()
+    OkHttpClient.Builder b = new OkHttpClient.Builder()
         .connectTimeout(Duration.ofSeconds(10))
         .readTimeout(callTimeout)
         .callTimeout(callTimeout)
         .retryOnConnectionFailure(false)
-        .followRedirects(false)
-        .build();
+        .followRedirects(false);
+    // a plain-http ATS (no redirects followed) never needs TLS: without it OkHttp loads no trust store
+    if (!base.isHttps()) b.connectionSpecs(java.util.List.of(okhttp3.ConnectionSpec.CLEARTEXT));
+    this.http = b.build();
   }
 
   @Override

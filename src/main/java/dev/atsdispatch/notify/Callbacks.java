@@ -88,7 +88,8 @@ public final class Callbacks implements AutoCloseable {
   private final Listener listener;
   private final Clock clock;
   private final SsrfGuard guard;
-  private final OkHttpClient http;
+  /** Built on the first callback: its TLS set-up (the JDK's trust store) costs memory a service without callbacks never needs. */
+  private OkHttpClient http;
   private final ScheduledThreadPoolExecutor executor;
   /** Entries scheduled or being delivered, by outbox key: each is handled by one thread at a time. */
   private final Map<String, Outbox.Entry> live = new ConcurrentHashMap<>();
@@ -101,18 +102,6 @@ public final class Callbacks implements AutoCloseable {
     this.listener = b.listener;
     this.clock = b.clock;
     this.guard = new SsrfGuard(cfg.callbackPolicy(), b.resolver, b.observer);
-    this.http = new OkHttpClient.Builder()
-        .dns(guard)
-        .socketFactory(guard.socketFactory())
-        .proxy(Proxy.NO_PROXY)
-        .followRedirects(false)
-        .followSslRedirects(false)
-        .retryOnConnectionFailure(false)
-        .connectTimeout(cfg.connectTimeout())
-        .readTimeout(cfg.readTimeout())
-        .writeTimeout(cfg.readTimeout())
-        .callTimeout(cfg.callTimeout())
-        .build();
     AtomicInteger n = new AtomicInteger();
     this.executor = new ScheduledThreadPoolExecutor(b.threads, r -> {
       Thread t = new Thread(r, "callbacks-" + n.incrementAndGet());
@@ -185,6 +174,24 @@ public final class Callbacks implements AutoCloseable {
     return outbox.size();
   }
 
+  private synchronized OkHttpClient http() {
+    if (http == null) {
+      http = new OkHttpClient.Builder()
+          .dns(guard)
+          .socketFactory(guard.socketFactory())
+          .proxy(Proxy.NO_PROXY)
+          .followRedirects(false)
+          .followSslRedirects(false)
+          .retryOnConnectionFailure(false)
+          .connectTimeout(cfg.connectTimeout())
+          .readTimeout(cfg.readTimeout())
+          .writeTimeout(cfg.readTimeout())
+          .callTimeout(cfg.callTimeout())
+          .build();
+    }
+    return http;
+  }
+
   /** Stops delivery at once; what is not delivered stays in the outbox for the next start. */
   @Override
   public void close() {
@@ -196,8 +203,14 @@ public final class Callbacks implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    http.dispatcher().executorService().shutdown();
-    http.connectionPool().evictAll();
+    OkHttpClient built;
+    synchronized (this) {
+      built = http;
+    }
+    if (built != null) {
+      built.dispatcher().executorService().shutdown();
+      built.connectionPool().evictAll();
+    }
   }
 
   /** The wait before try {@code tries + 1}: base, doubling per try, capped at an hour; jitter 0..1 takes off up to 20%. */
@@ -247,7 +260,7 @@ public final class Callbacks implements AutoCloseable {
     long retryAfterMs = -1;
     try {
       guard.checkUrl(u);
-      Call call = http.newCall(request(u, entry));
+      Call call = http().newCall(request(u, entry));
       calls.add(call);
       try (Response r = call.execute()) {
         int code = r.code();
