@@ -212,10 +212,12 @@ final class AttemptRunner {
         return report(t, c, lease, keeper, n - 1, null, TaskObserver.Failure.BUDGET, spentAll);
       }
       Instant recorded = clock.now();
-      ledger.append("attempt_started", M.createObjectNode().put("attempt", n).put("instance", instance), recorded);
+      // durable in the start journal (one flush), in the ledger with the attempt's next record
+      ledger.appendUnforced("attempt_started", M.createObjectNode().put("attempt", n).put("instance", instance), recorded);
+      StartJournal.Entry journaled = state.journal().record(t.key, n, instance, recorded);
       recorded = clock.now(); // durable from here
       stats.attempts.incrementAndGet();
-      Attempt a = attempt(t, c, view, n, recorded, sum.spent());
+      Attempt a = attempt(t, c, view, n, recorded, sum.spent(), journaled);
       if (a.outcome.isStrike()) metrics.strike();
       switch (a.outcome) {
         case COMPLETED -> {
@@ -317,6 +319,19 @@ final class AttemptRunner {
   /** The failure reason of a task an operator cancelled. */
   static final String OPERATOR_CANCEL_REASON = "Cancelled by an operator (ats-dispatch dashboard)";
 
+  /** The attempt's start is durable in its own ledger, so its start journal line can go; false if not. */
+  private boolean settle(TaskKey key, TaskLedger ledger, StartJournal.Entry journaled) {
+    try {
+      ledger.sync();
+      state.journal().settle(journaled);
+      return true;
+    } catch (RuntimeException x) {
+      log.warn("task {}: its ledger cannot be synced ({}); the start journal keeps the attempt's record", key,
+          x.getMessage());
+      return false;
+    }
+  }
+
   /** {@code outputs}: what the agent set through the agent API, or null. */
   private record Attempt(Outcome outcome, AgentResult result, String detail, ObjectNode outputs,
       dev.atsdispatch.exec.PresetReader preset, Questions.Asked question) {}
@@ -325,8 +340,10 @@ final class AttemptRunner {
    * One agent process, from start to end, recorded in the ledger and the running markers. {@code
    * spent}: what the task's earlier attempts spent, which its budget counts with this one's.
    */
-  private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded, Budget.Spent spent) {
+  private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded, Budget.Spent spent,
+      StartJournal.Entry journaled) {
     TaskLedger ledger = state.ledger(t.key);
+    boolean settled = false;
     AgentResult r = null;
     String detail = null;
     long pgid = -1;
@@ -399,7 +416,8 @@ final class AttemptRunner {
       if (t.claimSentAt != null) timings.put("claim_sent", micros(t.claimSentAt));
       if (t.claimedAt != null) timings.put("claimed", micros(t.claimedAt));
       timings.put("recorded", micros(recorded)).put("spawned", micros(spawned));
-      ledger.append("agent_started", started, spawned);
+      ledger.append("agent_started", started, spawned); // durable, and with it the attempt's start
+      settled = settle(t.key, ledger, journaled);
       if (answering != null) ask.delivered(t.key, answering, n);
       if (n == 1 && t.offer.createdAt() != null) {
         Duration pickup = Duration.between(t.offer.createdAt(), clock.now());
@@ -420,6 +438,7 @@ final class AttemptRunner {
         }
       }
     } finally {
+      if (!settled) settle(t.key, ledger, journaled); // the agent did not start, or agent_started was not written
       if (progress != null) progress.close();
       if (grant != null) grant.close(); // its token is void from here on
       if (preset != null && preset.noSession()) {

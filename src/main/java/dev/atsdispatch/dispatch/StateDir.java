@@ -53,8 +53,16 @@ public final class StateDir implements AutoCloseable {
   private FileChannel lockChannel;
   private FileLock lock;
 
+  private final StartJournal journal;
+
   public StateDir(Path root) {
     this.root = root.toAbsolutePath().normalize();
+    this.journal = new StartJournal(this.root);
+  }
+
+  /** The durable record of attempts about to start (see {@link StartJournal}). */
+  public StartJournal journal() {
+    return journal;
   }
 
   public Path root() {
@@ -88,6 +96,7 @@ public final class StateDir implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot lock state directory " + root, e);
     }
+    StartJournal.recover(this); // before anything reads a ledger's strikes
   }
 
   /**
@@ -326,6 +335,7 @@ public final class StateDir implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    journal.close();
     try {
       if (lock != null) lock.release();
       if (lockChannel != null) lockChannel.close();

@@ -19,10 +19,12 @@ import java.util.function.Consumer;
 
 /**
  * One task's append-only history in {@code state/tasks/<id>/events.jsonl}: attempts started and
- * finished, reports, resets. Every append is fsync'd before it returns, so an attempt recorded
- * before its agent starts is still counted after a crash or kill -9 of the service; the first
+ * finished, reports, resets. Every {@link #append} is fsync'd before it returns; the first durable
  * append of an instance also syncs the file's directory, and the parents of any directories it
- * created, so a new ledger survives a power loss too. Strikes are the attempts started, minus those
+ * created, so a new ledger survives a power loss too. The one exception is an attempt's start:
+ * written with {@link #appendUnforced} and made durable first in the {@link StartJournal} (one
+ * fdatasync of a file that exists, where a new ledger needs three before its line is safe), then
+ * here with the attempt's next record, so it is still counted after any crash. Strikes are the attempts started, minus those
  * that finished without counting (graceful shutdown, lease lost, cancelled), since the last reset.
  *
  * <p>A crash mid-append can only tear the last line (it then lacks its newline): that line is
@@ -47,6 +49,11 @@ public final class TaskLedger {
   private final Path file;
   private final Consumer<Path> syncDirectory;
   private boolean directorySynced;
+  private boolean prepared;
+  /** Lines written by {@link #appendUnforced} and not yet forced to the disk. */
+  private boolean unforced;
+  /** Directories this instance made whose entries in their parents are not synced yet. */
+  private final List<Path> unsyncedDirs = new ArrayList<>();
   /** The summary so far, once the file has been read; null before that or after a failed append. */
   private Tally tally;
 
@@ -64,6 +71,36 @@ public final class TaskLedger {
   }
 
   public synchronized void append(String event, ObjectNode fields, Instant at) {
+    write(event, fields, at, true);
+  }
+
+  /**
+   * Writes the event without waiting for the disk: every reader sees it at once, and it survives
+   * a kill -9 of the service, but only the next {@link #append} or {@link #sync} makes it survive
+   * a power loss. For a record whose durability something else gives before anything depends on
+   * it ({@link StartJournal}: an attempt's start).
+   */
+  public synchronized void appendUnforced(String event, ObjectNode fields, Instant at) {
+    write(event, fields, at, false);
+  }
+
+  /** Makes every line written so far, and the file's directory entries, durable; a no-op when they are. */
+  public synchronized void sync() {
+    if (!unforced && directorySynced) return;
+    try {
+      if (Files.exists(file)) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+          ch.force(false);
+        }
+      }
+      unforced = false;
+      if (!directorySynced) syncDirectories();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot sync " + file, e);
+    }
+  }
+
+  private void write(String event, ObjectNode fields, Instant at, boolean force) {
     ObjectNode n = M.createObjectNode();
     n.put("ts", WireTime.format(at));
     n.put("event", event);
@@ -71,7 +108,7 @@ public final class TaskLedger {
     byte[] line = (n.toString() + "\n").getBytes(StandardCharsets.UTF_8);
     long before = -1;
     try {
-      List<Path> created = AtomicFiles.createDirectories(file.getParent());
+      unsyncedDirs.addAll(AtomicFiles.createDirectories(file.getParent()));
       try (FileChannel ch = dev.atsdispatch.files.OwnerOnly.open(file, StandardOpenOption.READ,
           StandardOpenOption.WRITE)) {
         try {
@@ -79,7 +116,7 @@ public final class TaskLedger {
           ByteBuffer b = ByteBuffer.wrap(line);
           long pos = before;
           while (b.hasRemaining()) pos += ch.write(b, pos);
-          ch.force(false);
+          if (force) ch.force(false);
         } catch (IOException e) {
           tally = null; // read the file again rather than guess what it holds
           try {
@@ -90,10 +127,11 @@ public final class TaskLedger {
           throw e;
         }
       }
-      if (!directorySynced) {
-        syncDirectory.accept(file.getParent());
-        for (Path d : created) syncDirectory.accept(d.getParent());
-        directorySynced = true;
+      if (force) {
+        unforced = false;
+        if (!directorySynced) syncDirectories();
+      } else {
+        unforced = true;
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot record " + event + " in " + file, e);
@@ -101,22 +139,28 @@ public final class TaskLedger {
     if (tally != null) tally.add(n);
   }
 
+  /** The file's directory, and the parents of the directories this instance made, synced once. */
+  private void syncDirectories() {
+    syncDirectory.accept(file.getParent());
+    for (Path d : unsyncedDirs) syncDirectory.accept(d.getParent());
+    unsyncedDirs.clear();
+    directorySynced = true;
+  }
+
   /**
-   * Makes the ledger's file (empty if new) and its directories exist durably, so that the first
-   * append costs one write and one data sync. Never changes what the ledger holds; a no-op once
-   * done. The engine calls it while the claim is on its way, so the directory syncs a new task
-   * needs are off the pickup's path.
+   * Makes the ledger's file (empty if new) and its directories exist, so that the first append
+   * only writes. Never changes what the ledger holds; they become durable with the first durable
+   * append (whose syncs of the new directories are then off the agent's start: see
+   * {@link StartJournal}). The engine calls it while the claim is on its way.
    */
   public synchronized void prepare() {
-    if (directorySynced) return;
+    if (directorySynced || prepared) return;
     try {
-      List<Path> created = AtomicFiles.createDirectories(file.getParent());
+      unsyncedDirs.addAll(AtomicFiles.createDirectories(file.getParent()));
       try (FileChannel ch = dev.atsdispatch.files.OwnerOnly.open(file, StandardOpenOption.WRITE)) {
-        // created (0600) or already there: its directory entry is made durable below
+        // created (0600) or already there
       }
-      syncDirectory.accept(file.getParent());
-      for (Path d : created) syncDirectory.accept(d.getParent());
-      directorySynced = true;
+      prepared = true;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create " + file, e);
     }

@@ -48,23 +48,33 @@ final class TaskLedgerTest {
   }
 
   @Test
-  void prepareMakesTheFileAndSyncsItsDirectoriesAheadSoTheFirstAppendSyncsNone() throws Exception {
+  void prepareMakesTheFileAndTheFirstDurableAppendSyncsWhatItMade() throws Exception {
     List<Path> synced = new ArrayList<>();
     Path taskDir = dir.resolve("tasks/8");
     TaskLedger l = new TaskLedger(taskDir, synced::add);
     l.prepare();
-    assertEquals(List.of(taskDir, dir.resolve("tasks"), dir), synced);
+    assertEquals(List.of(), synced, "no flush while the claim is on its way: it would queue before the start's");
     assertEquals(0, Files.size(l.file()), "an empty ledger: nothing happened to the task");
     assertEquals(0, l.summary().attempts());
     l.prepare();
-    l.append("attempt_started", attempt(1), T);
-    assertEquals(3, synced.size(), "neither a second prepare nor the first append syncs a directory again");
+    l.appendUnforced("attempt_started", attempt(1), T);
+    assertEquals(List.of(), synced, "an unforced line syncs nothing");
     assertEquals(1, l.summary().attempts());
-    assertEquals(1, new TaskLedger(taskDir).events().size());
+    assertEquals(1, new TaskLedger(taskDir).events().size(), "but any reader sees it at once");
+    l.sync();
+    assertEquals(List.of(taskDir, dir.resolve("tasks"), dir), synced,
+        "the directories prepare made, each new one's parent, once");
+    l.sync();
+    l.append("agent_started", attempt(1), T);
+    assertEquals(3, synced.size(), "and never again");
 
+    synced.clear();
     TaskLedger again = new TaskLedger(taskDir, synced::add);
     again.prepare(); // an existing ledger is left as it is
     assertEquals(1, again.summary().attempts());
+    again.appendUnforced("attempt_finished", attempt(1), T);
+    again.append("reported", null, T);
+    assertEquals(List.of(taskDir), synced, "a new instance syncs the file's directory at its first durable append");
   }
 
   @Test

@@ -1,0 +1,180 @@
+package dev.atsdispatch.dispatch;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atsdispatch.files.OwnerOnly;
+import dev.atsdispatch.source.TaskKey;
+import dev.atsdispatch.time.WireTime;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The durable record of attempts that are starting, {@code state/starting.jsonl}: one line and
+ * one fdatasync of a file that already exists before each agent starts. A task's own ledger is
+ * often new at that moment, and a new file is durable only after its directory and that
+ * directory's parent are synced too: three flushes on the pickup's path where this needs one.
+ * The ledger gets the same record at once, unforced, and makes it durable with the attempt's
+ * next record, just after the spawn; the journal's line is then {@link #settle settled}.
+ *
+ * <p>{@link #recover} runs at start-up, under the state directory's lock: a line whose attempt
+ * is missing from its ledger (power lost between the two) is written there, durably, so the
+ * attempt still counts as a strike. The file is cut to nothing whenever no line is unsettled,
+ * so it holds only the attempts of the last few milliseconds; a line torn by a crash (no
+ * newline) never had its agent started and is ignored. Thread-safe: records are appended under
+ * the instance's lock, by whichever runner thread starts an attempt.
+ */
+public final class StartJournal implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(StartJournal.class);
+  private static final ObjectMapper M = new ObjectMapper();
+  static final String FILE = "starting.jsonl";
+
+  /** One recorded start, until it is settled. */
+  public record Entry(long seq) {}
+
+  private final Path file;
+  private FileChannel ch;
+  private long size;
+  private long seq;
+  private final Set<Long> unsettled = new HashSet<>();
+
+  StartJournal(Path stateRoot) {
+    this.file = stateRoot.resolve(FILE);
+  }
+
+  /** Records that attempt {@code attempt} of {@code key} starts; durable when it returns. */
+  public synchronized Entry record(TaskKey key, int attempt, String instance, Instant at) {
+    ObjectNode n = M.createObjectNode();
+    n.put("ts", WireTime.format(at));
+    n.put("source", key.source()).put("id", key.id()).put("attempt", attempt).put("instance", instance);
+    byte[] line = (n.toString() + "\n").getBytes(StandardCharsets.UTF_8);
+    try {
+      if (ch == null) open();
+      ByteBuffer b = ByteBuffer.wrap(line);
+      long pos = size;
+      while (b.hasRemaining()) pos += ch.write(b, pos);
+      ch.force(false);
+      size = pos;
+    } catch (IOException e) {
+      closeQuietly(); // reopened, and the torn line cut, by the next record
+      throw new UncheckedIOException("cannot record the start of " + key + " in " + file, e);
+    }
+    Entry e = new Entry(++seq);
+    unsettled.add(e.seq());
+    return e;
+  }
+
+  /** The attempt's own ledger now holds its start durably: the line is no longer needed. */
+  public synchronized void settle(Entry e) {
+    if (!unsettled.remove(e.seq()) || !unsettled.isEmpty() || size == 0 || ch == null) return;
+    try {
+      ch.truncate(0); // need not be durable: a settled line found again at start-up is already in its ledger
+      size = 0;
+    } catch (IOException x) {
+      log.warn("cannot cut {}: {}", file, x.getMessage());
+    }
+  }
+
+  /** Lines recorded and not settled (for tests and the shutdown check). */
+  synchronized int unsettled() {
+    return unsettled.size();
+  }
+
+  private void open() throws IOException {
+    boolean created = !Files.exists(file);
+    ch = OwnerOnly.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    size = AtomicFiles.cutTornLine(ch);
+    if (created) {
+      ch.force(true);
+      AtomicFiles.syncDirectory(file.getParent()); // the file's own entry, once: later records need only its data
+    }
+  }
+
+  /**
+   * Puts every start the journal holds and its ledger lacks into that ledger, durably, then
+   * empties the journal. Returns how many were missing. Call before anything reads a ledger.
+   */
+  static int recover(StateDir state) {
+    Path file = state.root().resolve(FILE);
+    if (!Files.exists(file)) return 0;
+    byte[] all;
+    try {
+      all = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    }
+    int missing = 0;
+    int lineNo = 0;
+    for (int start = 0, nl; (nl = indexOf(all, start)) >= 0; start = nl + 1) {
+      lineNo++;
+      JsonNode e;
+      try {
+        e = M.readTree(all, start, nl - start);
+      } catch (IOException x) {
+        e = null;
+      }
+      if (e == null || !e.isObject() || !e.path("ts").isTextual() || !e.path("source").isTextual() || !e.path("id").isTextual()
+          || !e.path("attempt").canConvertToInt() || !e.path("instance").isTextual()) {
+        throw new LedgerCorruptException(file, lineNo, null);
+      }
+      TaskKey key = new TaskKey(e.get("source").asText(), e.get("id").asText());
+      int attempt = e.get("attempt").asInt();
+      String instance = e.get("instance").asText();
+      TaskLedger ledger = state.ledger(key);
+      boolean there = false;
+      for (JsonNode ev : ledger.events()) {
+        if (ev.path("event").asText().equals("attempt_started") && ev.path("attempt").asInt() == attempt
+            && ev.path("instance").asText().equals(instance)) {
+          there = true;
+          break;
+        }
+      }
+      if (!there) {
+        ledger.append("attempt_started", M.createObjectNode().put("attempt", attempt).put("instance", instance)
+            .put("recovered", true), WireTime.parse(e.path("ts").asText()));
+        log.warn("task {}: attempt {} had started but its ledger lost the record (a crash or power loss); "
+            + "restored from {}", key, attempt, FILE);
+        missing++;
+      } else {
+        ledger.sync(); // present but perhaps never forced (a kill -9 between the two)
+      }
+    }
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.truncate(0);
+      ch.force(true);
+    } catch (IOException x) {
+      throw new UncheckedIOException("cannot empty " + file, x);
+    }
+    return missing;
+  }
+
+  private static int indexOf(byte[] a, int from) {
+    for (int i = from; i < a.length; i++) if (a[i] == '\n') return i;
+    return -1;
+  }
+
+  private void closeQuietly() {
+    try {
+      if (ch != null) ch.close();
+    } catch (IOException ignored) {
+      // reopened by the next record
+    }
+    ch = null;
+  }
+
+  @Override
+  public synchronized void close() {
+    closeQuietly();
+  }
+}
