@@ -15,8 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
-import java.util.HashSet;
-import java.util.Set;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,11 +44,16 @@ public final class StartJournal implements AutoCloseable {
   /** One recorded start, until it is settled. */
   public record Entry(long seq) {}
 
+  /** Settled lines the file may hold beside unsettled ones before it is rewritten with the unsettled only. */
+  static final int COMPACT_AFTER = 64;
+
   private final Path file;
   private FileChannel ch;
   private long size;
   private long seq;
-  private final Set<Long> unsettled = new HashSet<>();
+  /** The unsettled lines, oldest first, kept to rewrite the file without the settled ones. */
+  private final Map<Long, byte[]> unsettled = new LinkedHashMap<>();
+  private int settledInFile;
 
   StartJournal(Path stateRoot) {
     this.file = stateRoot.resolve(FILE);
@@ -71,19 +77,48 @@ public final class StartJournal implements AutoCloseable {
       throw new UncheckedIOException("cannot record the start of " + key + " in " + file, e);
     }
     Entry e = new Entry(++seq);
-    unsettled.add(e.seq());
+    unsettled.put(e.seq(), line);
     return e;
   }
 
-  /** The attempt's own ledger now holds its start durably: the line is no longer needed. */
+  /**
+   * The attempt's own ledger now holds its start durably: the line is no longer needed. The file
+   * is emptied when no line is unsettled, and rewritten with the unsettled ones only after
+   * {@value #COMPACT_AFTER} settled lines (a start whose ledger cannot be synced stays, and the
+   * file stays small), so it never holds an old start whose task retention may have removed.
+   */
   public synchronized void settle(Entry e) {
-    if (!unsettled.remove(e.seq()) || !unsettled.isEmpty() || size == 0 || ch == null) return;
+    if (unsettled.remove(e.seq()) == null || ch == null) return;
     try {
-      ch.truncate(0); // need not be durable: a settled line found again at start-up is already in its ledger
-      size = 0;
+      if (unsettled.isEmpty()) {
+        if (size > 0) ch.truncate(0); // need not be durable: a settled line found at start-up is already in its ledger
+        size = 0;
+        settledInFile = 0;
+      } else if (++settledInFile >= COMPACT_AFTER) {
+        compact();
+      }
     } catch (IOException x) {
       log.warn("cannot cut {}: {}", file, x.getMessage());
+      closeQuietly(); // reopened (its size read again) by the next record
     }
+  }
+
+  /** The file again, with the unsettled lines only: written aside, synced, renamed over it. */
+  private void compact() throws IOException {
+    Path tmp = file.resolveSibling(FILE + ".tmp");
+    long n = 0;
+    try (FileChannel out = OwnerOnly.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      for (byte[] line : unsettled.values()) {
+        ByteBuffer b = ByteBuffer.wrap(line);
+        while (b.hasRemaining()) n += out.write(b, n);
+      }
+      out.force(true);
+    }
+    closeQuietly();
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    AtomicFiles.syncDirectory(file.getParent());
+    open();
+    settledInFile = 0;
   }
 
   /** Lines recorded and not settled (for tests and the shutdown check). */
@@ -132,8 +167,16 @@ public final class StartJournal implements AutoCloseable {
       int attempt = e.get("attempt").asInt();
       String instance = e.get("instance").asText();
       TaskLedger ledger = state.ledger(key);
+      List<JsonNode> events;
+      try {
+        events = ledger.events();
+      } catch (LedgerCorruptException x) {
+        log.error("task {}: attempt {} had started, and its ledger is corrupt ({}); the task fails on it when offered",
+            key, attempt, x.getMessage());
+        continue;
+      }
       boolean there = false;
-      for (JsonNode ev : ledger.events()) {
+      for (JsonNode ev : events) {
         if (ev.path("event").asText().equals("attempt_started") && ev.path("attempt").asInt() == attempt
             && ev.path("instance").asText().equals(instance)) {
           there = true;

@@ -134,4 +134,44 @@ final class StartJournalTest {
     assertEquals("41", M.readTree(lines.get(0)).get("id").asText());
     j.close();
   }
+
+  @Test
+  void aStartThatNeverSettlesKeepsTheFileSmallNotEveryLineSinceIt() throws Exception {
+    StateDir state = new StateDir(dir);
+    state.lock();
+    StartJournal j = state.journal();
+    j.record(B, 1, "inst-1", T); // its ledger cannot be synced, say: never settled
+    for (int i = 0; i < 3 * StartJournal.COMPACT_AFTER + 5; i++) {
+      j.settle(j.record(TaskKey.of("ats", 1000 + i), 1, "inst-1", T));
+    }
+    List<String> lines = Files.readAllLines(journalFile());
+    assertTrue(lines.size() <= StartJournal.COMPACT_AFTER + 1, lines.size() + " lines");
+    assertEquals("42", M.readTree(lines.get(0)).get("id").asText(), "the unsettled start is kept, first");
+    assertEquals(1, j.unsettled());
+    assertTrue(!Files.exists(dir.resolve(StartJournal.FILE + ".tmp")));
+    state.close();
+
+    StateDir next = new StateDir(dir);
+    next.lock();
+    assertEquals(1, next.ledger(B).summary().strikes(), "and restored at the next start");
+    next.close();
+  }
+
+  @Test
+  void aCorruptLedgerDoesNotStopTheStartUp() throws Exception {
+    StateDir state = new StateDir(dir);
+    state.lock();
+    state.journal().record(A, 1, "inst-1", T);
+    state.journal().record(B, 1, "inst-1", T);
+    state.close();
+    Path a = state.ledger(A).file();
+    Files.createDirectories(a.getParent());
+    Files.writeString(a, "garbage\n{\"event\":\"reset\"}\n");
+
+    StateDir next = new StateDir(dir);
+    next.lock();
+    assertEquals(1, next.ledger(B).summary().strikes(), "the other task's start is restored");
+    assertThrows(RuntimeException.class, () -> next.ledger(A).summary(), "the corrupt one still says so when read");
+    next.close();
+  }
 }
