@@ -111,7 +111,8 @@ final class AttemptRunner {
   End run(Tracked t, Claim c) {
     MDC.put("task_id", t.key.toString());
     try {
-      // the task's directories and ledger file are made (and synced) while the claim is on its way
+      // the task's directories and ledger file are made while the claim is on its way (synced
+      // after the spawn: the start journal makes the attempt durable before it)
       CompletableFuture<TaskLedger> prepared = prepare(t.key);
       t.claimSentAt = clock.now();
       long sentAt = clock.nanoTime();
@@ -217,7 +218,12 @@ final class AttemptRunner {
       StartJournal.Entry journaled = state.journal().record(t.key, n, instance, recorded);
       recorded = clock.now(); // durable from here
       stats.attempts.incrementAndGet();
-      Attempt a = attempt(t, c, view, n, recorded, sum.spent(), journaled);
+      Attempt a;
+      try {
+        a = attempt(t, c, view, n, recorded, sum.spent(), journaled);
+      } finally {
+        settle(t.key, ledger, journaled); // a no-op once settled; here for an attempt that failed before its try
+      }
       if (a.outcome.isStrike()) metrics.strike();
       switch (a.outcome) {
         case COMPLETED -> {
@@ -321,6 +327,7 @@ final class AttemptRunner {
 
   /** The attempt's start is durable in its own ledger, so its start journal line can go; false if not. */
   private boolean settle(TaskKey key, TaskLedger ledger, StartJournal.Entry journaled) {
+    if (!state.journal().unsettled(journaled)) return true;
     try {
       ledger.sync();
       state.journal().settle(journaled);

@@ -10,11 +10,21 @@ public final class LedgerCorruptException extends UncheckedIOException {
   private final int line;
 
   LedgerCorruptException(Path file, int line, IOException cause) {
-    super(file + " is corrupt: line " + line + " is not a JSON event"
+    this(file, line, cause, "is not a JSON event", "fix or remove that line");
+  }
+
+  private LedgerCorruptException(Path file, int line, IOException cause, String what, String hint) {
+    super(file + " is corrupt: line " + line + " " + what
         + (cause == null ? "" : " (" + firstLine(cause.getMessage()) + ")")
-        + "; fix or remove that line", cause == null ? new IOException("not a JSON object") : cause);
+        + "; " + hint, cause == null ? new IOException("not a JSON object") : cause);
     this.file = file;
     this.line = line;
+  }
+
+  /** A line of the start journal that is not an attempt's start: it may be the only record of one that ran. */
+  static LedgerCorruptException startJournal(Path file, int line, IOException cause) {
+    return new LedgerCorruptException(file, line, cause, "is not an attempt's start",
+        "fix that line rather than remove it: it may be the only record of an attempt that ran (a strike)");
   }
 
   private static String firstLine(String s) {

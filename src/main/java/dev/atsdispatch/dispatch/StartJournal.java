@@ -82,7 +82,8 @@ public final class StartJournal implements AutoCloseable {
   }
 
   /**
-   * The attempt's own ledger now holds its start durably: the line is no longer needed. The file
+   * The attempt's own ledger now holds its start durably: the line is no longer needed (a second
+   * settle of one entry is a no-op). The file
    * is emptied when no line is unsettled, and rewritten with the unsettled ones only after
    * {@value #COMPACT_AFTER} settled lines (a start whose ledger cannot be synced stays, and the
    * file stays small), so it never holds an old start whose task retention may have removed.
@@ -98,7 +99,7 @@ public final class StartJournal implements AutoCloseable {
         compact();
       }
     } catch (IOException x) {
-      log.warn("cannot cut {}: {}", file, x.getMessage());
+      log.error("cannot cut or rewrite {}: {}", file, x.getMessage());
       closeQuietly(); // reopened (its size read again) by the next record
     }
   }
@@ -115,13 +116,20 @@ public final class StartJournal implements AutoCloseable {
       out.force(true);
     }
     closeQuietly();
+    settledInFile = 0; // after a failure too: the next try comes after as many settled lines again
     Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-    AtomicFiles.syncDirectory(file.getParent());
+    try (FileChannel d = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+      d.force(true); // strict: later records go to the new file, which must be the one its name finds
+    }
     open();
-    settledInFile = 0;
   }
 
-  /** Lines recorded and not settled (for tests and the shutdown check). */
+  /** Whether the entry is still waiting for its ledger. */
+  public synchronized boolean unsettled(Entry e) {
+    return unsettled.containsKey(e.seq());
+  }
+
+  /** Lines recorded and not settled. */
   synchronized int unsettled() {
     return unsettled.size();
   }
@@ -143,25 +151,26 @@ public final class StartJournal implements AutoCloseable {
   static int recover(StateDir state) {
     Path file = state.root().resolve(FILE);
     if (!Files.exists(file)) return 0;
-    byte[] all;
+    List<JsonNode> lines;
     try {
-      all = Files.readAllBytes(file);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + file, e);
+      lines = TaskLedger.jsonLines(file); // a torn last line never had its agent started
+    } catch (LedgerCorruptException x) {
+      throw LedgerCorruptException.startJournal(file, x.line(), x.getCause());
     }
     int missing = 0;
     int lineNo = 0;
-    for (int start = 0, nl; (nl = indexOf(all, start)) >= 0; start = nl + 1) {
+    List<JsonNode> kept = new java.util.ArrayList<>();
+    for (JsonNode e : lines) {
       lineNo++;
-      JsonNode e;
+      Instant ts = null;
       try {
-        e = M.readTree(all, start, nl - start);
-      } catch (IOException x) {
-        e = null;
+        ts = e.path("ts").isTextual() ? WireTime.parse(e.get("ts").asText()) : null;
+      } catch (RuntimeException bad) {
+        // named below
       }
-      if (e == null || !e.isObject() || !e.path("ts").isTextual() || !e.path("source").isTextual() || !e.path("id").isTextual()
+      if (ts == null || !e.path("source").isTextual() || !e.path("id").isTextual()
           || !e.path("attempt").canConvertToInt() || !e.path("instance").isTextual()) {
-        throw new LedgerCorruptException(file, lineNo, null);
+        throw LedgerCorruptException.startJournal(file, lineNo, null);
       }
       TaskKey key = new TaskKey(e.get("source").asText(), e.get("id").asText());
       int attempt = e.get("attempt").asInt();
@@ -171,8 +180,9 @@ public final class StartJournal implements AutoCloseable {
       try {
         events = ledger.events();
       } catch (LedgerCorruptException x) {
-        log.error("task {}: attempt {} had started, and its ledger is corrupt ({}); the task fails on it when offered",
-            key, attempt, x.getMessage());
+        log.error("task {}: attempt {} had started and its ledger is corrupt ({}); the start stays in {} until "
+            + "the ledger is fixed", key, attempt, x.getMessage(), FILE);
+        kept.add(e);
         continue;
       }
       boolean there = false;
@@ -185,7 +195,7 @@ public final class StartJournal implements AutoCloseable {
       }
       if (!there) {
         ledger.append("attempt_started", M.createObjectNode().put("attempt", attempt).put("instance", instance)
-            .put("recovered", true), WireTime.parse(e.path("ts").asText()));
+            .put("recovered", true), ts);
         log.warn("task {}: attempt {} had started but its ledger lost the record (a crash or power loss); "
             + "restored from {}", key, attempt, FILE);
         missing++;
@@ -195,16 +205,16 @@ public final class StartJournal implements AutoCloseable {
     }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
       ch.truncate(0);
+      long pos = 0;
+      for (JsonNode e : kept) {
+        ByteBuffer b = ByteBuffer.wrap((e.toString() + "\n").getBytes(StandardCharsets.UTF_8));
+        while (b.hasRemaining()) pos += ch.write(b, pos);
+      }
       ch.force(true);
     } catch (IOException x) {
       throw new UncheckedIOException("cannot empty " + file, x);
     }
     return missing;
-  }
-
-  private static int indexOf(byte[] a, int from) {
-    for (int i = from; i < a.length; i++) if (a[i] == '\n') return i;
-    return -1;
   }
 
   private void closeQuietly() {

@@ -52,6 +52,8 @@ public final class TaskLedger {
   private boolean prepared;
   /** Lines written by {@link #appendUnforced} and not yet forced to the disk. */
   private boolean unforced;
+  /** Why a sync failed; from then on {@link #sync} fails too. */
+  private IOException syncFailed;
   /** Directories this instance made whose entries in their parents are not synced yet. */
   private final List<Path> unsyncedDirs = new ArrayList<>();
   /** The summary so far, once the file has been read; null before that or after a failed append. */
@@ -84,8 +86,13 @@ public final class TaskLedger {
     write(event, fields, at, false);
   }
 
-  /** Makes every line written so far, and the file's directory entries, durable; a no-op when they are. */
+  /**
+   * Makes every line written so far, and the file's directory entries, durable; a no-op when they
+   * are. Once a sync of this instance failed it fails for good: the kernel reports a lost write
+   * once, so a later sync that succeeds proves nothing about the lines before it.
+   */
   public synchronized void sync() {
+    if (syncFailed != null) throw new UncheckedIOException("cannot sync " + file + " (it failed before)", syncFailed);
     if (!unforced && directorySynced) return;
     try {
       if (Files.exists(file)) {
@@ -96,7 +103,11 @@ public final class TaskLedger {
       unforced = false;
       if (!directorySynced) syncDirectories();
     } catch (IOException e) {
+      syncFailed = e;
       throw new UncheckedIOException("cannot sync " + file, e);
+    } catch (UncheckedIOException e) {
+      syncFailed = e.getCause();
+      throw e;
     }
   }
 
@@ -118,6 +129,7 @@ public final class TaskLedger {
           while (b.hasRemaining()) pos += ch.write(b, pos);
           if (force) ch.force(false);
         } catch (IOException e) {
+          if (force) syncFailed = e;
           tally = null; // read the file again rather than guess what it holds
           try {
             if (before >= 0) ch.truncate(before); // no half line for the next one to join
@@ -129,7 +141,14 @@ public final class TaskLedger {
       }
       if (force) {
         unforced = false;
-        if (!directorySynced) syncDirectories();
+        if (!directorySynced) {
+          try {
+            syncDirectories();
+          } catch (UncheckedIOException x) {
+            syncFailed = x.getCause();
+            throw x;
+          }
+        }
       } else {
         unforced = true;
       }
@@ -139,10 +158,16 @@ public final class TaskLedger {
     if (tally != null) tally.add(n);
   }
 
-  /** The file's directory, and the parents of the directories this instance made, synced once. */
+  /**
+   * The file's directory and the two above it ({@code tasks/<source>/<id>}, {@code tasks/<source>},
+   * {@code tasks}: whoever made them, perhaps an instance that was collected before it synced
+   * anything), and the parents of any other directories this instance made, synced once.
+   */
   private void syncDirectories() {
-    syncDirectory.accept(file.getParent());
-    for (Path d : unsyncedDirs) syncDirectory.accept(d.getParent());
+    java.util.Set<Path> dirs = new java.util.LinkedHashSet<>();
+    for (Path d = file.getParent(); d != null && dirs.size() < 3; d = d.getParent()) dirs.add(d);
+    for (Path d : unsyncedDirs) if (d.getParent() != null) dirs.add(d.getParent());
+    for (Path d : dirs) syncDirectory.accept(d);
     unsyncedDirs.clear();
     directorySynced = true;
   }
@@ -168,6 +193,15 @@ public final class TaskLedger {
 
   /** Every recorded event, in order; a torn last line is left out. */
   public synchronized List<JsonNode> events() {
+    return jsonLines(file);
+  }
+
+  /**
+   * The JSON objects of a file of JSON lines, in order; none if there is no file. What follows
+   * the last newline is a line torn by a crash mid-append and is left out; any other line that is
+   * not a JSON object (blank lines aside) is a {@link LedgerCorruptException}.
+   */
+  static List<JsonNode> jsonLines(Path file) {
     List<JsonNode> out = new ArrayList<>();
     if (!Files.exists(file)) return out;
     byte[] all;
@@ -189,7 +223,6 @@ public final class TaskLedger {
       if (e == null || !e.isObject()) throw new LedgerCorruptException(file, lineNo, null);
       out.add(e);
     }
-    // what follows the last newline is a line torn by a crash mid-append: its attempt never started
     return out;
   }
 

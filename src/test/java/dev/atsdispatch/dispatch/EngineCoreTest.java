@@ -43,6 +43,18 @@ final class EngineCoreTest {
   }
 
   @Test
+  void anAttemptsStartIsSettledAsSoonAsItsAgentRunsNotWhenItEnds() throws Exception {
+    h = new EngineHarness(dir, EngineHarness.config(dir)).start();
+    TaskKey k = h.source.add(1);
+    h.runner.script(k, dev.atsdispatch.testing.FakeAgentRunner.hang());
+    h.source.offer(k);
+    Wait.until("the agent to start", () -> h.runner.starts(k).size() == 1);
+    Wait.until("its start to be settled while it runs", () -> h.state.journal().unsettled() == 0);
+    assertEquals(java.util.List.of("attempt_started", "agent_started"), h.ledgerEvents(k));
+    assertEquals(0, java.nio.file.Files.size(h.state.root().resolve(StartJournal.FILE)), "emptied: nothing unsettled");
+  }
+
+  @Test
   void aDuplicatedOfferRunsTheTaskOnce() {
     h = new EngineHarness(dir, EngineHarness.config(dir)).start();
     TaskKey k = h.source.add(1);

@@ -139,6 +139,7 @@ final class EngineFailureTest {
     assertEquals("Internal error in ats-dispatch: IllegalStateException", reason); // the message may quote the task: never passed on
     assertEquals(1, h.summary(k).strikes());
     assertEquals("internal_error", h.summary(k).lastOutcome());
+    assertStartsSettled();
     h.source.offerStale(k, SourceEvent.Why.LEASE_EXPIRED);
     awaitConfirmation(k, 1);
     assertEquals(1, h.summary(k).strikes());
@@ -154,6 +155,17 @@ final class EngineFailureTest {
     assertEquals("Agent could not start: claude: not found on PATH", reportedFailure(k));
     assertEquals(1, h.summary(k).strikes());
     assertEquals("start_failed", h.summary(k).lastOutcome());
+    assertStartsSettled();
+  }
+
+  /** Every attempt's start is durable in its ledger, so the start journal is empty again. */
+  private void assertStartsSettled() {
+    assertEquals(0, h.state.journal().unsettled());
+    try {
+      assertEquals(0, java.nio.file.Files.size(h.state.root().resolve(StartJournal.FILE)));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @Test
@@ -167,6 +179,7 @@ final class EngineFailureTest {
     assertEquals(1, h.summary(k).strikes());
     assertEquals(0, h.runner.starts(k).size());
     assertEquals(0, h.source.count(Op.RELEASE, k));
+    assertStartsSettled(); // the observer threw before the attempt's own try
   }
 
   @Test

@@ -120,8 +120,15 @@ final class StartJournalTest {
     Files.writeString(journalFile(), "not json\n{\"ts\":\"2026-12-08T01:00:00Z\"}\n");
     StateDir state = new StateDir(dir);
     RuntimeException e = assertThrows(RuntimeException.class, state::lock);
-    assertTrue(e.getMessage().contains(journalFile().toString()) && e.getMessage().contains("line 1"), e.getMessage());
+    assertTrue(e.getMessage().contains(journalFile().toString()) && e.getMessage().contains("line 1")
+        && e.getMessage().contains("rather than remove it"), e.getMessage());
     state.close();
+
+    Files.writeString(journalFile(), "{\"ts\":\"yesterday\",\"source\":\"ats\",\"id\":\"41\",\"attempt\":1,\"instance\":\"i\"}\n");
+    StateDir again = new StateDir(dir);
+    e = assertThrows(RuntimeException.class, again::lock);
+    assertTrue(e.getMessage().contains("line 1 is not an attempt's start"), e.getMessage());
+    again.close();
   }
 
   @Test
@@ -172,6 +179,16 @@ final class StartJournalTest {
     next.lock();
     assertEquals(1, next.ledger(B).summary().strikes(), "the other task's start is restored");
     assertThrows(RuntimeException.class, () -> next.ledger(A).summary(), "the corrupt one still says so when read");
+    List<String> left = Files.readAllLines(journalFile());
+    assertEquals(1, left.size(), "its start stays in the journal until the ledger is fixed");
+    assertEquals("41", M.readTree(left.get(0)).get("id").asText());
     next.close();
+
+    Files.writeString(a, "{\"event\":\"reset\"}\n"); // a human fixed the ledger
+    StateDir fixed = new StateDir(dir);
+    fixed.lock();
+    assertEquals(1, fixed.ledger(A).summary().strikes(), "and the start is restored at the start-up after that");
+    assertEquals(0, Files.size(journalFile()));
+    fixed.close();
   }
 }

@@ -43,8 +43,8 @@ final class TaskLedgerTest {
     TaskLedger again = new TaskLedger(taskDir, synced::add);
     again.append("attempt_started", attempt(2), T);
     again.append("attempt_finished", attempt(2), T);
-    assertEquals(List.of(taskDir), synced, "a new instance syncs the directory once, in case a crash "
-        + "came between the file's creation and the sync");
+    assertEquals(List.of(taskDir, dir.resolve("tasks"), dir), synced, "a new instance syncs the directory and "
+        + "the two above it once, in case a crash came between their creation and a sync");
   }
 
   @Test
@@ -74,7 +74,8 @@ final class TaskLedgerTest {
     assertEquals(1, again.summary().attempts());
     again.appendUnforced("attempt_finished", attempt(1), T);
     again.append("reported", null, T);
-    assertEquals(List.of(taskDir), synced, "a new instance syncs the file's directory at its first durable append");
+    assertEquals(List.of(taskDir, dir.resolve("tasks"), dir), synced,
+        "a new instance syncs the file's directory and the two above it at its first durable append");
   }
 
   @Test
@@ -159,5 +160,23 @@ final class TaskLedgerTest {
     for (int i = 0; i < want.agentGroups().size(); i++) {
       assertArrayEquals(want.agentGroups().get(i), got.agentGroups().get(i));
     }
+  }
+
+  @Test
+  void aFailedSyncFailsEveryLaterSyncOfThatInstance() {
+    List<Path> synced = new ArrayList<>();
+    boolean[] fail = {true};
+    Path taskDir = dir.resolve("tasks/9");
+    TaskLedger l = new TaskLedger(taskDir, d -> {
+      if (fail[0]) throw new java.io.UncheckedIOException(new java.io.IOException("EIO"));
+      synced.add(d);
+    });
+    l.appendUnforced("attempt_started", attempt(1), T);
+    assertThrows(java.io.UncheckedIOException.class, l::sync);
+    fail[0] = false;
+    RuntimeException again = assertThrows(java.io.UncheckedIOException.class, l::sync,
+        "a write the kernel lost is reported once: a later success would prove nothing");
+    assertTrue(again.getMessage().contains("failed before"), again.getMessage());
+    assertEquals(1, l.summary().attempts(), "the line is still there for readers");
   }
 }
