@@ -5,18 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.testing.FakeMessagesApi;
 import dev.atsdispatch.testing.Http;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Budgets with the real Claude Code CLI against a fake Messages API whose model asks for a tool
@@ -24,26 +20,17 @@ import org.junit.jupiter.api.io.TempDir;
  * with the budget's reason, not retried and with no strike.
  */
 @Timeout(120)
-final class ClaudeBudgetTest {
-  @TempDir Path dir;
-  DevServer server;
-  Http http;
-  FakeMessagesApi api;
+final class ClaudeBudgetTest extends FakeMessagesApiTestBase {
   Service service;
 
-  @BeforeEach
-  void start() throws Exception {
-    assertTrue(Files.isExecutable(ClaudePresetTest.CLAUDE), ClaudePresetTest.CLAUDE + " is missing: the build installs it");
-    server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
-    http = new Http(server.url(), "human", "tester", "Tester");
-    api = FakeMessagesApi.start();
+  @Override
+  Path cli() {
+    return ClaudePresetTest.CLAUDE;
   }
 
   @AfterEach
-  void stop() {
+  void stopService() {
     if (service != null) service.close();
-    if (api != null) api.close();
-    if (server != null) server.close();
   }
 
   void startService(Integer maxTurns, Double maxCostUsd) throws Exception {

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.exec.ClaudePreset;
 import dev.atsdispatch.testing.ChildJvm;
 import dev.atsdispatch.testing.FakeMessagesApi;
@@ -19,10 +18,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * kill -9 of the service (a child JVM running {@code ats-dispatch run} with agent.preset = claude)
@@ -32,26 +29,17 @@ import org.junit.jupiter.api.io.TempDir;
  * tool call and its result) with the continuation prompt, and the ledger says the attempt resumed.
  */
 @Timeout(180)
-final class ClaudeCrashResumeTest {
-  @TempDir Path dir;
-  DevServer server;
-  Http http;
-  FakeMessagesApi api;
+final class ClaudeCrashResumeTest extends FakeMessagesApiTestBase {
   ChildJvm service;
 
-  @BeforeEach
-  void start() throws Exception {
-    assertTrue(Files.isExecutable(ClaudePresetTest.CLAUDE), ClaudePresetTest.CLAUDE + " is missing: the build installs it");
-    server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
-    http = new Http(server.url(), "human", "tester", "Tester");
-    api = FakeMessagesApi.start();
+  @Override
+  Path cli() {
+    return ClaudePresetTest.CLAUDE;
   }
 
   @AfterEach
-  void stop() {
+  void stopService() {
     if (service != null) service.close();
-    if (api != null) api.close();
-    if (server != null) server.close();
   }
 
   ChildJvm startService(int incarnation) throws Exception {

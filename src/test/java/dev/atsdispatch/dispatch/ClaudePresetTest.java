@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.atsdispatch.devserver.DevServer;
 import dev.atsdispatch.exec.ClaudePreset;
 import dev.atsdispatch.testing.FakeMessagesApi;
 import dev.atsdispatch.testing.Http;
@@ -15,10 +14,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The claude preset with the real Claude Code CLI ({@code @anthropic-ai/claude-code} from npm,
@@ -27,28 +24,19 @@ import org.junit.jupiter.api.io.TempDir;
  * failed attempt whose retry resumes the same session (the API sees the earlier turn again).
  */
 @Timeout(120)
-final class ClaudePresetTest {
+final class ClaudePresetTest extends FakeMessagesApiTestBase {
   static final Path CLAUDE = Path.of("src/test/agents/node_modules/.bin/claude").toAbsolutePath();
 
-  @TempDir Path dir;
-  DevServer server;
-  Http http;
-  FakeMessagesApi api;
   Service service;
 
-  @BeforeEach
-  void start() throws Exception {
-    assertTrue(Files.isExecutable(CLAUDE), CLAUDE + " is missing: the build installs it (mvn process-test-resources)");
-    server = DevServer.builder().port(0).database(dir.resolve("ats.sqlite")).start();
-    http = new Http(server.url(), "human", "tester", "Tester");
-    api = FakeMessagesApi.start();
+  @Override
+  Path cli() {
+    return CLAUDE;
   }
 
   @AfterEach
-  void stop() {
+  void stopService() {
     if (service != null) service.close();
-    if (api != null) api.close();
-    if (server != null) server.close();
   }
 
   void startService(int retries) throws Exception {
