@@ -222,7 +222,7 @@ final class AttemptRunner {
       try {
         a = attempt(t, c, view, n, recorded, sum.spent(), journaled);
       } finally {
-        settle(t.key, ledger, journaled); // a no-op once settled; here for an attempt that failed before its try
+        settle(t.key, ledger, journaled); // a no-op once settled; here for an agent that never started
       }
       if (a.outcome.isStrike()) metrics.strike();
       switch (a.outcome) {
@@ -325,17 +325,15 @@ final class AttemptRunner {
   /** The failure reason of a task an operator cancelled. */
   static final String OPERATOR_CANCEL_REASON = "Cancelled by an operator (ats-dispatch dashboard)";
 
-  /** The attempt's start is durable in its own ledger, so its start journal line can go; false if not. */
-  private boolean settle(TaskKey key, TaskLedger ledger, StartJournal.Entry journaled) {
-    if (!state.journal().unsettled(journaled)) return true;
+  /** The attempt's start is made durable in its own ledger, so its start journal line can go. */
+  private void settle(TaskKey key, TaskLedger ledger, StartJournal.Entry journaled) {
+    if (!state.journal().unsettled(journaled)) return;
     try {
       ledger.sync();
       state.journal().settle(journaled);
-      return true;
     } catch (RuntimeException x) {
       log.warn("task {}: its ledger cannot be synced ({}); the start journal keeps the attempt's record", key,
           x.getMessage());
-      return false;
     }
   }
 
@@ -350,7 +348,6 @@ final class AttemptRunner {
   private Attempt attempt(Tracked t, Claim c, TaskView view, int n, Instant recorded, Budget.Spent spent,
       StartJournal.Entry journaled) {
     TaskLedger ledger = state.ledger(t.key);
-    boolean settled = false;
     AgentResult r = null;
     String detail = null;
     long pgid = -1;
@@ -424,7 +421,7 @@ final class AttemptRunner {
       if (t.claimedAt != null) timings.put("claimed", micros(t.claimedAt));
       timings.put("recorded", micros(recorded)).put("spawned", micros(spawned));
       ledger.append("agent_started", started, spawned); // durable, and with it the attempt's start
-      settled = settle(t.key, ledger, journaled);
+      settle(t.key, ledger, journaled); // at once, not when the agent ends: the journal stays short
       if (answering != null) ask.delivered(t.key, answering, n);
       if (n == 1 && t.offer.createdAt() != null) {
         Duration pickup = Duration.between(t.offer.createdAt(), clock.now());
@@ -445,7 +442,6 @@ final class AttemptRunner {
         }
       }
     } finally {
-      if (!settled) settle(t.key, ledger, journaled); // the agent did not start, or agent_started was not written
       if (progress != null) progress.close();
       if (grant != null) grant.close(); // its token is void from here on
       if (preset != null && preset.noSession()) {
